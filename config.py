@@ -1,0 +1,137 @@
+"""Settings: every environment variable cait reads, with its default and one line of help.
+
+This is the only module that reads `os.environ`. Everything else receives a `Settings`
+object (or a value taken from one), so tests can build their own without touching the
+process environment.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "cait"
+
+
+def _setting(env: str, default: Any, help: str) -> Any:
+    return field(default=default, metadata={"env": env, "help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime configuration; build it with `load_settings()`."""
+
+    data_dir: Path = _setting(
+        "CAIT_DATA_DIR", _default_data_dir(),
+        "Where the default SQLite database, models and digests live "
+        "(default `$XDG_DATA_HOME/cait`, i.e. `~/.local/share/cait`).")
+    database_url: str = _setting(
+        "DATABASE_URL", "",
+        "SQLAlchemy URL of the database; empty means `sqlite:///$CAIT_DATA_DIR/cait.db`. "
+        "PostgreSQL: `postgresql+psycopg://user@host:5432/dbname`.")
+    model_dir: str = _setting(
+        "CAIT_MODEL_DIR", "",
+        "Directory of trained classifier models; empty means `$CAIT_DATA_DIR/models`.")
+    concurrency: int = _setting(
+        "CAIT_CONCURRENCY", 16, "Requests in flight at once across all hosts.")
+    host_concurrency: int = _setting(
+        "CAIT_HOST_CONCURRENCY", 2, "Requests in flight at once to one host.")
+    host_delay_seconds: float = _setting(
+        "CAIT_HOST_DELAY_SECONDS", 5.0, "Minimum seconds between request starts to one host.")
+    connect_timeout: float = _setting(
+        "CAIT_CONNECT_TIMEOUT", 10.0, "Seconds to wait for a TCP/TLS connection.")
+    read_timeout: float = _setting(
+        "CAIT_READ_TIMEOUT", 20.0, "Seconds to wait between two chunks of a response.")
+    total_timeout: float = _setting(
+        "CAIT_TOTAL_TIMEOUT", 60.0,
+        "Seconds one request may take in all, body included (stops slow-drip servers).")
+    max_redirects: int = _setting("CAIT_MAX_REDIRECTS", 5, "Redirects followed per request.")
+    max_bytes: int = _setting(
+        "CAIT_MAX_BYTES", 10_000_000,
+        "Cap on a response body after decompression; larger bodies are cut off and rejected.")
+    user_agent: str = _setting(
+        "CAIT_USER_AGENT", "cait/0.1 (China-AI coverage tracker; python-httpx)",
+        "User-Agent header sent with every request.")
+    allow_private_networks: bool = _setting(
+        "CAIT_ALLOW_PRIVATE_NETWORKS", False,
+        "Let links found on third-party pages lead to loopback/private addresses (tests only).")
+    respect_robots: bool = _setting(
+        "CAIT_RESPECT_ROBOTS", True, "Obey robots.txt for article pages.")
+    min_interval_seconds: int = _setting(
+        "CAIT_MIN_INTERVAL_SECONDS", 600, "Shortest poll interval of a source.")
+    max_interval_seconds: int = _setting(
+        "CAIT_MAX_INTERVAL_SECONDS", 86_400, "Longest poll interval (and backoff cap) of a source.")
+    default_interval_seconds: int = _setting(
+        "CAIT_DEFAULT_INTERVAL_SECONDS", 3_600, "Poll interval of a new source.")
+    related_depth: int = _setting(
+        "CAIT_RELATED_DEPTH", 1, "How many hops of Related-News links to follow from an article.")
+    related_per_run: int = _setting(
+        "CAIT_RELATED_PER_RUN", 200, "Most related links followed in one collection pass.")
+    full_text_per_source: int = _setting(
+        "CAIT_FULL_TEXT_PER_SOURCE", 30,
+        "Most article pages fetched for full text per source per pass (the rest keep the summary).")
+    fetch_log_days: int = _setting(
+        "CAIT_FETCH_LOG_DAYS", 90, "Days of fetch_log rows kept.")
+    log_level: str = _setting("CAIT_LOG_LEVEL", "INFO", "Logging level of the CLI and worker.")
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'cait.db'}"
+
+    @property
+    def effective_model_dir(self) -> Path:
+        return Path(self.model_dir) if self.model_dir else self.data_dir / "models"
+
+
+def _convert(raw: str, current: Any, env: str) -> Any:
+    if isinstance(current, bool):
+        lowered = raw.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off", ""}:
+            return False
+        raise ValueError(f"{env} must be a boolean (1/0, true/false), got {raw!r}")
+    try:
+        if isinstance(current, int):
+            return int(raw)
+        if isinstance(current, float):
+            return float(raw)
+    except ValueError:
+        raise ValueError(f"{env} must be a number, got {raw!r}") from None
+    if isinstance(current, Path):
+        return Path(raw).expanduser()
+    return raw
+
+
+def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build Settings from the environment (or `environ`), then apply keyword overrides."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    defaults = Settings()
+    for f in fields(Settings):
+        name = f.metadata["env"]
+        if name in env:
+            values[f.name] = _convert(env[name], getattr(defaults, f.name), name)
+    values.update(overrides)
+    return Settings(**values)
+
+
+def documented_settings() -> list[tuple[str, str, str]]:
+    """(variable, default, help) for every setting, for the README and `cait config`."""
+    defaults = Settings()
+    rows = []
+    for f in fields(Settings):
+        default = getattr(defaults, f.name)
+        if f.name == "data_dir":
+            default = "~/.local/share/cait"
+        rows.append((f.metadata["env"], str(default), f.metadata["help"]))
+    return rows
+
+
+class UserError(Exception):
+    """A problem the user can fix (bad input, missing setup); the CLI prints it as one line."""

@@ -1,0 +1,236 @@
+"""Typed SQLAlchemy models: the schema analysts query in SQL.
+
+Table and column names are part of cait's interface (see README, "Schema"); add, never rename.
+All timestamps are stored as UTC. Constraint names follow one convention so that Alembic
+migrations can address them on SQLite (batch mode) and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+THEMES: tuple[str, ...] = ("chips", "data", "talent", "open_source")
+RELEVANCE = "china_ai"
+SOURCE_KINDS: tuple[str, ...] = ("feed", "page", "search")
+DISCOVERED_VIA: tuple[str, ...] = ("feed", "related", "manual")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored as naive UTC and always returned timezone-aware (UTC).
+
+    SQLite has no time zones; storing naive UTC everywhere keeps `date()`/`strftime()`
+    in SQL and Python's comparisons in agreement.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: cait stores only aware UTC times")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # raw SQL results on SQLite
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[str]: JSON}
+
+
+class Source(Base):
+    """Something cait polls: a feed, a single article page, or a news-search feed."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), default="feed")
+    url: Mapped[str] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    tags: Mapped[list[str]] = mapped_column(default=list)
+    full_text: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # fetch state, one column per fact (documented in README "Schema")
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    last_content_hash: Mapped[str | None] = mapped_column(String(64))
+    last_fetched_at: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+    last_new_article_at: Mapped[datetime | None]
+    next_fetch_at: Mapped[datetime | None] = mapped_column(index=True)
+    interval_seconds: Mapped[int] = mapped_column(Integer, default=3600)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    failure_score: Mapped[float] = mapped_column(Float, default=0.0)
+    last_status: Mapped[str | None] = mapped_column(String(32))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+
+    articles: Mapped[list[Article]] = relationship(back_populates="source")
+
+
+class Article(Base):
+    """One news article, stored once by canonical URL."""
+
+    __tablename__ = "articles"
+    __table_args__ = (
+        Index("ix_articles_published_at", "published_at"),
+        Index("ix_articles_first_seen_at", "first_seen_at"),
+        Index("ix_articles_content_hash", "content_hash"),
+        Index("ix_articles_source_id", "source_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="SET NULL"))
+    url: Mapped[str] = mapped_column(Text)
+    canonical_url: Mapped[str] = mapped_column(Text, unique=True)
+    title: Mapped[str | None] = mapped_column(Text)
+    summary: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(16))
+    author: Mapped[str | None] = mapped_column(Text)
+    published_at: Mapped[datetime | None]
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    simhash: Mapped[int | None] = mapped_column(BigInteger)
+    discovered_via: Mapped[str] = mapped_column(String(16), default="feed")
+    depth: Mapped[int] = mapped_column(Integer, default=0)
+    parent_article_id: Mapped[int | None] = mapped_column(
+        ForeignKey("articles.id", ondelete="SET NULL"))
+    duplicate_of: Mapped[int | None] = mapped_column(
+        ForeignKey("articles.id", ondelete="SET NULL"))
+
+    source: Mapped[Source | None] = relationship(back_populates="articles")
+    themes: Mapped[list[ArticleTheme]] = relationship(
+        back_populates="article", cascade="all, delete-orphan")
+    links: Mapped[list[ArticleLink]] = relationship(
+        back_populates="from_article", cascade="all, delete-orphan",
+        foreign_keys="ArticleLink.from_article_id")
+
+
+class ArticleLink(Base):
+    """A link found on an article page (for now: the links of its Related-News blocks)."""
+
+    __tablename__ = "article_links"
+    __table_args__ = (UniqueConstraint("from_article_id", "url", "kind",
+                                       name="uq_article_links_from_url_kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    from_article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    anchor_text: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16), default="related")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    block: Mapped[str | None] = mapped_column(Text)
+    followed: Mapped[bool] = mapped_column(Boolean, default=False)
+    skip_reason: Mapped[str | None] = mapped_column(Text)
+    to_article_id: Mapped[int | None] = mapped_column(
+        ForeignKey("articles.id", ondelete="SET NULL"))
+
+    from_article: Mapped[Article] = relationship(
+        back_populates="links", foreign_keys=[from_article_id])
+
+
+class ArticleTheme(Base):
+    """The current model's score for one theme (or `china_ai` relevance) of one article."""
+
+    __tablename__ = "article_themes"
+    __table_args__ = (Index("ix_article_themes_theme_assigned", "theme", "assigned"),)
+
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
+    theme: Mapped[str] = mapped_column(String(32), primary_key=True)
+    score: Mapped[float] = mapped_column(Float)
+    assigned: Mapped[bool] = mapped_column(Boolean)
+    model_version: Mapped[str] = mapped_column(String(64), index=True)
+    assigned_at: Mapped[datetime] = mapped_column(default=utcnow)
+    evidence: Mapped[list[str]] = mapped_column(default=list)
+
+    article: Mapped[Article] = relationship(back_populates="themes")
+
+
+class Label(Base):
+    """A human judgement: article X is (value=True) or is not (False) about theme T."""
+
+    __tablename__ = "labels"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), index=True)
+    theme: Mapped[str] = mapped_column(String(32))
+    value: Mapped[bool] = mapped_column(Boolean)
+    author: Mapped[str | None] = mapped_column(String(100))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ModelVersion(Base):
+    """A trained classifier: its parameters, training-data hash and measured quality."""
+
+    __tablename__ = "model_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    path: Mapped[str | None] = mapped_column(Text)
+    is_current: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class FetchLog(Base):
+    """One row per fetch attempt; rows older than CAIT_FETCH_LOG_DAYS are pruned."""
+
+    __tablename__ = "fetch_log"
+    __table_args__ = (Index("ix_fetch_log_source_started", "source_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    outcome: Mapped[str] = mapped_column(String(32))
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    bytes: Mapped[int] = mapped_column(Integer, default=0)
+    new_articles: Mapped[int] = mapped_column(Integer, default=0)
+    duplicates: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,82 @@
+"""Named queries: each rule the tool relies on ("which sources are due", …) defined once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from db.models import (
+    RELEVANCE,
+    Article,
+    ArticleTheme,
+    FetchLog,
+    Label,
+    ModelVersion,
+    Source,
+)
+
+
+def sources_due(now: datetime) -> Select[tuple[Source]]:
+    """Enabled, unmuted sources whose next fetch time has come (or was never set)."""
+    return (
+        select(Source)
+        .where(Source.enabled.is_(True), Source.disabled_reason.is_(None))
+        .where(or_(Source.next_fetch_at.is_(None), Source.next_fetch_at <= now))
+        .order_by(Source.next_fetch_at.is_not(None), Source.next_fetch_at, Source.id)
+    )
+
+
+def source_by_name(session: Session, name: str) -> Source | None:
+    return session.scalars(select(Source).where(Source.name == name)).one_or_none()
+
+
+def current_model(session: Session) -> ModelVersion | None:
+    return session.scalars(
+        select(ModelVersion).where(ModelVersion.is_current.is_(True))
+        .order_by(ModelVersion.created_at.desc())
+    ).first()
+
+
+@dataclass(frozen=True)
+class Counts:
+    sources: int
+    sources_enabled: int
+    sources_due: int
+    articles: int
+    classified: int
+    china_ai: int
+    labelled: int
+
+
+def counts(session: Session, now: datetime) -> Counts:
+    def scalar(stmt: Select[tuple[int]]) -> int:
+        return int(session.scalar(stmt) or 0)
+
+    due = sources_due(now).with_only_columns(func.count()).order_by(None)
+    return Counts(
+        sources=scalar(select(func.count()).select_from(Source)),
+        sources_enabled=scalar(select(func.count()).select_from(Source)
+                               .where(Source.enabled.is_(True))),
+        sources_due=scalar(due),
+        articles=scalar(select(func.count()).select_from(Article)),
+        classified=scalar(select(func.count()).select_from(ArticleTheme)
+                          .where(ArticleTheme.theme == RELEVANCE)),
+        china_ai=scalar(select(func.count()).select_from(ArticleTheme)
+                        .where(ArticleTheme.theme == RELEVANCE, ArticleTheme.assigned.is_(True))),
+        labelled=scalar(select(func.count(func.distinct(Label.article_id)))),
+    )
+
+
+def latest_errors(session: Session, limit: int = 5) -> list[tuple[FetchLog, str | None]]:
+    """The most recent failed fetch attempts, newest first, with their source's name."""
+    rows = session.execute(
+        select(FetchLog, Source.name)
+        .join(Source, Source.id == FetchLog.source_id, isouter=True)
+        .where(FetchLog.error.is_not(None))
+        .order_by(FetchLog.started_at.desc(), FetchLog.id.desc())
+        .limit(limit)
+    ).all()
+    return [(log, name) for log, name in rows]

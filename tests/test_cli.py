@@ -1,0 +1,90 @@
+"""The CLI: every command has help with an example, errors are one line, init/status work."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.main import get_command
+from typer.testing import CliRunner
+
+from cli import app
+from config import documented_settings
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+runner = CliRunner()
+
+
+def _all_commands() -> list[list[str]]:
+    paths: list[list[str]] = []
+
+    def walk(cmd: object, prefix: list[str]) -> None:
+        subs = getattr(cmd, "commands", None)
+        if subs:
+            for name, sub in subs.items():
+                walk(sub, [*prefix, name])
+        else:
+            paths.append(prefix)
+
+    walk(get_command(app), [])
+    return paths
+
+
+@pytest.mark.parametrize("path", _all_commands(), ids=" ".join)
+def test_every_command_has_help_with_an_example(path: list[str]) -> None:
+    result = runner.invoke(app, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Example" in result.output, f"`cait {' '.join(path)} --help` shows no example"
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    readme = README.read_text()
+    missing = [name for name, _, _ in documented_settings() if name not in readme]
+    assert missing == []
+
+
+def test_every_command_is_shown_in_the_readme() -> None:
+    readme = README.read_text()
+    shown = set(re.findall(r"\bcait ([a-z][a-z-]+)", readme))
+    top_level = {path[0] for path in _all_commands()}
+    assert top_level - shown == set()
+
+
+def test_status_on_uninitialised_database_is_one_clear_line(
+        sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", sqlite_url)
+    result = runner.invoke(app, ["status"])
+    assert result.exit_code == 1
+    assert "not initialised: run `cait init`" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_unreachable_database_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:9/none")
+    result = runner.invoke(app, ["status"])
+    assert result.exit_code == 1
+    assert result.output.startswith("error: database error:")
+    assert "Traceback" not in result.output
+
+
+def test_bad_setting_value_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CAIT_HOST_CONCURRENCY", "many")
+    result = runner.invoke(app, ["config"])
+    assert result.exit_code == 1
+    assert "CAIT_HOST_CONCURRENCY must be a number" in result.output
+
+
+def test_init_then_status(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    first = runner.invoke(app, ["init"])
+    assert first.exit_code == 0, first.output
+    again = runner.invoke(app, ["init"])
+    assert "up to date" in again.output
+    result = runner.invoke(app, ["status", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["schema_up_to_date"] is True
+    assert report["counts"]["articles"] == 0
+    assert report["model_version"] is None
