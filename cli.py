@@ -172,5 +172,5 @@ def show_config() -> None:
     console.print(table)
 
 
-if __name__ == "__main__":
-    app()
+# Command groups living in their own modules register themselves on `app` when imported.
+import cli_collect  # noqa: E402,F401

@@ -10,9 +10,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from config import Settings, load_settings
 
 from db import migrate
 from db.session import make_engine
+from tests.server import LoopbackServer
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CORPUS = SHARED / "corpus"
@@ -65,3 +69,23 @@ def engine(db_url: str) -> Iterator[Engine]:
     migrate.upgrade(eng)
     yield eng
     eng.dispose()
+
+
+@pytest.fixture
+def server() -> Iterator[LoopbackServer]:
+    srv = LoopbackServer().start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings for tests: everything is one loopback host, so politeness is lifted."""
+    return load_settings(environ={}, data_dir=tmp_path, host_concurrency=8,
+                         host_delay_seconds=0.0, allow_private_networks=True,
+                         total_timeout=5.0, read_timeout=2.0, connect_timeout=2.0)
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False)

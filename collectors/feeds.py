@@ -1,0 +1,297 @@
+"""Feed parsing: response bytes + headers → `ParsedFeed`; the only module that imports a feed parser.
+
+XML feeds (RSS 0.9x/1.0/2.0, Atom 0.3/1.0) go through fastfeedparser when the body is
+clean UTF-8 and through feedparser otherwise, or when fastfeedparser rejects the document,
+finds no entries or produces replacement characters (it mis-decodes undeclared Latin-1 and
+misses some RDF feeds; see bench/collect_bench.py for the measured trade-off). feedparser
+sees the HTTP headers so that its encoding detection uses the declared charset; it is never
+allowed to fetch. JSON Feed 1.0/1.1 (which feedparser does not read) is parsed here.
+"""
+
+from __future__ import annotations
+
+import calendar
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urljoin
+
+import fastfeedparser
+import feedparser
+
+from collectors.textutil import strip_html
+
+
+@dataclass(frozen=True)
+class ParsedEntry:
+    url: str
+    title: str | None
+    summary: str | None
+    content: str | None
+    author: str | None
+    published_at: datetime | None
+    guid: str | None = None
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    title: str | None
+    entries: list[ParsedEntry]
+    format: str                       # "rss", "atom", "json", … ("" when unknown)
+    parser: str                       # which parser produced it
+    ttl_seconds: int | None = None    # the feed's own refresh hint (<ttl>, sy:updatePeriod)
+    error: str | None = None          # why nothing (or not everything) could be read
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+_XML_DECL_ENCODING = re.compile(rb"<\?xml[^>]*encoding=[\"']([A-Za-z0-9._-]+)[\"']", re.I)
+_HTML_START = re.compile(rb"^\s*(<!doctype\s+html|<html)", re.I)
+_ENTITY_DECL = re.compile(rb"<!ENTITY", re.I)
+UPDATE_PERIOD_SECONDS = {"hourly": 3600, "daily": 86400, "weekly": 604800,
+                         "monthly": 2592000, "yearly": 31536000}
+FUTURE_TOLERANCE = timedelta(days=1)
+
+
+def _clean(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _charset(headers: dict[str, str]) -> str | None:
+    match = re.search(r"charset=([\w.-]+)", headers.get("content-type", ""), re.I)
+    return match.group(1).lower() if match else None
+
+
+def _is_clean_utf8(body: bytes, headers: dict[str, str]) -> bool:
+    declared = _charset(headers)
+    if declared not in (None, "utf-8", "utf8"):
+        return False
+    decl = _XML_DECL_ENCODING.search(body[:300])
+    if decl and decl.group(1).lower() not in (b"utf-8", b"utf8"):
+        return False
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def sane_date(value: datetime | None, now: datetime | None = None) -> datetime | None:
+    """UTC, or None when implausible (far future, before 1995): first-seen time stands in."""
+    if value is None:
+        return None
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    now = now or datetime.now(UTC)
+    if value > now + FUTURE_TOLERANCE or value.year < 1995:
+        return None
+    return value
+
+
+def _struct_to_datetime(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(value), UTC)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _iso_to_datetime(value: Any) -> datetime | None:
+    text = _clean(value)
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        pass
+    try:
+        return parsedate_to_datetime(text)  # RFC 822, as RSS uses
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def parse_feed(body: bytes, headers: dict[str, str] | None = None,
+               url: str = "") -> ParsedFeed:
+    """Parse a feed document; never raises for bad input (the reason goes in `.error`)."""
+    headers = {k.lower(): v for k, v in (headers or {}).items()}
+    stripped = body.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not stripped:
+        return ParsedFeed(None, [], "", "none", error="empty response body")
+    if stripped[:1] in (b"{", b"["):
+        return _parse_json_feed(stripped, url)
+    if _HTML_START.match(stripped[:500]) and b"<feed" not in stripped[:5000]:
+        return ParsedFeed(None, [], "html", "none",
+                          error="an HTML page, not a feed (use the site's feed URL, "
+                                "or `cait sources add` to discover it)")
+    if _is_clean_utf8(body, headers) and not _ENTITY_DECL.search(body[:4096]):
+        fast = _parse_fast(body, url)
+        if fast is not None:
+            return fast
+    return _parse_feedparser(body, headers, url)
+
+
+def _parse_fast(body: bytes, url: str) -> ParsedFeed | None:
+    try:
+        data = fastfeedparser.parse(body, include_media=False, include_enclosures=False,
+                                    include_tags=False)
+    except Exception:  # noqa: BLE001 - any rejection means: let feedparser try
+        return None
+    entries = [_entry_from_dict(e, url) for e in data.get("entries", [])]
+    entries = [e for e in entries if e is not None]
+    if not entries or any("\ufffd" in (e.title or "") for e in entries):
+        return None
+    feed = data.get("feed", {})
+    return ParsedFeed(_clean(feed.get("title")), entries, _sniff_format(body),
+                      "fastfeedparser", refresh_hint_seconds(body))
+
+
+def _parse_feedparser(body: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
+    # Hand feedparser the bytes and headers only: it must never fetch (it has no timeout).
+    # Without a Content-Type feedparser flags every document; the XML declaration still rules.
+    given = {"content-type": "application/xml", "content-location": url, **headers}
+    data = feedparser.parse(body, response_headers=given, sanitize_html=False,
+                            resolve_relative_uris=False)
+    entries = [_entry_from_dict(e, url) for e in data.entries]
+    entries = [e for e in entries if e is not None]
+    warnings: list[str] = []
+    error: str | None = None
+    if data.get("bozo"):
+        problem = f"{type(data.bozo_exception).__name__}: {data.bozo_exception}"[:300]
+        if entries:
+            warnings.append(f"recovered from {problem}")
+        else:
+            error = f"not a readable feed ({problem})"
+    if not entries and error is None:
+        if data.entries:
+            error = f"{len(data.entries)} entries, none with a link"
+        else:
+            error = "the feed has no entries" if data.get("version") else "not a feed"
+    return ParsedFeed(_clean(data.feed.get("title")), entries,
+                      data.get("version", "") or _sniff_format(body), "feedparser",
+                      refresh_hint_seconds(body), error, warnings)
+
+
+def _absolute(link: str | None, base_url: str) -> str | None:
+    """Entry links resolved against the feed URL; only http(s) links are kept."""
+    if not link:
+        return None
+    absolute = urljoin(base_url, link) if base_url else link
+    return absolute if absolute.startswith(("http://", "https://")) else None
+
+
+def _entry_from_dict(entry: Any, base_url: str) -> ParsedEntry | None:
+    guid = _clean(entry.get("id"))
+    link = _absolute(_clean(entry.get("link")), base_url)
+    if not link and guid and guid.startswith(("http://", "https://")):
+        link = guid
+    if not link:
+        return None
+    content = None
+    contents = entry.get("content")
+    if contents:
+        first = contents[0]
+        content = _clean(first.get("value") if isinstance(first, dict) else first)
+    # dict.get, not entry.get: feedparser's own lookup maps updated→published with a warning
+    published = (_struct_to_datetime(dict.get(entry, "published_parsed"))
+                 or _struct_to_datetime(dict.get(entry, "updated_parsed"))
+                 or _iso_to_datetime(dict.get(entry, "published"))
+                 or _iso_to_datetime(dict.get(entry, "updated")))
+    summary = _clean(entry.get("summary") or entry.get("description"))
+    return ParsedEntry(
+        url=link,
+        title=strip_html(_clean(entry.get("title"))),
+        summary=strip_html(summary),
+        content=strip_html(content),
+        author=_clean(entry.get("author")),
+        published_at=sane_date(published),
+        guid=guid,
+    )
+
+
+_TTL = re.compile(rb"<ttl>\s*(\d{1,6})\s*</ttl>", re.I)
+_UPDATE_PERIOD = re.compile(rb"<sy:updatePeriod>\s*(\w+)\s*</sy:updatePeriod>", re.I)
+_UPDATE_FREQUENCY = re.compile(rb"<sy:updateFrequency>\s*(\d{1,4})\s*</sy:updateFrequency>", re.I)
+
+
+def refresh_hint_seconds(body: bytes) -> int | None:
+    """The feed's own refresh hint: RSS `<ttl>` (minutes) or `sy:updatePeriod`/`Frequency`."""
+    head = body[:20_000]  # both live in the channel header, before the items
+    ttl = _TTL.search(head)
+    if ttl:
+        return int(ttl.group(1)) * 60
+    period = _UPDATE_PERIOD.search(head)
+    if period and period.group(1).decode().lower() in UPDATE_PERIOD_SECONDS:
+        frequency = _UPDATE_FREQUENCY.search(head)
+        per = max(1, int(frequency.group(1))) if frequency else 1
+        return UPDATE_PERIOD_SECONDS[period.group(1).decode().lower()] // per
+    return None
+
+
+_ROOT = re.compile(rb"<(rss|feed|rdf:RDF|RDF)\b", re.I)
+
+
+def _sniff_format(body: bytes) -> str:
+    match = _ROOT.search(body[:5000])
+    if not match:
+        return ""
+    return {"rss": "rss", "feed": "atom"}.get(match.group(1).decode().lower(), "rdf")
+
+
+def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
+    try:
+        data = json.loads(body.decode("utf-8", errors="replace"))
+    except ValueError as error:
+        return ParsedFeed(None, [], "json", "json", error=f"invalid JSON: {error}"[:300])
+    if not isinstance(data, dict):
+        return ParsedFeed(None, [], "json", "json", error="JSON, but not a feed object")
+    if isinstance(data.get("rss"), dict):  # "RSS-in-JSON" (scripting.com)
+        channel = data["rss"].get("channel") or {}
+        items = channel.get("item") or []
+        entries = [_json_item({"url": i.get("link") or i.get("guid"), "title": i.get("title"),
+                               "summary": i.get("description"), "date_published":
+                               i.get("pubDate")}, url) for i in items if isinstance(i, dict)]
+        found = [e for e in entries if e is not None]
+        return ParsedFeed(_clean(channel.get("title")), found, "rss-in-json", "json",
+                          error=None if found else "the feed has no entries")
+    version = str(data.get("version", ""))
+    if "jsonfeed.org" not in version and "items" not in data:
+        return ParsedFeed(None, [], "json", "json", error="JSON, but not a JSON Feed")
+    items = data.get("items") or []
+    found = [e for e in (_json_item(i, url) for i in items if isinstance(i, dict))
+             if e is not None]
+    fmt = "json1.1" if version.endswith("1.1") else "json1"
+    return ParsedFeed(_clean(data.get("title")), found, fmt, "json",
+                      error=None if found else "the feed has no entries")
+
+
+def _json_item(item: dict[str, Any], base_url: str = "") -> ParsedEntry | None:
+    link = _absolute(_clean(item.get("url")) or _clean(item.get("external_url")), base_url)
+    item_id = _clean(item.get("id"))
+    if not link and item_id and item_id.startswith(("http://", "https://")):
+        link = item_id
+    if not link:
+        return None
+    authors = item.get("authors") or ([item["author"]] if isinstance(item.get("author"), dict)
+                                      else [])
+    author = next((_clean(a.get("name")) for a in authors if isinstance(a, dict)), None)
+    published = _iso_to_datetime(item.get("date_published")) or _iso_to_datetime(
+        item.get("date_modified"))
+    content = _clean(item.get("content_html")) or _clean(item.get("content_text"))
+    return ParsedEntry(
+        url=link,
+        title=strip_html(_clean(item.get("title"))),
+        summary=strip_html(_clean(item.get("summary"))),
+        content=strip_html(content),
+        author=author,
+        published_at=sane_date(published),
+        guid=item_id,
+    )

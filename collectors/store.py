@@ -1,0 +1,208 @@
+"""Decide and store: what collection writes to the database, within the caller's transaction.
+
+Insertion is idempotent: an article is inserted with ON CONFLICT DO NOTHING on its
+canonical URL, so re-running a pass (or two workers racing) never stores it twice; an
+exact content-hash match is skipped as a duplicate; a near-duplicate is stored with
+`duplicate_of` pointing at the first copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from collectors.dedup import NearDuplicateIndex, content_hash, simhash
+from collectors.fetch import FetchError
+from collectors.pages import RelatedLink
+from collectors.schedule import Decision
+from collectors.sources import SourceSpec
+from db.models import Article, ArticleLink, FetchLog, Source
+
+NEAR_DUPLICATE_WINDOW = timedelta(days=30)
+
+
+@dataclass
+class NewArticle:
+    url: str
+    canonical_url: str
+    title: str | None
+    summary: str | None
+    text: str | None
+    language: str | None
+    author: str | None
+    published_at: datetime | None
+    source_id: int | None
+    discovered_via: str = "feed"
+    depth: int = 0
+    parent_article_id: int | None = None
+
+    @property
+    def body_for_identity(self) -> str | None:
+        return self.text or self.summary
+
+
+@dataclass
+class StoreResult:
+    new_ids: list[int]
+    duplicates: int
+    ids_by_canonical: dict[str, int]
+
+
+def add_sources(session: Session, specs: Iterable[SourceSpec], interval: int,
+                replace: bool = False) -> tuple[int, int]:
+    """Insert sources by name; existing names are left alone (or updated with `replace`).
+
+    Returns (added, updated)."""
+    added = updated = 0
+    for spec in specs:
+        row = session.scalars(select(Source).where(Source.name == spec.name)).one_or_none()
+        if row is None:
+            session.add(Source(name=spec.name, url=spec.url, kind=spec.kind, tags=spec.tags,
+                               full_text=spec.full_text, interval_seconds=interval))
+            added += 1
+        elif replace:
+            row.url, row.kind, row.tags, row.full_text = (spec.url, spec.kind, spec.tags,
+                                                          spec.full_text)
+            updated += 1
+    session.flush()
+    return added, updated
+
+
+def source_spec(row: Source) -> SourceSpec:
+    return SourceSpec(name=row.name, url=row.url, kind=row.kind, tags=list(row.tags or []),
+                      full_text=row.full_text)
+
+
+def existing_urls(session: Session, canonical_urls: Iterable[str]) -> dict[str, int]:
+    """canonical URL → article id, for those already stored."""
+    wanted = list(dict.fromkeys(canonical_urls))
+    found: dict[str, int] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start:start + 500]
+        for url, article_id in session.execute(
+                select(Article.canonical_url, Article.id).where(Article.canonical_url.in_(chunk))):
+            found[url] = article_id
+    return found
+
+
+def load_near_duplicate_index(session: Session, now: datetime) -> NearDuplicateIndex:
+    """Fingerprints of the last 30 days' original articles."""
+    index = NearDuplicateIndex()
+    rows = session.execute(
+        select(Article.id, Article.simhash)
+        .where(Article.simhash.is_not(None), Article.duplicate_of.is_(None),
+               Article.first_seen_at >= now - NEAR_DUPLICATE_WINDOW))
+    for article_id, fingerprint in rows:
+        index.add(article_id, fingerprint)
+    return index
+
+
+def _insert_ignoring_conflict(session: Session, values: dict[str, object]) -> int | None:
+    dialect = session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    stmt = (module.insert(Article).values(**values)
+            .on_conflict_do_nothing(index_elements=["canonical_url"])
+            .returning(Article.id))
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def store_articles(session: Session, items: list[NewArticle], near: NearDuplicateIndex,
+                   now: datetime) -> StoreResult:
+    """Insert what is new; count what is a duplicate (by URL or exact text)."""
+    result = StoreResult([], 0, {})
+    known = existing_urls(session, (i.canonical_url for i in items))
+    result.ids_by_canonical.update(known)
+    for item in items:
+        if item.canonical_url in result.ids_by_canonical:
+            result.duplicates += 1
+            continue
+        body = item.body_for_identity
+        digest = content_hash(body)
+        if digest is not None:
+            same = session.scalars(select(Article.id).where(Article.content_hash == digest)
+                                   .limit(1)).first()
+            if same is not None:
+                result.duplicates += 1
+                result.ids_by_canonical[item.canonical_url] = same
+                continue
+        fingerprint = simhash(body)
+        article_id = _insert_ignoring_conflict(session, {
+            "source_id": item.source_id, "url": item.url, "canonical_url": item.canonical_url,
+            "title": item.title, "summary": item.summary, "text": item.text,
+            "language": item.language, "author": item.author,
+            "published_at": item.published_at, "first_seen_at": now,
+            "content_hash": digest, "simhash": fingerprint,
+            "discovered_via": item.discovered_via, "depth": item.depth,
+            "parent_article_id": item.parent_article_id,
+            "duplicate_of": near.find(fingerprint) if fingerprint is not None else None,
+        })
+        if article_id is None:  # another worker stored it a moment ago
+            result.duplicates += 1
+            continue
+        if fingerprint is not None:
+            near.add(article_id, fingerprint)
+        result.new_ids.append(article_id)
+        result.ids_by_canonical[item.canonical_url] = article_id
+    return result
+
+
+def store_links(session: Session, from_article_id: int, links: list[RelatedLink]) -> None:
+    """Record a page's related links once (re-runs add nothing)."""
+    existing = set(session.scalars(select(ArticleLink.url).where(
+        ArticleLink.from_article_id == from_article_id, ArticleLink.kind == "related")))
+    for link in links:
+        if link.url not in existing:
+            session.add(ArticleLink(from_article_id=from_article_id, url=link.url,
+                                    anchor_text=link.anchor_text, kind="related",
+                                    position=link.position, block=link.block))
+            existing.add(link.url)
+    session.flush()
+
+
+def mark_link(session: Session, from_article_id: int, url: str, *, followed: bool,
+              to_article_id: int | None = None, skip_reason: str | None = None) -> None:
+    link = session.scalars(select(ArticleLink).where(
+        ArticleLink.from_article_id == from_article_id, ArticleLink.url == url)).first()
+    if link is not None:
+        link.followed, link.to_article_id, link.skip_reason = followed, to_article_id, skip_reason
+
+
+def record_outcome(session: Session, source: Source, *, now: datetime, decision: Decision,
+                   status: str, http_status: int | None, error: FetchError | None,
+                   etag: str | None, last_modified: str | None, body_hash: str | None,
+                   new_articles: int, duplicates: int, size: int, duration_ms: int,
+                   url: str) -> None:
+    """Update the source's fetch state and append one fetch_log row."""
+    source.last_fetched_at = now
+    source.next_fetch_at = decision.next_fetch_at
+    source.interval_seconds = decision.interval_seconds
+    source.failure_score = decision.failure_score
+    source.consecutive_failures = decision.consecutive_failures
+    source.last_status = status
+    if error is None:
+        source.last_success_at = now
+        source.last_error = None
+        if etag is not None or last_modified is not None:
+            source.etag, source.last_modified = etag, last_modified
+        if body_hash is not None:
+            source.last_content_hash = body_hash
+        if new_articles:
+            source.last_new_article_at = now
+    else:
+        source.last_error = error.describe()
+        if error.reason == "gone":
+            source.disabled_reason = f"HTTP 410 Gone at {now:%Y-%m-%d %H:%M} UTC"
+    session.add(FetchLog(source_id=source.id, url=url, started_at=now, outcome=status,
+                         http_status=http_status, bytes=size, new_articles=new_articles,
+                         duplicates=duplicates, error=error.describe() if error else None,
+                         duration_ms=duration_ms))
+
+
+def prune_fetch_log(session: Session, before: datetime) -> int:
+    result = session.execute(delete(FetchLog).where(FetchLog.started_at < before))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,102 @@
+"""Bytes to text for pages, and HTML fragments to plain text; shared by feeds.py and pages.py.
+
+Chinese pages are central to cait and the usual tools get them wrong: a page labelled
+GB2312 routinely holds GBK/GB18030 characters, Big5 pages use HKSCS extensions, and many
+pages declare nothing at all. Labels are therefore mapped to their supersets, a declared
+charset is trusted only if the bytes decode under it, and detection runs otherwise.
+"""
+
+from __future__ import annotations
+
+import codecs
+import html
+import re
+
+import charset_normalizer
+import lxml.html
+from lxml import etree
+
+# WHATWG-style label → the codec that decodes what real pages under that label contain.
+SUPERSETS = {
+    "gb2312": "gb18030", "gbk": "gb18030", "gb_2312-80": "gb18030", "x-gbk": "gb18030",
+    "csgb2312": "gb18030", "euc-cn": "gb18030", "cp936": "gb18030", "windows-936": "gb18030",
+    "big5": "big5hkscs", "x-x-big5": "big5hkscs", "cn-big5": "big5hkscs", "cp950": "big5hkscs",
+    "iso-8859-1": "cp1252", "latin1": "cp1252", "latin-1": "cp1252", "us-ascii": "cp1252",
+    "ascii": "cp1252", "shift_jis": "cp932", "sjis": "cp932", "euc-kr": "cp949",
+}
+_META_CHARSET = re.compile(
+    rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.I)
+_XML_ENCODING = re.compile(rb"""<\?xml[^>]*encoding=["']([A-Za-z0-9._-]+)["']""", re.I)
+_HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
+_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
+         (codecs.BOM_UTF16_BE, "utf-16-be"))
+
+
+def codec_for(label: str | None) -> str | None:
+    """The Python codec for a charset label (mapped to its superset), or None if unknown."""
+    if not label:
+        return None
+    label = label.strip().lower()
+    label = SUPERSETS.get(label, label)
+    try:
+        return codecs.lookup(label).name
+    except LookupError:
+        return None
+
+
+def declared_charset(body: bytes, content_type: str = "") -> str | None:
+    """The charset a response declares: HTTP header first, then XML declaration or <meta>."""
+    match = _HEADER_CHARSET.search(content_type or "")
+    if match:
+        return match.group(1)
+    head = body[:4096]
+    for pattern in (_XML_ENCODING, _META_CHARSET):
+        found = pattern.search(head)
+        if found:
+            return found.group(1).decode("ascii", errors="ignore")
+    return None
+
+
+def decode_body(body: bytes, content_type: str = "") -> tuple[str, str]:
+    """Decode a page: (text, codec used). Never raises; undecodable bytes become U+FFFD."""
+    for bom, codec in _BOMS:
+        if body.startswith(bom):
+            return body[len(bom):].decode(codec, errors="replace"), codec
+    declared = codec_for(declared_charset(body, content_type))
+    candidates = [c for c in (declared, "utf-8") if c]
+    for codec in dict.fromkeys(candidates):
+        try:
+            return body.decode(codec), codec
+        except UnicodeDecodeError:
+            continue
+    best = charset_normalizer.from_bytes(body[:200_000]).best()
+    if best is not None and best.encoding:
+        codec = codec_for(best.encoding) or best.encoding
+        return body.decode(codec, errors="replace"), codec
+    fallback = declared or "cp1252"
+    return body.decode(fallback, errors="replace"), fallback
+
+
+_BLOCK_TAGS = ("p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr")
+_WS = re.compile(r"[ \t\r\f\v]+")
+_BLANK_LINES = re.compile(r"\n\s*\n+")
+
+
+def strip_html(value: str | None) -> str | None:
+    """Plain text of an HTML fragment (entities resolved, whitespace tidied), or None if empty."""
+    if value is None:
+        return None
+    if "<" not in value:
+        text = html.unescape(value)
+    else:
+        try:
+            root = lxml.html.fragment_fromstring(value, create_parent="div")
+            for bad in root.xpath(".//script|.//style"):
+                bad.drop_tree()
+            for block in root.iter(*_BLOCK_TAGS):
+                block.tail = "\n" + (block.tail or "")
+            text = root.text_content()
+        except (etree.ParserError, ValueError):
+            text = html.unescape(re.sub(r"<[^>]+>", " ", value))
+    text = _BLANK_LINES.sub("\n\n", _WS.sub(" ", text)).strip()
+    return text or None

@@ -1,0 +1,423 @@
+"""One collection pass: due sources → fetch → parse → decide → store, one outcome per source.
+
+Each source's results (its new articles, their related links, its fetch state and its
+fetch_log row) are written in one transaction, so a kill at any moment leaves no
+half-written source and a re-run inserts nothing twice. Related-News links are followed
+afterwards from the `article_links` table, so links left pending by a crash are followed
+by the next pass. A failing source is an outcome, not an exception; an unexpected
+exception is logged with its traceback, recorded on the source, and re-raised after the
+other sources have finished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from collectors import schedule, store
+from collectors.dedup import NearDuplicateIndex, canonical_urls, canonicalize_url
+from collectors.feeds import ParsedEntry, parse_feed
+from collectors.fetch import Fetcher, FetchError, FetchResult, RobotsCache, Severity
+from collectors.pages import ExtractedPage, extract_page
+from collectors.related import GATE_THRESHOLD, RelevanceGate, keyword_relevance
+from config import Settings, UserError
+from db.models import Article, ArticleLink, Source
+from db.queries import sources_due
+
+log = logging.getLogger("cait.collect")
+
+SessionFactory = Callable[[], Session]
+FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, "
+               "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5")
+PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+
+
+@dataclass
+class SourceReport:
+    name: str
+    outcome: str                 # ok | not_modified | failed | crashed
+    http_status: int | None = None
+    entries: int = 0
+    new_articles: int = 0
+    duplicates: int = 0
+    error: str | None = None
+    next_fetch_at: datetime | None = None
+    duration_ms: int = 0
+
+
+@dataclass
+class PassReport:
+    sources: list[SourceReport] = field(default_factory=list)
+    related_followed: int = 0
+    related_skipped: int = 0
+
+    def summary(self) -> dict[str, int]:
+        count = lambda outcome: sum(1 for s in self.sources if s.outcome == outcome)  # noqa: E731
+        return {
+            "sources": len(self.sources),
+            "fetched": count("ok"),
+            "not_modified": count("not_modified"),
+            "failed": count("failed") + count("crashed"),
+            "new_articles": sum(s.new_articles for s in self.sources),
+            "duplicates": sum(s.duplicates for s in self.sources),
+            "related_followed": self.related_followed,
+        }
+
+    def to_json(self) -> dict[str, object]:
+        return {**self.summary(), "per_source": [
+            {**asdict(s), "next_fetch_at": s.next_fetch_at.isoformat() if s.next_fetch_at
+             else None} for s in self.sources]}
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """What a pass needs of a source row, read once so no session spans an await."""
+
+    id: int
+    name: str
+    kind: str
+    url: str
+    full_text: bool
+    etag: str | None
+    last_modified: str | None
+    last_content_hash: str | None
+    interval_seconds: int
+    failure_score: float
+    consecutive_failures: int
+
+
+@dataclass
+class _Context:
+    settings: Settings
+    sessions: SessionFactory
+    fetcher: Fetcher
+    gate: RelevanceGate
+    near: NearDuplicateIndex
+    rng: random.Random
+    now: Callable[[], datetime]
+    policy: schedule.Policy
+    related_budget: int
+
+
+def _snapshot(row: Source) -> _Snapshot:
+    return _Snapshot(row.id, row.name, row.kind, row.url, row.full_text, row.etag,
+                     row.last_modified, row.last_content_hash, row.interval_seconds,
+                     row.failure_score, row.consecutive_failures)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def select_sources(session: Session, now: datetime, names: list[str] | None,
+                   due_only: bool) -> list[Source]:
+    """The sources a pass works on: the named ones, or the due (or all enabled) ones."""
+    if names:
+        rows = list(session.scalars(select(Source).where(Source.name.in_(names))))
+        unknown = set(names) - {r.name for r in rows}
+        if unknown:
+            raise UserError(f"no such source: {', '.join(sorted(unknown))}")
+        return rows
+    if due_only:
+        return list(session.scalars(sources_due(now)))
+    return list(session.scalars(select(Source).where(Source.enabled.is_(True),
+                                                     Source.disabled_reason.is_(None))))
+
+
+def collect(sessions: SessionFactory, settings: Settings, *, names: list[str] | None = None,
+            due_only: bool = True, gate: RelevanceGate | None = None,
+            robots: RobotsCache | None = None, seed: int | None = None,
+            on_source_done: Callable[[SourceReport], None] | None = None) -> PassReport:
+    """Run one collection pass (blocking); see `run_pass`."""
+    return asyncio.run(run_pass(sessions, settings, names=names, due_only=due_only, gate=gate,
+                                robots=robots, seed=seed, on_source_done=on_source_done))
+
+
+async def run_pass(sessions: SessionFactory, settings: Settings, *,
+                   names: list[str] | None = None, due_only: bool = True,
+                   gate: RelevanceGate | None = None, robots: RobotsCache | None = None,
+                   seed: int | None = None,
+                   on_source_done: Callable[[SourceReport], None] | None = None) -> PassReport:
+    """Fetch every selected source concurrently, then follow pending related links."""
+    now = utcnow()
+    with sessions() as session:
+        snapshots = [_snapshot(r) for r in select_sources(session, now, names, due_only)]
+        near = store.load_near_duplicate_index(session, now)
+    report = PassReport()
+    async with Fetcher(settings, robots) as fetcher:
+        ctx = _Context(settings, sessions, fetcher, gate or keyword_relevance, near,
+                       random.Random(seed), utcnow,
+                       schedule.Policy(settings.min_interval_seconds,
+                                       settings.max_interval_seconds,
+                                       settings.default_interval_seconds),
+                       settings.related_per_run)
+
+        async def one(snap: _Snapshot) -> SourceReport:
+            result = await _process_source(ctx, snap)
+            if on_source_done is not None:
+                on_source_done(result)
+            return result
+
+        results = await asyncio.gather(*(one(s) for s in snapshots), return_exceptions=True)
+        crashes: list[BaseException] = []
+        for snap, result in zip(snapshots, results, strict=True):
+            if isinstance(result, BaseException):
+                crashes.append(result)
+                report.sources.append(_record_crash(ctx, snap, result))
+            else:
+                report.sources.append(result)
+        followed, skipped = await _follow_related(ctx)
+        report.related_followed, report.related_skipped = followed, skipped
+    with sessions() as session:
+        store.prune_fetch_log(session, now - timedelta(days=settings.fetch_log_days))
+        session.commit()
+    if crashes:
+        raise crashes[0]
+    return report
+
+
+def _log_outcome(result: SourceReport) -> None:
+    log.info("source=%r outcome=%s status=%s entries=%d new=%d duplicates=%d "
+             "duration_ms=%d error=%r", result.name, result.outcome, result.http_status,
+             result.entries, result.new_articles, result.duplicates, result.duration_ms,
+             result.error)
+
+
+def _record_crash(ctx: _Context, snap: _Snapshot, error: BaseException) -> SourceReport:
+    log.error("source=%r crashed: %s", snap.name, error, exc_info=error)
+    failure = FetchError(snap.url, "parse_error", Severity.SOFT,
+                         f"internal error {type(error).__name__}: {error}"[:500])
+    return _finish(ctx, snap, failure, None, "crashed")
+
+
+def _finish(ctx: _Context, snap: _Snapshot, error: FetchError | None,
+            fetched: FetchResult | None, outcome: str, *, entries: int = 0,
+            items: list[store.NewArticle] | None = None,
+            pages: dict[str, ExtractedPage] | None = None,
+            feed_hint: int | None = None) -> SourceReport:
+    """Write one source's outcome in one transaction and return its report line."""
+    now = ctx.now()
+    headers = fetched.headers if fetched is not None else {}
+    if error is not None:
+        decision = schedule.after_failure(now, snap.interval_seconds, snap.failure_score,
+                                          snap.consecutive_failures, error.severity,
+                                          ctx.policy, ctx.rng, error.retry_after)
+    else:
+        decision = None  # a success is scheduled after storing, by how much was new
+    new_ids: list[int] = []
+    duplicates = 0
+    with ctx.sessions() as session:
+        source = session.get(Source, snap.id)
+        if source is None:  # removed while we fetched
+            return SourceReport(snap.name, "failed", error="source was removed")
+        if items:
+            stored = store.store_articles(session, items, ctx.near, now)
+            new_ids, duplicates = stored.new_ids, stored.duplicates
+            for canonical, page in (pages or {}).items():
+                article_id = stored.ids_by_canonical.get(canonical)
+                if article_id is not None and page.related:
+                    store.store_links(session, article_id, page.related)
+        if decision is None:
+            decision = schedule.after_success(
+                now, snap.interval_seconds, len(new_ids), entries, ctx.policy, ctx.rng,
+                feed_hint, schedule.cache_max_age(headers.get("cache-control")))
+        store.record_outcome(
+            session, source, now=now, decision=decision, status=outcome,
+            http_status=(fetched.status if fetched is not None else error.status
+                         if error is not None else None),
+            error=error, etag=fetched.etag if fetched is not None else None,
+            last_modified=fetched.last_modified if fetched is not None else None,
+            body_hash=_body_hash(fetched) if fetched is not None and fetched.body else None,
+            new_articles=len(new_ids), duplicates=duplicates,
+            size=len(fetched.body) if fetched is not None else 0,
+            duration_ms=(fetched.elapsed_ms if fetched is not None else
+                         error.elapsed_ms if error is not None else 0), url=snap.url)
+        session.commit()
+    result = SourceReport(
+        snap.name, outcome, http_status=(fetched.status if fetched else
+                                         error.status if error else None),
+        entries=entries, new_articles=len(new_ids), duplicates=duplicates,
+        error=error.describe() if error else None, next_fetch_at=decision.next_fetch_at,
+        duration_ms=fetched.elapsed_ms if fetched else error.elapsed_ms if error else 0)
+    _log_outcome(result)
+    return result
+
+
+def _body_hash(fetched: FetchResult) -> str:
+    return hashlib.sha256(fetched.body).hexdigest()
+
+
+async def _process_source(ctx: _Context, snap: _Snapshot) -> SourceReport:
+    is_page = snap.kind == "page"
+    fetched = await ctx.fetcher.get(snap.url, etag=snap.etag, last_modified=snap.last_modified,
+                                    accept=PAGE_ACCEPT if is_page else FEED_ACCEPT)
+    if isinstance(fetched, FetchError):
+        return _finish(ctx, snap, fetched, None, "failed")
+    if fetched.not_modified or (snap.last_content_hash is not None
+                                and _body_hash(fetched) == snap.last_content_hash):
+        return _finish(ctx, snap, None, fetched, "not_modified")
+    if is_page:
+        page = await asyncio.to_thread(extract_page, fetched.body, fetched.url,
+                                       fetched.headers.get("content-type", ""))
+        if page.text is None and not page.title:
+            failure = FetchError(snap.url, "extraction_failed", Severity.SOFT,
+                                 page.error or "no article found", fetched.status)
+            return _finish(ctx, snap, failure, fetched, "failed")
+        item = _article_from_page(page, snap.id, None, "manual", 0, None)
+        return _finish(ctx, snap, None, fetched, "ok", entries=1, items=[item],
+                       pages={item.canonical_url: page})
+    parsed = parse_feed(fetched.body, fetched.headers, fetched.url)
+    if not parsed.ok:
+        reason = "not_a_feed" if parsed.format in ("", "html") else "parse_error"
+        failure = FetchError(snap.url, reason, Severity.SOFT, parsed.error or "unreadable",
+                             fetched.status)
+        return _finish(ctx, snap, failure, fetched, "failed")
+    items, pages = await _items_from_entries(ctx, snap, parsed.entries)
+    return _finish(ctx, snap, None, fetched, "ok", entries=len(parsed.entries), items=items,
+                   pages=pages, feed_hint=parsed.ttl_seconds)
+
+
+def _article_from_page(page: ExtractedPage, source_id: int | None, entry: ParsedEntry | None,
+                       via: str, depth: int, parent: int | None) -> store.NewArticle:
+    return store.NewArticle(
+        url=page.url, canonical_url=canonicalize_url(page.canonical_url),
+        title=page.title or (entry.title if entry else None),
+        summary=entry.summary if entry else None,
+        text=page.text or (entry.content if entry else None),
+        language=page.language, author=page.author or (entry.author if entry else None),
+        published_at=(entry.published_at if entry and entry.published_at else page.published_at),
+        source_id=source_id, discovered_via=via, depth=depth, parent_article_id=parent)
+
+
+def _article_from_entry(entry: ParsedEntry, source_id: int,
+                        canonical: str) -> store.NewArticle:
+    return store.NewArticle(
+        url=entry.url, canonical_url=canonical, title=entry.title,
+        summary=entry.summary, text=entry.content, language=None, author=entry.author,
+        published_at=entry.published_at, source_id=source_id)
+
+
+async def _items_from_entries(ctx: _Context, snap: _Snapshot, entries: list[ParsedEntry]
+                              ) -> tuple[list[store.NewArticle], dict[str, ExtractedPage]]:
+    """New entries as articles; for full-text sources, with their pages fetched and extracted."""
+    unique: dict[str, ParsedEntry] = {}
+    for canonical, entry in zip(canonical_urls([e.url for e in entries]), entries, strict=True):
+        unique.setdefault(canonical, entry)
+    with ctx.sessions() as session:
+        known = store.existing_urls(session, unique)
+    fresh = [(url, e) for url, e in unique.items() if url not in known]
+    items = [_article_from_entry(e, snap.id, url) for url, e in fresh]
+    pages: dict[str, ExtractedPage] = {}
+    if not snap.full_text:
+        return items, pages
+    budget = ctx.settings.full_text_per_source
+
+    async def with_page(index: int, entry: ParsedEntry) -> None:
+        fetched = await ctx.fetcher.get(entry.url, accept=PAGE_ACCEPT, check_robots=True)
+        if isinstance(fetched, FetchError):
+            log.info("source=%r page=%s full text unavailable: %s", snap.name, entry.url,
+                     fetched.describe())
+            return  # the feed's summary stands in
+        page = await asyncio.to_thread(extract_page, fetched.body, fetched.url,
+                                       fetched.headers.get("content-type", ""))
+        if page.text:
+            items[index] = _article_from_page(page, snap.id, entry, "feed", 0, None)
+            pages[items[index].canonical_url] = page
+
+    await asyncio.gather(*(with_page(i, e) for i, (_, e) in enumerate(fresh[:budget])))
+    return items, pages
+
+
+async def _follow_related(ctx: _Context) -> tuple[int, int]:
+    """Follow pending related links (any pass's), within depth and the per-run budget."""
+    followed = skipped = 0
+    for _round in range(max(0, ctx.settings.related_depth)):
+        pending = _pending_links(ctx)
+        if not pending:
+            break
+        tasks = []
+        for link_id, from_id, url, anchor, depth, source_id, parent_url in pending:
+            if depth + 1 > ctx.settings.related_depth:
+                _mark(ctx, from_id, url, False, skip_reason="depth limit")
+                skipped += 1
+                continue
+            score = ctx.gate(anchor or "")
+            if score < GATE_THRESHOLD:
+                _mark(ctx, from_id, url, False, skip_reason=f"not relevant ({score:.2f})")
+                skipped += 1
+                continue
+            if ctx.related_budget <= 0:
+                break  # left pending for the next pass
+            ctx.related_budget -= 1
+            tasks.append(_follow_one(ctx, from_id, url, depth + 1, source_id, parent_url))
+        results = await asyncio.gather(*tasks)
+        followed += sum(1 for r in results if r)
+        skipped += sum(1 for r in results if not r)
+        if ctx.related_budget <= 0:
+            break
+    return followed, skipped
+
+
+def _pending_links(ctx: _Context) -> list[tuple[int, int, str, str | None, int, int | None, str]]:
+    with ctx.sessions() as session:
+        rows = session.execute(
+            select(ArticleLink.id, ArticleLink.from_article_id, ArticleLink.url,
+                   ArticleLink.anchor_text, Article.depth, Article.source_id, Article.url)
+            .join(Article, Article.id == ArticleLink.from_article_id)
+            .where(ArticleLink.kind == "related", ArticleLink.followed.is_(False),
+                   ArticleLink.skip_reason.is_(None))
+            .order_by(ArticleLink.id)
+            .limit(max(ctx.related_budget, 0) + 500))
+        return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+def _mark(ctx: _Context, from_id: int, url: str, followed: bool, *,
+          to_article_id: int | None = None, skip_reason: str | None = None) -> None:
+    with ctx.sessions() as session:
+        store.mark_link(session, from_id, url, followed=followed, to_article_id=to_article_id,
+                        skip_reason=skip_reason)
+        session.commit()
+
+
+async def _follow_one(ctx: _Context, from_id: int, url: str, depth: int,
+                      source_id: int | None, parent_url: str) -> bool:
+    canonical = canonicalize_url(url)
+    with ctx.sessions() as session:
+        known = store.existing_urls(session, [canonical])
+    if canonical in known:
+        _mark(ctx, from_id, url, True, to_article_id=known[canonical])
+        return True
+    started = time.monotonic()
+    fetched = await ctx.fetcher.get(url, accept=PAGE_ACCEPT, check_robots=True,
+                                    untrusted_from=urlsplit(parent_url).hostname or "")
+    if isinstance(fetched, FetchError):
+        _mark(ctx, from_id, url, False, skip_reason=f"fetch failed: {fetched.describe()}"[:500])
+        log.info("related=%s from_article=%d outcome=failed error=%r", url, from_id,
+                 fetched.describe())
+        return False
+    page = await asyncio.to_thread(extract_page, fetched.body, fetched.url,
+                                   fetched.headers.get("content-type", ""))
+    if not page.text:
+        _mark(ctx, from_id, url, False, skip_reason=page.error or "no article text")
+        return False
+    item = _article_from_page(page, source_id, None, "related", depth, from_id)
+    with ctx.sessions() as session:
+        stored = store.store_articles(session, [item], ctx.near, ctx.now())
+        article_id = stored.ids_by_canonical.get(item.canonical_url)
+        if article_id is not None and page.related:
+            store.store_links(session, article_id, page.related)
+        store.mark_link(session, from_id, url, followed=True, to_article_id=article_id)
+        session.commit()
+    log.info("related=%s from_article=%d outcome=ok new=%d duration_ms=%d", url, from_id,
+             len(stored.new_ids), int((time.monotonic() - started) * 1000))
+    return True

@@ -1,0 +1,92 @@
+"""Canonical URLs, content hashes and near-duplicate fingerprints."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.provisional import urls
+
+from collectors.dedup import (
+    NearDuplicateIndex,
+    canonical_urls,
+    canonicalize_url,
+    content_hash,
+    de_amp_url,
+    hamming,
+    simhash,
+)
+from tests.conftest import SEEDS
+
+
+@pytest.mark.parametrize(("raw", "canonical"), [
+    ("HTTPS://WWW.Example.COM:443/News/A?utm_source=rss&utm_medium=x#top",
+     "https://www.example.com/News/A"),
+    ("http://example.com", "http://example.com/"),
+    ("http://example.com:8080/a?b=2&a=1", "http://example.com:8080/a?a=1&b=2"),
+    ("https://x.com/a?fbclid=1&gclid=2&id=7", "https://x.com/a?id=7"),
+    ("https://x.com/%7euser/%e6%96%b0", "https://x.com/~user/%E6%96%B0"),
+    ("https://x.com/新闻/1", "https://x.com/%E6%96%B0%E9%97%BB/1"),
+])
+def test_canonicalize(raw: str, canonical: str) -> None:
+    assert canonicalize_url(raw) == canonical
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("https://x.com/a%2Fb", "https://x.com/a/b"),        # an escaped slash is not a slash
+    ("https://x.com/Article", "https://x.com/article"),  # paths are case-sensitive
+    ("https://x.com/a/", "https://x.com/a"),             # servers may treat these apart
+    ("https://x.com/a?id=1", "https://x.com/a?id=2"),
+    ("http://x.com/a", "https://x.com/a"),
+])
+def test_canonicalize_keeps_distinct_articles_apart(a: str, b: str) -> None:
+    assert canonicalize_url(a) != canonicalize_url(b)
+
+
+@given(urls())
+def test_canonicalize_is_idempotent(url: str) -> None:
+    once = canonicalize_url(url)
+    assert canonicalize_url(once) == once
+
+
+def test_fragments_kept_only_where_they_tell_posts_apart() -> None:
+    day = "http://scripting.com/2017/06/27.html"
+    assert canonical_urls([f"{day}#a1", f"{day}#a2", "http://x.com/p#comments"]) == [
+        f"{day}#a1", f"{day}#a2", "http://x.com/p"]
+
+
+def test_de_amp() -> None:
+    assert de_amp_url("https://news.example.com/story/amp") == "https://news.example.com/story"
+    assert de_amp_url("https://amp.example.com/a.amp.html?amp=1") == "https://example.com/a.html"
+    assert de_amp_url("https://example.com/a") == "https://example.com/a"
+
+
+def test_content_hash_ignores_case_and_spacing_but_not_words() -> None:
+    text = SEEDS.joinpath("gogoai_lambert_china_ai_tour.txt").read_text()
+    assert content_hash(text) == content_hash("  " + text.upper().replace(" ", "   "))
+    assert content_hash(text) != content_hash(text.replace("China", "Japan", 1))
+    assert content_hash("too short to identify anything") is None
+
+
+def test_simhash_finds_a_lightly_edited_copy_and_not_a_different_story() -> None:
+    first = SEEDS.joinpath("abmedia_lambert_china_ai_labs.txt").read_text()
+    other = SEEDS.joinpath("gogoai_lambert_china_ai_tour.txt").read_text()
+    edited = first.replace("Lambert believes", "Lambert thinks").replace(
+        "first appeared on Lian News ABMedia.", "was syndicated.")
+    a, b, c = simhash(first), simhash(edited), simhash(other)
+    assert a is not None and b is not None and c is not None
+    assert hamming(a, b) <= 3
+    assert hamming(a, c) > 10
+    index = NearDuplicateIndex()
+    index.add(1, a)
+    index.add(2, c)
+    assert index.find(b) == 1
+    assert simhash("few words") is None
+
+
+def test_simhash_works_on_chinese_text() -> None:
+    text = ("月之暗面和智谱等中国大模型公司正在加快开源发布，研究人员认为芯片和数据的差距"
+            "是中美之间的关键区别，而人才密度和研究文化则是中国实验室的优势所在。") * 3
+    edited = text.replace("关键区别", "主要区别", 1)
+    a, b = simhash(text), simhash(edited)
+    assert a is not None and b is not None and hamming(a, b) <= 3
