@@ -76,7 +76,8 @@ def open_session(require_schema: bool = True) -> Iterator[Session]:
     """A session on the configured database; refuses to run on an uninitialised one."""
     eng = engine()
     if require_schema and migrate.current_revision(eng) is None:
-        raise UserError(f"database {describe_url(str(eng.url))} is not initialised: run `cait init`")
+        where = describe_url(str(eng.url))
+        raise UserError(f"database {where} is not initialised: run `cait init`")
     with session_scope(eng) as session:
         yield session
 
@@ -141,20 +142,20 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
         print_json(report)
         return
     table = Table(show_header=False, box=None)
-    table.add_row("database", report["database"])
-    schema_note = "" if report["schema_up_to_date"] else f" (newest is {head}: run `cait init`)"
+    table.add_row("database", describe_url(str(eng.url)))
+    schema_note = "" if revision == head else f" (newest is {head}: run `cait init`)"
     table.add_row("schema", f"{revision}{schema_note}")
     table.add_row("sources", f"{counts.sources} ({counts.sources_enabled} enabled, "
                              f"{counts.sources_due} due now)")
     table.add_row("articles", f"{counts.articles} ({counts.classified} classified, "
                               f"{counts.china_ai} about China's AI, {counts.labelled} labelled)")
-    table.add_row("model", report["model_version"] or "none yet (run `cait train`)")
+    table.add_row("model", model.version if model else "none yet (run `cait train`)")
     console.print(table)
     if errors:
         console.print("\nlatest errors:")
-        for item in report["latest_errors"]:
-            console.print(f"  {item['at']}  {item['source']}  {item['outcome']}: {item['error']}",
-                          highlight=False, markup=False)
+        for log, name in errors:
+            console.print(f"  {log.started_at:%Y-%m-%d %H:%M}  {name}  {log.outcome}: "
+                          f"{log.error}", highlight=False, markup=False)
 
 
 @app.command("config")

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
 from cli import CaitGroup, app, console, engine, open_session, print_json, settings
@@ -20,11 +20,11 @@ from collectors import sources as source_files
 from collectors import store
 from collectors.discover import discover_feed
 from collectors.feeds import parse_feed
-from collectors.fetch import Fetcher, FetchError
+from collectors.fetch import Fetcher, FetchError, FetchResult
 from collectors.pages import extract_page
 from collectors.update import FEED_ACCEPT, SourceReport, collect
 from config import UserError
-from db.models import Source
+from db.models import Article, Source
 from db.queries import source_by_name
 
 sources_app = typer.Typer(cls=CaitGroup, help="Manage the sources cait polls.",
@@ -95,6 +95,8 @@ def sources_list(as_json: JsonFlag = False) -> None:
     """
     with open_session() as session:
         rows = list(session.scalars(select(Source).order_by(Source.name)))
+        per_source = dict(session.execute(
+            select(Article.source_id, func.count()).group_by(Article.source_id)).all())
         data = [{
             "name": r.name, "kind": r.kind, "url": r.url, "enabled": r.enabled,
             "tags": r.tags, "full_text": r.full_text,
@@ -102,20 +104,20 @@ def sources_list(as_json: JsonFlag = False) -> None:
             "interval_seconds": r.interval_seconds,
             "consecutive_failures": r.consecutive_failures, "failure_score": r.failure_score,
             "last_status": r.last_status, "last_error": r.last_error,
-            "disabled_reason": r.disabled_reason, "articles": len(r.articles),
+            "disabled_reason": r.disabled_reason, "articles": per_source.get(r.id, 0),
         } for r in rows]
     if as_json:
         print_json(data)
         return
     table = Table("name", "kind", "state", "articles", "last fetch", "next fetch", "every",
                   "failures", "last error")
-    for r in data:
-        state = ("muted: " + str(r["disabled_reason"]) if r["disabled_reason"]
-                 else "enabled" if r["enabled"] else "disabled")
-        table.add_row(str(r["name"]), str(r["kind"]), state, str(r["articles"]),
-                      _when(r["last_fetched_at"]), _when(r["next_fetch_at"]),  # type: ignore[arg-type]
-                      f"{int(r['interval_seconds']) // 60} min",  # type: ignore[call-overload]
-                      str(r["consecutive_failures"]), str(r["last_error"] or ""))
+    for row, item in zip(rows, data, strict=True):
+        state = (f"muted: {row.disabled_reason}" if row.disabled_reason
+                 else "enabled" if row.enabled else "disabled")
+        table.add_row(row.name, row.kind, state, str(item["articles"]),
+                      _when(row.last_fetched_at), _when(row.next_fetch_at),
+                      f"{row.interval_seconds // 60} min", str(row.consecutive_failures),
+                      row.last_error or "")
     console.print(table)
 
 
@@ -280,7 +282,7 @@ def inspect_command(
     _print_inspection(data)
 
 
-async def _fetch_one(url: str) -> object:
+async def _fetch_one(url: str) -> FetchResult | FetchError:
     async with Fetcher(settings()) as fetcher:
         return await fetcher.get(url, accept=FEED_ACCEPT)
 

@@ -77,14 +77,17 @@ def canonical_urls(urls: list[str]) -> list[str]:
     """Canonical forms of one feed's entry URLs, keeping fragments where they tell posts apart.
 
     Some sites (Scripting News, live blogs) publish many posts on one page, told apart only
-    by `#fragment`; dropping it there would merge distinct articles.
+    by `#fragment`; dropping it there would merge distinct articles. Fragments are kept only
+    when every entry pointing at the page has one and they differ; a bare page URL next to
+    `#comments` is one article.
     """
     plain = [canonicalize_url(u) for u in urls]
     variants: dict[str, set[str]] = {}
     for url, canonical in zip(urls, plain, strict=True):
         variants.setdefault(canonical, set()).add(urlsplit(url).fragment)
-    return [canonicalize_url(url, keep_fragment=True) if len(variants[canonical]) > 1
-            else canonical for url, canonical in zip(urls, plain, strict=True)]
+    return [canonicalize_url(url, keep_fragment=True)
+            if len(variants[canonical]) > 1 and "" not in variants[canonical] else canonical
+            for url, canonical in zip(urls, plain, strict=True)]
 
 
 _AMP_PATH = re.compile(r"(/amp/?$)|(/amp(?=/))|(\.amp(?=\.html?$))")

@@ -1,4 +1,4 @@
-"""Feed parsing: response bytes + headers → `ParsedFeed`; the only module that imports a feed parser.
+"""Feed parsing: response bytes + headers → `ParsedFeed`; the one module importing a feed parser.
 
 XML feeds (RSS 0.9x/1.0/2.0, Atom 0.3/1.0) go through fastfeedparser when the body is
 clean UTF-8 and through feedparser otherwise, or when fastfeedparser rejects the document,
@@ -13,6 +13,7 @@ from __future__ import annotations
 import calendar
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -145,8 +146,7 @@ def _parse_fast(body: bytes, url: str) -> ParsedFeed | None:
                                     include_tags=False)
     except Exception:  # noqa: BLE001 - any rejection means: let feedparser try
         return None
-    entries = [_entry_from_dict(e, url) for e in data.get("entries", [])]
-    entries = [e for e in entries if e is not None]
+    entries = _present(_entry_from_dict(e, url) for e in data.get("entries", []))
     if not entries or any("\ufffd" in (e.title or "") for e in entries):
         return None
     feed = data.get("feed", {})
@@ -160,8 +160,7 @@ def _parse_feedparser(body: bytes, headers: dict[str, str], url: str) -> ParsedF
     given = {"content-type": "application/xml", "content-location": url, **headers}
     data = feedparser.parse(body, response_headers=given, sanitize_html=False,
                             resolve_relative_uris=False)
-    entries = [_entry_from_dict(e, url) for e in data.entries]
-    entries = [e for e in entries if e is not None]
+    entries = _present(_entry_from_dict(e, url) for e in data.entries)
     warnings: list[str] = []
     error: str | None = None
     if data.get("bozo"):
@@ -188,6 +187,10 @@ def _absolute(link: str | None, base_url: str) -> str | None:
     return absolute if absolute.startswith(("http://", "https://")) else None
 
 
+def _present(entries: Iterable[ParsedEntry | None]) -> list[ParsedEntry]:
+    return [e for e in entries if e is not None]
+
+
 def _entry_from_dict(entry: Any, base_url: str) -> ParsedEntry | None:
     guid = _clean(entry.get("id"))
     link = _absolute(_clean(entry.get("link")), base_url)
@@ -205,12 +208,13 @@ def _entry_from_dict(entry: Any, base_url: str) -> ParsedEntry | None:
                  or _struct_to_datetime(dict.get(entry, "updated_parsed"))
                  or _iso_to_datetime(dict.get(entry, "published"))
                  or _iso_to_datetime(dict.get(entry, "updated")))
-    summary = _clean(entry.get("summary") or entry.get("description"))
+    summary = strip_html(_clean(entry.get("summary") or entry.get("description")))
+    body = strip_html(content)
     return ParsedEntry(
         url=link,
         title=strip_html(_clean(entry.get("title"))),
-        summary=strip_html(summary),
-        content=strip_html(content),
+        summary=summary,
+        content=None if body == summary else body,  # fastfeedparser copies the description
         author=_clean(entry.get("author")),
         published_at=sane_date(published),
         guid=guid,

@@ -360,7 +360,8 @@ class Fetcher:
                     await response.aclose()
         except _BodyTooLarge:
             return FetchError(url, "too_large", Severity.SOFT,
-                              f"body exceeds {limit} bytes after decompression", elapsed_ms=elapsed())
+                              f"body exceeds {limit} bytes after decompression",
+                              elapsed_ms=elapsed())
         except zlib.error as error:
             return FetchError(url, "unsupported_encoding", Severity.SOFT,
                               f"corrupt compressed body: {error}", elapsed_ms=elapsed())

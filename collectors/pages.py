@@ -201,15 +201,16 @@ def extract_page(body: bytes, url: str, content_type: str = "") -> ExtractedPage
     tree = parse_html(html)
     canonical = canonical_link(tree, url)
     related = find_related_links(tree, url)
+    doc: Any = None
     try:
         doc = trafilatura.bare_extraction(html, url=url, with_metadata=True,
                                           include_comments=False, include_tables=False)
     except Exception as error:  # noqa: BLE001 - trafilatura raises many types on odd HTML
-        doc, failure = None, f"extraction failed: {type(error).__name__}: {error}"[:300]
+        failure: str | None = f"extraction failed: {type(error).__name__}: {error}"[:300]
     else:
         failure = None if doc is not None and doc.text else "no article text found"
-    text = doc.text if doc is not None else None
-    title = (doc.title if doc is not None else None) or _title_tag(tree)
+    text: str | None = doc.text if doc is not None else None
+    title: str | None = (doc.title if doc is not None else None) or _title_tag(tree)
     published = None
     if doc is not None and doc.date:
         try:

@@ -98,7 +98,8 @@ def load_near_duplicate_index(session: Session, now: datetime) -> NearDuplicateI
         .where(Article.simhash.is_not(None), Article.duplicate_of.is_(None),
                Article.first_seen_at >= now - NEAR_DUPLICATE_WINDOW))
     for article_id, fingerprint in rows:
-        index.add(article_id, fingerprint)
+        if fingerprint is not None:
+            index.add(article_id, fingerprint)
     return index
 
 

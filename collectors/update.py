@@ -204,7 +204,7 @@ def _finish(ctx: _Context, snap: _Snapshot, error: FetchError | None,
             fetched: FetchResult | None, outcome: str, *, entries: int = 0,
             items: list[store.NewArticle] | None = None,
             pages: dict[str, ExtractedPage] | None = None,
-            feed_hint: int | None = None) -> SourceReport:
+            feed_hint: int | None = None, known: int = 0) -> SourceReport:
     """Write one source's outcome in one transaction and return its report line."""
     now = ctx.now()
     headers = fetched.headers if fetched is not None else {}
@@ -215,14 +215,15 @@ def _finish(ctx: _Context, snap: _Snapshot, error: FetchError | None,
     else:
         decision = None  # a success is scheduled after storing, by how much was new
     new_ids: list[int] = []
-    duplicates = 0
+    duplicates = known  # entries already stored before this pass
     with ctx.sessions() as session:
         source = session.get(Source, snap.id)
         if source is None:  # removed while we fetched
             return SourceReport(snap.name, "failed", error="source was removed")
         if items:
             stored = store.store_articles(session, items, ctx.near, now)
-            new_ids, duplicates = stored.new_ids, stored.duplicates
+            new_ids = stored.new_ids
+            duplicates += stored.duplicates
             for canonical, page in (pages or {}).items():
                 article_id = stored.ids_by_canonical.get(canonical)
                 if article_id is not None and page.related:
@@ -282,9 +283,9 @@ async def _process_source(ctx: _Context, snap: _Snapshot) -> SourceReport:
         failure = FetchError(snap.url, reason, Severity.SOFT, parsed.error or "unreadable",
                              fetched.status)
         return _finish(ctx, snap, failure, fetched, "failed")
-    items, pages = await _items_from_entries(ctx, snap, parsed.entries)
+    items, pages, known = await _items_from_entries(ctx, snap, parsed.entries)
     return _finish(ctx, snap, None, fetched, "ok", entries=len(parsed.entries), items=items,
-                   pages=pages, feed_hint=parsed.ttl_seconds)
+                   pages=pages, feed_hint=parsed.ttl_seconds, known=known)
 
 
 def _article_from_page(page: ExtractedPage, source_id: int | None, entry: ParsedEntry | None,
@@ -308,8 +309,9 @@ def _article_from_entry(entry: ParsedEntry, source_id: int,
 
 
 async def _items_from_entries(ctx: _Context, snap: _Snapshot, entries: list[ParsedEntry]
-                              ) -> tuple[list[store.NewArticle], dict[str, ExtractedPage]]:
-    """New entries as articles; for full-text sources, with their pages fetched and extracted."""
+                              ) -> tuple[list[store.NewArticle], dict[str, ExtractedPage], int]:
+    """New entries as articles (for full-text sources with their pages fetched and extracted),
+    and how many distinct entries were stored already."""
     unique: dict[str, ParsedEntry] = {}
     for canonical, entry in zip(canonical_urls([e.url for e in entries]), entries, strict=True):
         unique.setdefault(canonical, entry)
@@ -318,8 +320,9 @@ async def _items_from_entries(ctx: _Context, snap: _Snapshot, entries: list[Pars
     fresh = [(url, e) for url, e in unique.items() if url not in known]
     items = [_article_from_entry(e, snap.id, url) for url, e in fresh]
     pages: dict[str, ExtractedPage] = {}
+    known_count = len(unique) - len(fresh)
     if not snap.full_text:
-        return items, pages
+        return items, pages, known_count
     budget = ctx.settings.full_text_per_source
 
     async def with_page(index: int, entry: ParsedEntry) -> None:
@@ -335,7 +338,7 @@ async def _items_from_entries(ctx: _Context, snap: _Snapshot, entries: list[Pars
             pages[items[index].canonical_url] = page
 
     await asyncio.gather(*(with_page(i, e) for i, (_, e) in enumerate(fresh[:budget])))
-    return items, pages
+    return items, pages, known_count
 
 
 async def _follow_related(ctx: _Context) -> tuple[int, int]:
@@ -346,7 +349,7 @@ async def _follow_related(ctx: _Context) -> tuple[int, int]:
         if not pending:
             break
         tasks = []
-        for link_id, from_id, url, anchor, depth, source_id, parent_url in pending:
+        for _link_id, from_id, url, anchor, depth, source_id, parent_url in pending:
             if depth + 1 > ctx.settings.related_depth:
                 _mark(ctx, from_id, url, False, skip_reason="depth limit")
                 skipped += 1

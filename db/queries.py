@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
@@ -19,7 +20,7 @@ from db.models import (
 )
 
 
-def sources_due(now: datetime) -> Select[tuple[Source]]:
+def sources_due(now: datetime) -> Select[Any]:
     """Enabled, unmuted sources whose next fetch time has come (or was never set)."""
     return (
         select(Source)
@@ -52,7 +53,7 @@ class Counts:
 
 
 def counts(session: Session, now: datetime) -> Counts:
-    def scalar(stmt: Select[tuple[int]]) -> int:
+    def scalar(stmt: Select[Any]) -> int:
         return int(session.scalar(stmt) or 0)
 
     due = sources_due(now).with_only_columns(func.count()).order_by(None)

@@ -13,7 +13,6 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings, load_settings
-
 from db import migrate
 from db.session import make_engine
 from tests.server import LoopbackServer

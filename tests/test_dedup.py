@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from hypothesis import given
-from hypothesis import strategies as st
 from hypothesis.provisional import urls
 
 from collectors.dedup import (
@@ -53,6 +52,8 @@ def test_fragments_kept_only_where_they_tell_posts_apart() -> None:
     day = "http://scripting.com/2017/06/27.html"
     assert canonical_urls([f"{day}#a1", f"{day}#a2", "http://x.com/p#comments"]) == [
         f"{day}#a1", f"{day}#a2", "http://x.com/p"]
+    assert canonical_urls(["http://x.com/p", "http://x.com/p#comments"]) == [
+        "http://x.com/p", "http://x.com/p"]
 
 
 def test_de_amp() -> None:

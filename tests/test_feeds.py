@@ -96,8 +96,10 @@ def test_refresh_hints() -> None:
 
 def test_future_and_ancient_dates_fall_back_to_first_seen() -> None:
     body = b"""<rss version="2.0"><channel><title>t</title>
-      <item><title>a</title><link>https://x.com/a</link><pubDate>Tue, 12 May 2099 10:00:00 GMT</pubDate></item>
-      <item><title>b</title><link>https://x.com/b</link><pubDate>Tue, 12 May 2026 10:00:00 +0800</pubDate></item>
+      <item><title>a</title><link>https://x.com/a</link>
+        <pubDate>Tue, 12 May 2099 10:00:00 GMT</pubDate></item>
+      <item><title>b</title><link>https://x.com/b</link>
+        <pubDate>Tue, 12 May 2026 10:00:00 +0800</pubDate></item>
     </channel></rss>"""
     a, b = parse_feed(body, {}, BASE).entries
     assert a.published_at is None

@@ -64,7 +64,8 @@ def test_chinese_pages_decode_correctly(codec: str, declared: str) -> None:
 
 
 def test_bom_wins_over_a_wrong_declaration() -> None:
-    body = "\ufeff".encode() + CHINESE_PAGE.replace("<head>", '<head><meta charset="big5">').encode()
+    mislabelled = CHINESE_PAGE.replace("<head>", '<head><meta charset="big5">')
+    body = "\ufeff".encode() + mislabelled.encode()
     decoded, codec = decode_body(body)
     assert "中美之间" in decoded and codec == "utf-8"
 
@@ -86,7 +87,8 @@ def test_seed_page_related_block_is_found_in_order() -> None:
     ("adbar-trafilatura__reuters.com.parasite.html", "Related Coverage", "Factbox"),
     ("adbar-trafilatura__medicalnewstoday.com.318674.html", "Related Coverage",
      "What percentage of our brain"),
-    ("adbar-trafilatura__nature.com.telescope.html", "Related Articles", "Daring Chinese telescope"),
+    ("adbar-trafilatura__nature.com.telescope.html", "Related Articles",
+     "Daring Chinese telescope"),
     ("scrapinghub-article-extraction-benchmark__c7e39ac49fa1235f5d50f83bf2444248bd3aa4e6"
      "df044377916c812dd109ba23.html.gz", "More on this story", "Assange"),
     ("adbar-trafilatura__japantimes.co.jp.surgical.html", "RELATED STORIES", "masks"),

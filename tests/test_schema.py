@@ -1,4 +1,4 @@
-"""Schema: every model round-trips; migrations go up, down and up with no drift; ISO weeks in SQL."""
+"""Schema: models round-trip; migrations go up, down, up with no drift; ISO weeks in SQL."""
 
 from __future__ import annotations
 

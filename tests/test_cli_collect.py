@@ -1,0 +1,102 @@
+"""`cait sources …`, `cait collect`, `cait inspect` through the real CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cli import app
+from config import Settings
+from tests.conftest import CORPUS
+from tests.pages import seed_page, seed_paragraphs
+from tests.server import LoopbackServer, Reply
+
+runner = CliRunner()
+FEED = CORPUS / "feeds" / "Ranchero-Software-NetNewsWire__DaringFireball.atom"
+
+
+@pytest.fixture
+def env(db_url: str, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("CAIT_HOST_DELAY_SECONDS", "0")
+    monkeypatch.setenv("CAIT_HOST_CONCURRENCY", "8")
+    monkeypatch.setenv("CAIT_ALLOW_PRIVATE_NETWORKS", "1")
+    monkeypatch.setenv("CAIT_DATA_DIR", str(settings.data_dir))
+    assert runner.invoke(app, ["init"]).exit_code == 0
+
+
+def cait(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_add_discovers_the_feed_of_a_home_page_then_collects(
+        server: LoopbackServer, env: None) -> None:
+    server.routes["/"] = Reply(200, b'<html><head><link rel="alternate" '
+                                    b'type="application/atom+xml" href="/atom.xml"></head></html>')
+    server.routes["/atom.xml"] = Reply(200, FEED.read_bytes(), content_type="application/xml")
+    out = cait("sources", "add", server.url("/"), "--name", "df", "--tag", "blog")
+    assert "found feed" in out and "/atom.xml" in out
+    [row] = json.loads(cait("sources", "list", "--json"))
+    assert row["url"].endswith("/atom.xml") and row["tags"] == ["blog"]
+    report = json.loads(cait("collect", "--all", "--json"))
+    assert {k: report[k] for k in ("sources", "fetched", "failed", "new_articles")} == {
+        "sources": 1, "fetched": 1, "failed": 0, "new_articles": 47}  # 48 entries, 2 share a URL
+    assert set(report) >= {"sources", "fetched", "not_modified", "failed", "new_articles",
+                           "duplicates", "related_followed"}
+    status = json.loads(cait("status", "--json"))
+    assert status["counts"]["articles"] == 47
+
+
+def test_add_reports_a_site_without_feed(server: LoopbackServer, env: None) -> None:
+    server.routes["/"] = Reply(200, b"<html><body>no feeds</body></html>")
+    result = runner.invoke(app, ["sources", "add", server.url("/")])
+    assert result.exit_code == 1 and "no feed found" in result.output
+    assert "--kind page" in result.output
+
+
+def test_sources_lifecycle_and_export_import(tmp_path: Path, env: None) -> None:
+    cait("sources", "add", "https://example.com/feed", "--name", "a", "--no-discover")
+    cait("sources", "add", "DeepSeek V4", "--kind", "search", "--name", "s")
+    duplicate = runner.invoke(app, ["sources", "add", "https://e.com/f", "--name", "a",
+                                    "--no-discover"])
+    assert duplicate.exit_code == 1 and "exists already" in duplicate.output
+    cait("sources", "disable", "a")
+    rows = {r["name"]: r for r in json.loads(cait("sources", "list", "--json"))}
+    assert rows["a"]["enabled"] is False
+    assert rows["s"]["url"].startswith("https://news.google.com/rss/search?q=DeepSeek+V4")
+    exported = cait("sources", "export", "--format", "opml")
+    (tmp_path / "out.opml").write_text(exported)
+    cait("sources", "remove", "a")
+    assert "1 added" in cait("sources", "import", str(tmp_path / "out.opml"))
+    missing = runner.invoke(app, ["sources", "remove", "nope"])
+    assert missing.exit_code == 1 and "no such source: nope" in missing.output
+
+
+def test_add_defaults_is_idempotent(env: None) -> None:
+    first = cait("sources", "add-defaults")
+    assert first.split()[0].isdigit() and int(first.split()[0]) >= 20
+    assert cait("sources", "add-defaults").startswith("0 sources added")
+
+
+def test_inspect_a_feed_file_and_a_seed_page(tmp_path: Path, env: None) -> None:
+    feed = json.loads(cait("inspect", str(FEED), "--json"))
+    assert feed["type"] == "feed" and len(feed["entries"]) == 48
+    _, titles = seed_paragraphs()
+    page_file = tmp_path / "seed.html"
+    page_file.write_text(seed_page({t: f"/n/{i}" for i, t in enumerate(titles)}))
+    page = json.loads(cait("inspect", str(page_file), "--url", "https://abmedia.io/a", "--json"))
+    assert page["type"] == "page" and page["language"] == "en"
+    assert [r["anchor_text"] for r in page["related"]] == titles
+    assert {r["block"] for r in page["related"]} == {"Related News"}
+    text = cait("inspect", str(page_file), "--url", "https://abmedia.io/a")
+    assert "related links: 5" in text
+
+
+def test_collect_unknown_source_is_one_line(env: None) -> None:
+    result = runner.invoke(app, ["collect", "--source", "nope"])
+    assert result.exit_code == 1 and result.output.strip() == "error: no such source: nope"
