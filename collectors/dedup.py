@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+
+import numpy as np
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 # Query parameters that only track the reader, never select content.
@@ -149,13 +151,12 @@ def simhash(text: str | None, shingle: int = 3) -> int | None:
     tokens = _tokens(text)
     if len(tokens) < MIN_SIMHASH_TOKENS:
         return None
-    weights = [0] * 64
-    for i in range(len(tokens) - shingle + 1):
-        gram = " ".join(tokens[i:i + shingle]).encode("utf-8")
-        h = int.from_bytes(hashlib.blake2b(gram, digest_size=8).digest(), "big")
-        for bit in range(64):
-            weights[bit] += 1 if (h >> bit) & 1 else -1
-    value = sum(1 << bit for bit in range(64) if weights[bit] > 0)
+    digests = b"".join(
+        hashlib.blake2b(" ".join(tokens[i:i + shingle]).encode("utf-8"), digest_size=8).digest()
+        for i in range(len(tokens) - shingle + 1))
+    bits = np.unpackbits(np.frombuffer(digests, dtype=np.uint8).reshape(-1, 8), axis=1)
+    majority = bits.sum(axis=0, dtype=np.int64) * 2 > bits.shape[0]
+    value = int.from_bytes(np.packbits(majority).tobytes(), "big")
     return value - (1 << 64) if value >= (1 << 63) else value
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
@@ -103,36 +104,45 @@ def load_near_duplicate_index(session: Session, now: datetime) -> NearDuplicateI
     return index
 
 
-def _insert_ignoring_conflict(session: Session, values: dict[str, object]) -> int | None:
+def _insert_statement(session: Session) -> Any:
+    """INSERT … ON CONFLICT (canonical_url) DO NOTHING RETURNING id, built for the dialect."""
     dialect = session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
-    stmt = (module.insert(Article).values(**values)
-            .on_conflict_do_nothing(index_elements=["canonical_url"])
-            .returning(Article.id))
-    return session.execute(stmt).scalar_one_or_none()
+    table = Article.__table__
+    return (module.insert(table).on_conflict_do_nothing(index_elements=["canonical_url"])
+            .returning(table.c.id))
+
+
+def _known_hashes(session: Session, digests: Iterable[str | None]) -> dict[str, int]:
+    wanted = [d for d in dict.fromkeys(digests) if d is not None]
+    found: dict[str, int] = {}
+    for start in range(0, len(wanted), 500):
+        rows = session.execute(select(Article.content_hash, Article.id)
+                               .where(Article.content_hash.in_(wanted[start:start + 500])))
+        for digest, article_id in rows:
+            found.setdefault(digest, article_id)
+    return found
 
 
 def store_articles(session: Session, items: list[NewArticle], near: NearDuplicateIndex,
                    now: datetime) -> StoreResult:
     """Insert what is new; count what is a duplicate (by URL or exact text)."""
     result = StoreResult([], 0, {})
-    known = existing_urls(session, (i.canonical_url for i in items))
-    result.ids_by_canonical.update(known)
-    for item in items:
+    result.ids_by_canonical.update(existing_urls(session, (i.canonical_url for i in items)))
+    digests = [content_hash(item.body_for_identity) for item in items]
+    by_hash = _known_hashes(session, digests)
+    insert = _insert_statement(session)
+    connection = session.connection()
+    for item, digest in zip(items, digests, strict=True):
         if item.canonical_url in result.ids_by_canonical:
             result.duplicates += 1
             continue
-        body = item.body_for_identity
-        digest = content_hash(body)
-        if digest is not None:
-            same = session.scalars(select(Article.id).where(Article.content_hash == digest)
-                                   .limit(1)).first()
-            if same is not None:
-                result.duplicates += 1
-                result.ids_by_canonical[item.canonical_url] = same
-                continue
-        fingerprint = simhash(body)
-        article_id = _insert_ignoring_conflict(session, {
+        if digest is not None and digest in by_hash:
+            result.duplicates += 1
+            result.ids_by_canonical[item.canonical_url] = by_hash[digest]
+            continue
+        fingerprint = simhash(item.body_for_identity)
+        article_id = connection.execute(insert, {
             "source_id": item.source_id, "url": item.url, "canonical_url": item.canonical_url,
             "title": item.title, "summary": item.summary, "text": item.text,
             "language": item.language, "author": item.author,
@@ -141,12 +151,14 @@ def store_articles(session: Session, items: list[NewArticle], near: NearDuplicat
             "discovered_via": item.discovered_via, "depth": item.depth,
             "parent_article_id": item.parent_article_id,
             "duplicate_of": near.find(fingerprint) if fingerprint is not None else None,
-        })
+        }).scalar_one_or_none()
         if article_id is None:  # another worker stored it a moment ago
             result.duplicates += 1
             continue
         if fingerprint is not None:
             near.add(article_id, fingerprint)
+        if digest is not None:
+            by_hash[digest] = article_id
         result.new_ids.append(article_id)
         result.ids_by_canonical[item.canonical_url] = article_id
     return result

@@ -1,0 +1,95 @@
+"""A loopback feed farm for benchmarks: N feeds from the corpus spread over several 127.0.0.x
+hosts, with injected latency and a share of failures. Runs in its own process.
+
+Feed i is corpus feed i mod 122 with its links moved under host `c{i}.` so every copy holds
+distinct articles; about `fail` of the feeds answer 500.
+
+Run: python -m bench.feed_server --feeds 1000 --hosts 16   (prints the feed URLs' count, then serves)
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "feeds"
+# Article links move to a per-copy host; namespace URIs must stay as they are.
+LINK_HOST = re.compile(
+    rb"(https?://)(?!(?:www\.)?(?:w3\.org|purl\.org|jsonfeed\.org|backend\.userland\.com|"
+    rb"wellformedweb\.org|webns\.net|search\.yahoo\.com|itunes\.com|podlove\.org|"
+    rb"rssnamespace\.org|madskills\.com|xmlns\.com|rssboard\.org|googleplay|"
+    rb"blogger\.com/atom|schemas\.|feedburner\.com/))")
+
+
+def feed_bodies(count: int) -> list[bytes]:
+    corpus = [p.read_bytes() for p in sorted(CORPUS.iterdir())]
+    return [LINK_HOST.sub(rb"\1c%d." % i, corpus[i % len(corpus)]) for i in range(count)]
+
+
+def host_of(i: int, hosts: int) -> str:
+    return f"127.0.0.{1 + i % hosts}"
+
+
+def feed_urls(count: int, hosts: int, port: int) -> list[str]:
+    return [f"http://{host_of(i, hosts)}:{port}/feeds/{i}" for i in range(count)]
+
+
+def serve(count: int, hosts: int, port: int, latency: tuple[float, float], fail: float,
+          seed: int = 1) -> list[ThreadingHTTPServer]:
+    bodies = feed_bodies(count)
+    failing = set(random.Random(seed).sample(range(count), int(count * fail)))
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802
+            time.sleep(random.uniform(*latency))
+            try:
+                i = int(self.path.rsplit("/", 1)[-1])
+            except ValueError:
+                i = -1
+            if i < 0 or i >= count:
+                status, body = 404, b"no"
+            elif i in failing:
+                status, body = 500, b"injected failure"
+            else:
+                status, body = 200, bodies[i]
+            self.send_response(status)
+            self.send_header("Content-Type", "application/xml")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    servers = []
+    for h in range(hosts):
+        httpd = ThreadingHTTPServer((f"127.0.0.{1 + h}", port), Handler)
+        httpd.daemon_threads = True
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        servers.append(httpd)
+    return servers
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--feeds", type=int, default=1000)
+    parser.add_argument("--hosts", type=int, default=16)
+    parser.add_argument("--port", type=int, default=18080)
+    parser.add_argument("--latency", type=float, nargs=2, default=(0.1, 0.3))
+    parser.add_argument("--fail", type=float, default=0.02)
+    args = parser.parse_args()
+    serve(args.feeds, args.hosts, args.port, tuple(args.latency), args.fail)
+    print("ready", flush=True)
+    while True:
+        time.sleep(3600)
+
+
+if __name__ == "__main__":
+    main()
