@@ -82,8 +82,10 @@ def trafilatura_cases() -> list[tuple[bytes, str, list[str], list[str]]]:
 def main() -> None:
     pages = scrapinghub_pages()
     cases = trafilatura_cases()
-    print(f"scrapinghub ground truth: {len(pages)} pages; trafilatura snippets: {len(cases)} pages")
-    print(f"{'settings':32} {'P':>6} {'R':>6} {'F1':>6}   {'with':>6} {'without':>8}  {'ms/page':>8}")
+    print(f"scrapinghub ground truth: {len(pages)} pages; "
+          f"trafilatura snippets: {len(cases)} pages")
+    print(f"{'settings':32} {'P':>6} {'R':>6} {'F1':>6}   {'with':>6} {'without':>8}"
+          f"  {'ms/page':>8}")
     for name, extractor in VARIANTS.items():
         started = time.perf_counter()
         scores = [word_prf(extractor(body, url), truth) for body, url, truth in pages]

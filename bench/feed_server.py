@@ -4,7 +4,7 @@ hosts, with injected latency and a share of failures. Runs in its own process.
 Feed i is corpus feed i mod 122 with its links moved under host `c{i}.` so every copy holds
 distinct articles; about `fail` of the feeds answer 500.
 
-Run: python -m bench.feed_server --feeds 1000 --hosts 16   (prints the feed URLs' count, then serves)
+Run: python -m bench.feed_server --feeds 1000 --hosts 16   (prints 'ready', then serves)
 """
 
 from __future__ import annotations
