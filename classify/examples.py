@@ -1,0 +1,122 @@
+"""Training and input data: the committed anchors, human labels, and JSON-lines files."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from config import UserError
+from db.models import RELEVANCE, THEMES, Article, Label
+
+ANCHORS = Path(__file__).resolve().parent / "anchors"
+MAX_TEXT_CHARS = 20_000  # long articles say what they are about early; bounds time and memory
+
+
+@dataclass
+class Example:
+    id: str
+    text: str
+    themes: set[str] = field(default_factory=set)
+    china_ai: bool = False
+    title: str = ""
+
+    @property
+    def document(self) -> str:
+        return document(self.title, self.text)
+
+
+def document(title: str | None, text: str | None) -> str:
+    """The text the model reads: the title twice (headlines carry the topic), then the body."""
+    title = (title or "").strip()
+    body = (text or "")[:MAX_TEXT_CHARS]
+    return f"{title}\n{title}\n{body}" if title else body
+
+
+def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if line.strip():
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as error:
+                    raise UserError(f"{path}:{number}: not valid JSON ({error.msg})") from None
+                if not isinstance(row, dict):
+                    raise UserError(f"{path}:{number}: expected a JSON object")
+                yield number, row
+
+
+def labelled_file(path: Path) -> list[Example]:
+    """Examples from a JSONL file of {id, title?, text, labels: [themes], china_ai: bool}."""
+    examples = []
+    for number, row in _read_jsonl(path):
+        labels = row.get("labels", [])
+        unknown = set(labels) - set(THEMES)
+        if unknown:
+            raise UserError(f"{path}:{number}: unknown theme(s) {sorted(unknown)}")
+        if not isinstance(row.get("text"), str):
+            raise UserError(f"{path}:{number}: 'text' must be a string")
+        examples.append(Example(str(row.get("id", number)), row["text"], set(labels),
+                                bool(row.get("china_ai", False)), str(row.get("title") or "")))
+    return examples
+
+
+def anchor_examples() -> list[Example]:
+    """The committed training data: hand-labelled seed passages, real articles, negatives."""
+    return [example for name in ("seeds.jsonl", "articles.jsonl", "negatives.jsonl")
+            for example in labelled_file(ANCHORS / name)]
+
+
+def label_examples(session: Session) -> list[Example]:
+    """Articles with human labels; the latest label per (article, theme) wins.
+
+    A theme never labelled for an article counts as absent only if the article has at least
+    one theme label; relevance defaults to True when only themes were labelled (people
+    label China-AI articles), unless a `china_ai` label says otherwise.
+    """
+    rows = session.execute(select(Label, Article).join(Article, Article.id == Label.article_id)
+                           .order_by(Label.created_at, Label.id)).all()
+    by_article: dict[int, tuple[Article, dict[str, bool]]] = {}
+    for label, article in rows:
+        by_article.setdefault(article.id, (article, {}))[1][label.theme] = label.value
+    examples = []
+    for article, verdicts in by_article.values():
+        themes = {t for t, v in verdicts.items() if v and t in THEMES}
+        china = verdicts.get(RELEVANCE, True)
+        examples.append(Example(f"article-{article.id}", article.text or article.summary or "",
+                                themes, china, article.title or ""))
+    return examples
+
+
+@dataclass(frozen=True)
+class InputItem:
+    id: Any
+    title: str
+    text: str
+    error: str | None = None
+
+
+def read_input(path: Path) -> Iterator[InputItem]:
+    """Items of a `cait classify --input` file; a bad line yields an item with `.error`."""
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as error:
+                yield InputItem(None, "", "", f"line {number}: not valid JSON ({error.msg})")
+                continue
+            if not isinstance(row, dict):
+                yield InputItem(None, "", "", f"line {number}: expected a JSON object")
+                continue
+            title, text = row.get("title") or "", row.get("text") or ""
+            if not isinstance(title, str) or not isinstance(text, str):
+                yield InputItem(row.get("id"), "", "", f"line {number}: title/text must be strings")
+                continue
+            yield InputItem(row.get("id"), title, text)

@@ -1,0 +1,174 @@
+"""The classifier: scikit-learn pipelines for themes and relevance, prediction, explanation, persistence.
+
+Features are word and word-bigram TF-IDF (Chinese is split into characters first, so its
+unigrams and bigrams are character n-grams) plus the term-list counts of `terms.TermCounts`.
+Each theme has its own logistic regression (one-vs-rest) with a threshold chosen by
+cross-validation in `train.py`; China-AI relevance is a separate logistic regression.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import sklearn
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.multiclass import OneVsRestClassifier
+from sklearn.pipeline import FeatureUnion, Pipeline
+
+from classify.terms import TermCounts, load_terms, term_hits
+from db.models import RELEVANCE, THEMES
+
+_CJK_CHAR = re.compile(r"([\u3400-\u9fff\uf900-\ufaff])")
+MODEL_FILE = "model.joblib"
+
+
+def split_cjk(text: str) -> str:
+    """Lower-cased text with every CJK character a token of its own."""
+    lowered = text.lower()
+    return _CJK_CHAR.sub(r" \1 ", lowered) if _CJK_CHAR.search(lowered) else lowered
+
+
+def _term_features(labels: list[str]) -> TermCounts:
+    terms = load_terms()
+    return TermCounts({label: terms[label] for label in labels})
+
+
+def build_theme_pipeline(c: float = 4.0, max_features: int = 60_000,
+                         words_weight: float = 1.0, ngram_max: int = 1) -> Pipeline:
+    """Unfitted multi-label pipeline: TF-IDF + theme term counts → one LR per theme.
+
+    `words_weight` scales the TF-IDF block against the term counts; with few labelled
+    examples the term counts generalise better, and cross-validation picks the balance.
+    """
+    features = FeatureUnion([
+        ("words", TfidfVectorizer(preprocessor=split_cjk, token_pattern=r"(?u)\b\w+\b",
+                                  ngram_range=(1, ngram_max), sublinear_tf=True, min_df=1,
+                                  max_features=max_features, dtype=np.float32)),
+        ("terms", _term_features(list(THEMES))),
+    ], transformer_weights={"words": words_weight, "terms": 1.0})
+    return Pipeline([
+        ("features", features),
+        ("classify", OneVsRestClassifier(LogisticRegression(
+            C=c, class_weight="balanced", solver="liblinear", max_iter=2000))),
+    ])
+
+
+def build_relevance_pipeline(c: float = 4.0) -> Pipeline:
+    """Unfitted binary pipeline: is the text substantially about AI in China?
+
+    Only evidence of China and of AI counts. Topic words are left out on purpose: in any
+    small training set the talent or open-source stories happen to be Chinese or not, and a
+    model that learns the topic as a proxy for China fails on the next batch of news.
+    """
+    return Pipeline([
+        ("features", _term_features([RELEVANCE, "ai"])),
+        ("classify", LogisticRegression(C=c, class_weight="balanced", solver="liblinear",
+                                        max_iter=2000)),
+    ])
+
+
+@dataclass
+class Prediction:
+    themes: list[str]
+    scores: dict[str, float]
+    china_ai: bool
+    china_ai_score: float
+    evidence: dict[str, list[str]] = field(default_factory=dict)
+
+    def to_json(self, item_id: Any) -> dict[str, Any]:
+        return {"id": item_id, "themes": self.themes,
+                "scores": {t: round(self.scores[t], 4) for t in THEMES},
+                "china_ai": self.china_ai, "china_ai_score": round(self.china_ai_score, 4)}
+
+
+@dataclass
+class ThemeModel:
+    """A fitted model: both pipelines, thresholds, and what it was trained on and how well."""
+
+    themes_pipeline: Pipeline
+    relevance_pipeline: Pipeline
+    thresholds: dict[str, float]
+    relevance_threshold: float
+    version: str
+    params: dict[str, Any]
+    metrics: dict[str, Any]
+
+    def predict(self, documents: list[str]) -> list[Prediction]:
+        """Scores for each document (see `examples.document` for what a document is)."""
+        if not documents:
+            return []
+        theme_probs = np.asarray(self.themes_pipeline.predict_proba(documents))
+        relevance = self.relevance_pipeline.predict_proba(documents)[:, 1]
+        out = []
+        for row, rel in zip(theme_probs, relevance, strict=True):
+            scores = {t: float(p) for t, p in zip(THEMES, row, strict=True)}
+            out.append(Prediction(
+                themes=[t for t in THEMES if scores[t] >= self.thresholds[t]],
+                scores=scores, china_ai=bool(rel >= self.relevance_threshold),
+                china_ai_score=float(rel)))
+        return out
+
+    def explain(self, document_text: str, top: int = 8) -> dict[str, list[tuple[str, float]]]:
+        """Per theme (and relevance), the features that pushed the score up most."""
+        result: dict[str, list[tuple[str, float]]] = {}
+        features = self.themes_pipeline.named_steps["features"]
+        values = features.transform([document_text])
+        names = features.get_feature_names_out()
+        row = values.toarray()[0] if hasattr(values, "toarray") else np.asarray(values)[0]
+        estimators = self.themes_pipeline.named_steps["classify"].estimators_
+        for theme, estimator in zip(THEMES, estimators, strict=True):
+            result[theme] = _top_contributions(row, estimator.coef_[0], names, top)
+        rel_features = self.relevance_pipeline.named_steps["features"]
+        rel_values = rel_features.transform([document_text])
+        rel_row = (rel_values.toarray()[0] if hasattr(rel_values, "toarray")
+                   else np.asarray(rel_values)[0])
+        result[RELEVANCE] = _top_contributions(
+            rel_row, self.relevance_pipeline.named_steps["classify"].coef_[0],
+            rel_features.get_feature_names_out(), top)
+        return result
+
+    def evidence(self, document_text: str, prediction: Prediction) -> dict[str, list[str]]:
+        """Why each assigned tag: the theme's terms found in the text (else top features)."""
+        out: dict[str, list[str]] = {}
+        for theme in [*prediction.themes, *([RELEVANCE] if prediction.china_ai else [])]:
+            hits = term_hits(document_text, theme)[:8]
+            out[theme] = hits or [name for name, _ in self.explain(document_text)[theme][:5]]
+        return out
+
+    def save(self, directory: Path) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"{self.version}.joblib"
+        joblib.dump({"model": self, "sklearn": sklearn.__version__}, path, compress=3)
+        return path
+
+    @staticmethod
+    def load(path: Path) -> ThemeModel:
+        bundle = joblib.load(path)
+        if bundle.get("sklearn") != sklearn.__version__:
+            raise ModelMismatch(f"{path} was saved by scikit-learn {bundle.get('sklearn')}, "
+                                f"this is {sklearn.__version__}: run `cait train`")
+        model: ThemeModel = bundle["model"]
+        return model
+
+
+class ModelMismatch(Exception):
+    """A saved model that this installation cannot use safely."""
+
+
+def _top_contributions(values: np.ndarray, coefficients: np.ndarray, names: np.ndarray,
+                       top: int) -> list[tuple[str, float]]:
+    contributions = values * coefficients
+    order = np.argsort(-contributions)[:top]
+    return [(_pretty(str(names[i])), round(float(contributions[i]), 4)) for i in order
+            if contributions[i] > 0]
+
+
+def _pretty(name: str) -> str:
+    # FeatureUnion prefixes names with the transformer name ("words__chip export")
+    return name.split("__", 1)[1] if "__" in name else name
