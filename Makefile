@@ -24,7 +24,7 @@ test: install
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy config.py cli.py db collectors classify reports
+	$(BIN)/mypy config.py cli.py cli_collect.py cli_classify.py db collectors classify
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache

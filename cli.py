@@ -174,4 +174,5 @@ def show_config() -> None:
 
 
 # Command groups living in their own modules register themselves on `app` when imported.
+import cli_classify  # noqa: E402,F401
 import cli_collect  # noqa: E402,F401

@@ -1,8 +1,8 @@
-"""The classifier: scikit-learn pipelines for themes and relevance, prediction, explanation, persistence.
+"""The classifier: theme and relevance pipelines, prediction, explanation and persistence.
 
-Features are word and word-bigram TF-IDF (Chinese is split into characters first, so its
-unigrams and bigrams are character n-grams) plus the term-list counts of `terms.TermCounts`.
-Each theme has its own logistic regression (one-vs-rest) with a threshold chosen by
+Features are word TF-IDF (Chinese is split into characters first, so its tokens are
+characters) plus the term-list counts of `terms.TermCounts`.
+Each theme has its own logistic regression (`PerThemeLogistic`) with a threshold chosen by
 cross-validation in `train.py`; China-AI relevance is a separate logistic regression.
 """
 
@@ -15,10 +15,12 @@ from typing import Any
 
 import joblib
 import numpy as np
+import scipy.sparse as sp
 import sklearn
+from scipy.special import expit
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from classify.terms import TermCounts, load_terms, term_hits
@@ -52,11 +54,70 @@ def build_theme_pipeline(c: float = 4.0, max_features: int = 60_000,
                                   max_features=max_features, dtype=np.float32)),
         ("terms", _term_features(list(THEMES))),
     ], transformer_weights={"words": words_weight, "terms": 1.0})
-    return Pipeline([
-        ("features", features),
-        ("classify", OneVsRestClassifier(LogisticRegression(
-            C=c, class_weight="balanced", solver="liblinear", max_iter=2000))),
-    ])
+    return Pipeline([("features", features), ("classify", PerThemeLogistic(c=c))])
+
+
+class PerThemeLogistic(BaseEstimator, ClassifierMixin):
+    """One logistic regression per theme over the shared TF-IDF and that theme's own terms.
+
+    Expects the feature layout of `build_theme_pipeline`: TF-IDF columns, then three term
+    columns per theme in sorted theme order. Hiding the other themes' term counts keeps a
+    tag's evidence its own: with few labels, themes that co-occur in the training texts
+    (data and talent in the seed tour reports) would otherwise borrow each other's terms.
+    """
+
+    def __init__(self, c: float = 4.0) -> None:
+        self.c = c
+
+    def _mask(self, n_columns: int, theme_index: int) -> sp.dia_matrix:
+        n_terms = 3 * len(THEMES)
+        mask = np.ones(n_columns)
+        mask[n_columns - n_terms:] = 0.0
+        own = n_columns - n_terms + 3 * sorted(THEMES).index(THEMES[theme_index])
+        mask[own:own + 3] = 1.0
+        return sp.diags(mask)
+
+    def fit(self, X: Any, y: np.ndarray) -> PerThemeLogistic:  # noqa: N803 - sklearn API
+        X = sp.csr_matrix(X)
+        self.classes_ = np.arange(y.shape[1])  # multi-label, as OneVsRestClassifier reports
+        self.estimators_ = []
+        for i in range(y.shape[1]):
+            estimator = LogisticRegression(C=self.c, class_weight="balanced",
+                                           solver="liblinear", max_iter=2000)
+            if len(np.unique(y[:, i])) < 2:  # a fold without positives: predict the prior
+                estimator = _Constant(float(y[:, i].mean()))
+            self.estimators_.append(estimator.fit(X @ self._mask(X.shape[1], i), y[:, i]))
+        # Masking only zeroes columns, so one product with the masked coefficients predicts
+        # all themes at once.
+        self.coef_ = np.column_stack([
+            np.asarray(est.coef_[0]) * self._mask(X.shape[1], i).diagonal()
+            for i, est in enumerate(self.estimators_)])
+        self.intercept_ = np.array([float(np.ravel(est.intercept_)[0])
+                                    for est in self.estimators_])
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:  # noqa: N803
+        return np.asarray(expit(sp.csr_matrix(X) @ self.coef_ + self.intercept_))
+
+    def predict(self, X: Any) -> np.ndarray:  # noqa: N803
+        return (self.predict_proba(X) >= 0.5).astype(int)
+
+
+class _Constant:
+    """Stands in for a theme with one class only in a cross-validation fold."""
+
+    def __init__(self, prior: float) -> None:
+        self.prior = prior
+        self.coef_ = np.zeros((1, 0))
+        self.intercept_ = np.array([float(np.log(max(prior, 1e-6) / max(1 - prior, 1e-6)))])
+
+    def fit(self, X: Any, y: Any) -> _Constant:  # noqa: N803
+        self.coef_ = np.zeros((1, X.shape[1]))
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:  # noqa: N803
+        return np.column_stack([np.full(X.shape[0], 1 - self.prior),
+                                np.full(X.shape[0], self.prior)])
 
 
 def build_relevance_pipeline(c: float = 4.0) -> Pipeline:
@@ -121,9 +182,9 @@ class ThemeModel:
         values = features.transform([document_text])
         names = features.get_feature_names_out()
         row = values.toarray()[0] if hasattr(values, "toarray") else np.asarray(values)[0]
-        estimators = self.themes_pipeline.named_steps["classify"].estimators_
-        for theme, estimator in zip(THEMES, estimators, strict=True):
-            result[theme] = _top_contributions(row, estimator.coef_[0], names, top)
+        coefficients = self.themes_pipeline.named_steps["classify"].coef_
+        for i, theme in enumerate(THEMES):
+            result[theme] = _top_contributions(row, coefficients[:, i], names, top)
         rel_features = self.relevance_pipeline.named_steps["features"]
         rel_values = rel_features.transform([document_text])
         rel_row = (rel_values.toarray()[0] if hasattr(rel_values, "toarray")

@@ -1,4 +1,4 @@
-"""Term lists (anchors/terms.toml) as matchers: evidence for a tag and count features for the model."""
+"""Term lists (anchors/terms.toml) as matchers: evidence for tags and count features."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 import re
 import tomllib
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -43,7 +43,7 @@ class TermMatcher:
     slowest part of classification.
     """
 
-    def __init__(self, terms: dict[str, Sequence[str]]) -> None:
+    def __init__(self, terms: Mapping[str, Sequence[str]]) -> None:
         self.labels = sorted(terms)
         self._latin: dict[tuple[str, ...], list[tuple[str, str]]] = {}
         self._cjk: list[tuple[str, str]] = []
@@ -63,8 +63,13 @@ class TermMatcher:
 
     def count(self, text: str) -> dict[str, dict[str, int]]:
         """label → {term: occurrences}."""
+        return self.count_with_length(text)[0]
+
+    def count_with_length(self, text: str) -> tuple[dict[str, dict[str, int]], int]:
+        """label → {term: occurrences}, and the text's length in words (CJK: 2 chars a word)."""
         found: dict[str, dict[str, int]] = {label: {} for label in self.labels}
         words = tokens(text)
+        length = len(words)
         latin, longest = self._latin, self._max_n
         counted = Counter(words)
         # set intersections run in C: only words that are (or start) a term are looked at
@@ -79,11 +84,12 @@ class TermMatcher:
                         for label, term in latin.get(tuple(words[i:i + n]), ()):
                             found[label][term] = found[label].get(term, 0) + 1
         if _CJK.search(text):
+            length += len(_CJK.findall(text)) // 2
             for label, term in self._cjk:
                 occurrences = text.count(term)
                 if occurrences:
                     found[label][term] = found[label].get(term, 0) + occurrences
-        return found
+        return found, max(1, length)
 
 
 @lru_cache(maxsize=4)
@@ -97,10 +103,10 @@ def term_hits(text: str, label: str, path: Path = TERMS_FILE) -> list[str]:
     return [t for t, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
-class TermCounts(BaseEstimator, TransformerMixin):  # type: ignore[misc]
+class TermCounts(BaseEstimator, TransformerMixin):
     """Per label: log(1+hits), log(1+distinct terms) and hits per 100 words of the text."""
 
-    def __init__(self, terms: dict[str, Sequence[str]] | None = None) -> None:
+    def __init__(self, terms: Mapping[str, Sequence[str]] | None = None) -> None:
         self.terms = terms
 
     def fit(self, X: Iterable[str], y: Any = None) -> TermCounts:  # noqa: N803 - sklearn API
@@ -112,8 +118,7 @@ class TermCounts(BaseEstimator, TransformerMixin):  # type: ignore[misc]
     def transform(self, X: Iterable[str]) -> np.ndarray:  # noqa: N803
         rows = []
         for text in X:
-            words = max(1, len(text.split()) + len(_CJK.findall(text)) // 2)
-            counts = self.matcher_.count(text)
+            counts, words = self.matcher_.count_with_length(text)
             row: list[float] = []
             for label in self.labels_:
                 hits = sum(counts[label].values())

@@ -177,6 +177,35 @@ def record(session: Session, model: ThemeModel, path: Path) -> ModelVersion:
     return row
 
 
+CURRENT_FILE = "current.txt"
+
+
+def set_current(model_dir: Path, path: Path) -> None:
+    """Make the saved model at `path` the one `cait classify --input` uses."""
+    (model_dir / CURRENT_FILE).write_text(path.name + "\n", encoding="utf-8")
+
+
+def model_for_files(model_dir: Path) -> ThemeModel:
+    """The model for database-free use: the last one `cait train` made, else the default."""
+    marker = model_dir / CURRENT_FILE
+    if marker.exists():
+        path = model_dir / marker.read_text(encoding="utf-8").strip()
+        if path.exists():
+            return ThemeModel.load(path)
+    return default_model(model_dir)
+
+
+def model_for_database(session: Session, model_dir: Path) -> ThemeModel:
+    """The current model of `model_versions`, else the default one (recorded as current)."""
+    row = session.scalars(select(ModelVersion).where(ModelVersion.is_current.is_(True))
+                          .order_by(ModelVersion.created_at.desc())).first()
+    if row is not None and row.path and Path(row.path).exists():
+        return ThemeModel.load(Path(row.path))
+    model = default_model(model_dir)
+    record(session, model, model_dir / f"{model.version}.joblib")
+    return model
+
+
 def default_model(model_dir: Path) -> ThemeModel:
     """The model trained from the committed anchors only; trained and saved on first use."""
     examples = anchor_examples()

@@ -120,7 +120,8 @@ def _known_hashes(session: Session, digests: Iterable[str | None]) -> dict[str, 
         rows = session.execute(select(Article.content_hash, Article.id)
                                .where(Article.content_hash.in_(wanted[start:start + 500])))
         for digest, article_id in rows:
-            found.setdefault(digest, article_id)
+            if digest is not None:
+                found.setdefault(digest, article_id)
     return found
 
 

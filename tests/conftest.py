@@ -88,3 +88,20 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def sessions(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model directory holding the default model, trained once per test session."""
+    from classify.train import default_model
+
+    directory = tmp_path_factory.mktemp("models")
+    default_model(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def default_classifier(model_dir: Path):  # type: ignore[no-untyped-def]
+    from classify.train import default_model
+
+    return default_model(model_dir)

@@ -1,0 +1,86 @@
+"""Apply a model to stored articles: one `article_themes` row per article and label.
+
+Rows are replaced, not accumulated: each article carries the verdict of the model that
+tagged it last, and `model_version` says which one that was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import and_, delete, exists, select
+from sqlalchemy.orm import Session
+
+from classify.examples import document
+from classify.model import ThemeModel
+from db.models import RELEVANCE, THEMES, Article, ArticleTheme, utcnow
+
+BATCH = 500
+
+
+@dataclass
+class TagReport:
+    tagged: int = 0
+    china_ai: int = 0
+    by_theme: dict[str, int] | None = None
+
+
+def untagged_ids(session: Session, version: str, retag_all: bool) -> list[int]:
+    """Articles without a verdict from model `version` (or all articles)."""
+    stmt = select(Article.id).order_by(Article.id)
+    if not retag_all:
+        stmt = stmt.where(~exists().where(and_(
+            ArticleTheme.article_id == Article.id, ArticleTheme.theme == RELEVANCE,
+            ArticleTheme.model_version == version)))
+    return list(session.scalars(stmt))
+
+
+def tag_articles(session: Session, model: ThemeModel, *, retag_all: bool = False,
+                 progress: Callable[[int], None] | None = None) -> TagReport:
+    """Tag articles in batches of 500 within the caller's transaction (flushes per batch)."""
+    ids = untagged_ids(session, model.version, retag_all)
+    report = TagReport(by_theme={t: 0 for t in THEMES})
+    assert report.by_theme is not None
+    for start in range(0, len(ids), BATCH):
+        batch = ids[start:start + BATCH]
+        rows = session.execute(select(Article.id, Article.title, Article.text, Article.summary)
+                               .where(Article.id.in_(batch))).all()
+        docs = [document(title, text or summary) for _, title, text, summary in rows]
+        predictions = model.predict(docs)
+        session.execute(delete(ArticleTheme).where(ArticleTheme.article_id.in_(batch)))
+        now = utcnow()
+        for (article_id, *_), doc, prediction in zip(rows, docs, predictions, strict=True):
+            evidence = model.evidence(doc, prediction)
+            for theme in THEMES:
+                assigned = theme in prediction.themes
+                session.add(ArticleTheme(article_id=article_id, theme=theme,
+                                         score=prediction.scores[theme], assigned=assigned,
+                                         model_version=model.version, assigned_at=now,
+                                         evidence=evidence.get(theme, [])))
+                report.by_theme[theme] += int(assigned)
+            session.add(ArticleTheme(article_id=article_id, theme=RELEVANCE,
+                                     score=prediction.china_ai_score,
+                                     assigned=prediction.china_ai, model_version=model.version,
+                                     assigned_at=now, evidence=evidence.get(RELEVANCE, [])))
+            report.china_ai += int(prediction.china_ai)
+        session.flush()
+        report.tagged += len(rows)
+        if progress is not None:
+            progress(len(rows))
+    return report
+
+
+def relevance_gate(model: ThemeModel) -> Callable[[str], float]:
+    """The China-AI relevance score as the collectors' gate for Related-News anchor text."""
+
+    threshold = model.relevance_threshold
+
+    def score(anchor_text: str) -> float:
+        raw = model.predict([document(anchor_text, "")])[0].china_ai_score
+        # rescale so the model's own threshold lands on the gate's 0.5
+        if raw >= threshold:
+            return 0.5 + 0.5 * (raw - threshold) / max(1e-9, 1 - threshold)
+        return 0.5 * raw / max(1e-9, threshold)
+
+    return score

@@ -1,0 +1,228 @@
+"""`cait classify`, `label`, `train`, `eval`, `explain`: thin commands over `classify`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, TextIO
+
+import typer
+from rich.table import Table
+from sqlalchemy import select
+
+from classify import examples as ex
+from classify import tagging, train
+from classify.model import ThemeModel
+from cli import app, console, open_session, print_json, settings
+from config import UserError
+from db.models import RELEVANCE, THEMES, Article, Label
+
+
+def _model_dir() -> Path:
+    return settings().effective_model_dir
+
+
+@app.command("classify")
+def classify_command(
+    input_file: Annotated[Path | None, typer.Option(
+        "--input", help="JSON lines {id, title, text}: classify them without a database.",
+        dir_okay=False)] = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", help="Where to write the JSON lines (default: stdout).")] = None,
+    retag_all: Annotated[bool, typer.Option("--all", help="Re-tag every article.")] = False,
+) -> None:
+    """Tag stored articles not yet tagged by the current model, or classify a JSONL file.
+
+    Example: cait classify
+    Example: cait classify --input articles.jsonl --output tags.jsonl
+    """
+    if input_file is not None:
+        if not input_file.exists():
+            raise UserError(f"no such file: {input_file}")
+        model = train.model_for_files(_model_dir())
+        handle: TextIO = output.open("w", encoding="utf-8") if output else sys.stdout
+        try:
+            _classify_file(model, input_file, handle)
+        finally:
+            if output:
+                handle.close()
+        return
+    with open_session() as session:
+        model = train.model_for_database(session, _model_dir())
+        report = tagging.tag_articles(session, model, retag_all=retag_all)
+    console.print(f"tagged {report.tagged} articles with {model.version}: "
+                  f"{report.china_ai} about China's AI; " + ", ".join(
+                      f"{t} {n}" for t, n in (report.by_theme or {}).items()), highlight=False)
+
+
+def _classify_file(model: ThemeModel, path: Path, out: TextIO) -> None:
+    batch: list[ex.InputItem] = []
+
+    def flush() -> None:
+        good = [item for item in batch if item.error is None]
+        predictions = iter(model.predict([ex.document(i.title, i.text) for i in good]))
+        for item in batch:
+            row = ({"id": item.id, "error": item.error} if item.error is not None
+                   else next(predictions).to_json(item.id))
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        batch.clear()
+
+    for item in ex.read_input(path):
+        batch.append(item)
+        if len(batch) >= 500:
+            flush()
+    flush()
+
+
+def _parse_yes_no(value: str | None) -> bool | None:
+    if value is None:
+        return None
+    if value.lower() in ("yes", "y", "true", "1"):
+        return True
+    if value.lower() in ("no", "n", "false", "0"):
+        return False
+    raise UserError(f"--china-ai must be yes or no, not {value!r}")
+
+
+@app.command("label")
+def label_command(
+    article_id: Annotated[int | None, typer.Argument(help="The article to label.")] = None,
+    theme: Annotated[list[str] | None, typer.Option(
+        "--theme", help="A theme the article IS about; repeat.")] = None,
+    not_theme: Annotated[list[str] | None, typer.Option(
+        "--not", help="A theme the article is NOT about; repeat.")] = None,
+    china_ai: Annotated[str | None, typer.Option(
+        "--china-ai", help="yes/no: is it about AI in China?")] = None,
+    author: Annotated[str | None, typer.Option(help="Who labels.")] = None,
+    import_file: Annotated[Path | None, typer.Option(
+        "--import", help="JSON lines {article_id, labels: [themes], not: [themes], "
+                         "china_ai}.", dir_okay=False)] = None,
+) -> None:
+    """Add human labels (used by `cait train`).
+
+    Example: cait label 42 --theme chips --not data --china-ai yes
+    Example: cait label --import labels.jsonl
+    """
+    with open_session() as session:
+        rows: list[tuple[int, dict[str, bool]]] = []
+        if import_file is not None:
+            for number, row in ex._read_jsonl(import_file):
+                verdicts = {t: True for t in row.get("labels", [])}
+                verdicts.update({t: False for t in row.get("not", [])})
+                if "china_ai" in row:
+                    verdicts[RELEVANCE] = bool(row["china_ai"])
+                if not isinstance(row.get("article_id"), int):
+                    raise UserError(f"{import_file}:{number}: article_id must be an integer")
+                rows.append((row["article_id"], verdicts))
+        elif article_id is not None:
+            verdicts = {t: True for t in theme or []}
+            verdicts.update({t: False for t in not_theme or []})
+            relevance = _parse_yes_no(china_ai)
+            if relevance is not None:
+                verdicts[RELEVANCE] = relevance
+            rows.append((article_id, verdicts))
+        else:
+            raise UserError("give an ARTICLE_ID or --import FILE")
+        added = 0
+        for target, verdicts in rows:
+            unknown = set(verdicts) - {*THEMES, RELEVANCE}
+            if unknown:
+                raise UserError(f"unknown theme(s): {', '.join(sorted(unknown))} "
+                                f"(themes are {', '.join(THEMES)})")
+            if not verdicts:
+                raise UserError(f"article {target}: nothing to label (use --theme/--not/"
+                                f"--china-ai)")
+            if session.get(Article, target) is None:
+                raise UserError(f"no article with id {target}")
+            for label, value in verdicts.items():
+                session.add(Label(article_id=target, theme=label, value=value, author=author))
+                added += 1
+    console.print(f"{added} labels added")
+
+
+@app.command("train")
+def train_command() -> None:
+    """Retrain from the committed anchors plus all human labels; record a new model version.
+
+    Example: cait train
+    """
+    with open_session() as session:
+        labelled = ex.label_examples(session)
+        model = train.fit(ex.anchor_examples() + labelled)
+        path = model.save(_model_dir())
+        train.record(session, model, path)
+        train.set_current(_model_dir(), path)
+    cv = model.metrics["cross_validated"]
+    console.print(f"model {model.version}: {model.metrics['examples']} examples "
+                  f"({len(labelled)} from human labels); cross-validated macro-F1 "
+                  f"{cv['macro_f1']:.3f}, China-AI macro-F1 {cv[RELEVANCE]['macro_f1']:.3f}",
+                  highlight=False)
+
+
+@app.command("eval")
+def eval_command(
+    input_file: Annotated[Path | None, typer.Option(
+        "--input", help="Gold JSON lines {id, title, text, labels, china_ai}.",
+        dir_okay=False)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Per-theme precision/recall/F1 and macro-F1: on a gold file, else cross-validated.
+
+    Example: cait eval --input gold.jsonl
+    """
+    if input_file is not None:
+        if not input_file.exists():
+            raise UserError(f"no such file: {input_file}")
+        model = train.model_for_files(_model_dir())
+        result = train.evaluate(train.model_predictor(model), ex.labelled_file(input_file))
+        source = f"{input_file} ({model.version})"
+    else:
+        model = train.model_for_files(_model_dir())
+        result = model.metrics["cross_validated"]
+        source = f"cross-validation of {model.version} on its training data"
+    if as_json:
+        print_json(result)
+        return
+    table = Table("theme", "precision", "recall", "F1", "support", title=source)
+    for theme in THEMES:
+        row = result["themes"][theme]
+        table.add_row(theme, f"{row['precision']:.3f}", f"{row['recall']:.3f}",
+                      f"{row['f1']:.3f}", str(row["support"]))
+    console.print(table)
+    console.print(f"macro-F1 {result['macro_f1']:.3f} · China-AI macro-F1 "
+                  f"{result[RELEVANCE]['macro_f1']:.3f}", highlight=False)
+
+
+@app.command("explain")
+def explain_command(
+    article_id: Annotated[int | None, typer.Argument(help="A stored article.")] = None,
+    text: Annotated[str | None, typer.Option("--text", help="Explain this text instead.")] = None,
+) -> None:
+    """Per theme, the score and the terms that pushed it up.
+
+    Example: cait explain 42
+    Example: cait explain --text "Huawei ships Ascend 910C chips to DeepSeek"
+    """
+    if text is not None:
+        doc = ex.document("", text)
+        model = train.model_for_files(_model_dir())
+    elif article_id is not None:
+        with open_session() as session:
+            row = session.execute(select(Article.title, Article.text, Article.summary)
+                                  .where(Article.id == article_id)).first()
+            if row is None:
+                raise UserError(f"no article with id {article_id}")
+            doc = ex.document(row.title, row.text or row.summary)
+            model = train.model_for_database(session, _model_dir())
+    else:
+        raise UserError("give an ARTICLE_ID or --text")
+    prediction = model.predict([doc])[0]
+    reasons = model.explain(doc)
+    table = Table("label", "score", "tagged", "pushed up by")
+    for label in [*THEMES, RELEVANCE]:
+        score = prediction.china_ai_score if label == RELEVANCE else prediction.scores[label]
+        tagged = prediction.china_ai if label == RELEVANCE else label in prediction.themes
+        table.add_row(label, f"{score:.3f}", "yes" if tagged else "",
+                      ", ".join(f"{name} (+{value:.2f})" for name, value in reasons[label][:6]))
+    console.print(table)
