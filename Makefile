@@ -17,14 +17,15 @@ install: $(VENV)/.installed
 
 run: install
 	$(BIN)/cait init
-	$(BIN)/cait status
+	$(BIN)/cait sources add-defaults
+	$(BIN)/cait run
 
 test: install
 	$(BIN)/python -m pytest
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy config.py cli.py cli_collect.py cli_classify.py db collectors classify
+	$(BIN)/mypy config.py cli.py cli_collect.py cli_classify.py worker.py db collectors classify
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache

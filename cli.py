@@ -126,12 +126,21 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
         counts = queries.counts(session, now)
         errors = queries.latest_errors(session)
         model = queries.current_model(session)
+        beats = queries.workers(session)
+        stale_after = 3 * settings().heartbeat_seconds
+        worker_rows = [
+            {"worker_id": b.worker_id, "state": b.state, "pid": b.pid,
+             "last_beat_at": b.last_beat_at.isoformat(),
+             "alive": b.stopped_at is None
+             and (now - b.last_beat_at).total_seconds() < stale_after}
+            for b in beats]
         report = {
             "database": describe_url(str(eng.url)),
             "schema_revision": revision,
             "schema_up_to_date": revision == head,
             "counts": counts.__dict__,
             "model_version": model.version if model else None,
+            "workers": worker_rows,
             "latest_errors": [
                 {"source": name, "at": log.started_at.isoformat(), "outcome": log.outcome,
                  "error": log.error}
@@ -150,6 +159,10 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
     table.add_row("articles", f"{counts.articles} ({counts.classified} classified, "
                               f"{counts.china_ai} about China's AI, {counts.labelled} labelled)")
     table.add_row("model", model.version if model else "none yet (run `cait train`)")
+    for item in worker_rows[:5]:
+        table.add_row("worker", f"{item['worker_id']}: {item['state']} "
+                                f"(last heartbeat {item['last_beat_at'][:19]}"
+                                f"{'' if item['alive'] else ', not running'})")
     console.print(table)
     if errors:
         console.print("\nlatest errors:")
@@ -171,6 +184,17 @@ def show_config() -> None:
         table.add_row(variable, describe_url(str(value)) if variable == "DATABASE_URL" and value
                       else str(value), help_text)
     console.print(table)
+
+
+@app.command("run")
+def run_worker() -> None:
+    """Start the worker: collect due sources every minute and tag new articles, until stopped.
+
+    Example: cait run
+    """
+    import worker  # the worker is the process entry point; the CLI only starts it
+
+    raise typer.Exit(worker.main())
 
 
 # Command groups living in their own modules register themselves on `app` when imported.

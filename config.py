@@ -75,6 +75,19 @@ class Settings:
     full_text_per_source: int = _setting(
         "CAIT_FULL_TEXT_PER_SOURCE", 30,
         "Most article pages fetched for full text per source per pass (the rest keep the summary).")
+    lease_seconds: int = _setting(
+        "CAIT_LEASE_SECONDS", 900,
+        "How long a worker's claim on a source lasts; a crashed worker's sources are due "
+        "again after it.")
+    claim_batch: int = _setting(
+        "CAIT_CLAIM_BATCH", 200, "Most sources one worker claims for one collection pass.")
+    collect_every_seconds: int = _setting(
+        "CAIT_COLLECT_EVERY_SECONDS", 60,
+        "How often the worker looks for due sources (each source keeps its own interval).")
+    heartbeat_seconds: int = _setting(
+        "CAIT_HEARTBEAT_SECONDS", 30, "How often the worker records that it is alive.")
+    worker_id: str = _setting(
+        "CAIT_WORKER_ID", "", "Name of this worker in heartbeats and leases (default host-pid).")
     fetch_log_days: int = _setting(
         "CAIT_FETCH_LOG_DAYS", 90, "Days of fetch_log rows kept.")
     log_level: str = _setting("CAIT_LOG_LEVEL", "INFO", "Logging level of the CLI and worker.")

@@ -193,6 +193,7 @@ def record_outcome(session: Session, source: Source, *, now: datetime, decision:
                    url: str) -> None:
     """Update the source's fetch state and append one fetch_log row."""
     source.last_fetched_at = now
+    source.lease_owner, source.lease_expires_at = None, None
     source.next_fetch_at = decision.next_fetch_at
     source.interval_seconds = decision.interval_seconds
     source.failure_score = decision.failure_score

@@ -15,10 +15,12 @@ import asyncio
 import hashlib
 import logging
 import random
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -32,7 +34,7 @@ from collectors.pages import ExtractedPage, extract_page
 from collectors.related import GATE_THRESHOLD, RelevanceGate, keyword_relevance
 from config import Settings, UserError
 from db.models import Article, ArticleLink, Source
-from db.queries import sources_due
+from db.queries import claim_due_sources, release_leases
 
 log = logging.getLogger("cait.collect")
 
@@ -120,8 +122,10 @@ def utcnow() -> datetime:
 
 
 def select_sources(session: Session, now: datetime, names: list[str] | None,
-                   due_only: bool) -> list[Source]:
-    """The sources a pass works on: the named ones, or the due (or all enabled) ones."""
+                   due_only: bool, owner: str = "cli", settings: Settings | None = None
+                   ) -> list[Source]:
+    """The sources a pass works on: the named ones, all enabled ones, or the due ones
+    (claimed with a lease, so that several workers share them)."""
     if names:
         rows = list(session.scalars(select(Source).where(Source.name.in_(names))))
         unknown = set(names) - {r.name for r in rows}
@@ -129,7 +133,9 @@ def select_sources(session: Session, now: datetime, names: list[str] | None,
             raise UserError(f"no such source: {', '.join(sorted(unknown))}")
         return rows
     if due_only:
-        return list(session.scalars(sources_due(now)))
+        lease = settings.lease_seconds if settings else 900
+        batch = settings.claim_batch if settings else 200
+        return claim_due_sources(session, now, owner, lease, batch)
     return list(session.scalars(select(Source).where(Source.enabled.is_(True),
                                                      Source.disabled_reason.is_(None))))
 
@@ -137,21 +143,31 @@ def select_sources(session: Session, now: datetime, names: list[str] | None,
 def collect(sessions: SessionFactory, settings: Settings, *, names: list[str] | None = None,
             due_only: bool = True, gate: RelevanceGate | None = None,
             robots: RobotsCache | None = None, seed: int | None = None,
-            on_source_done: Callable[[SourceReport], None] | None = None) -> PassReport:
+            on_source_done: Callable[[SourceReport], None] | None = None,
+            owner: str = "cli", stop: threading.Event | None = None) -> PassReport:
     """Run one collection pass (blocking); see `run_pass`."""
     return asyncio.run(run_pass(sessions, settings, names=names, due_only=due_only, gate=gate,
-                                robots=robots, seed=seed, on_source_done=on_source_done))
+                                robots=robots, seed=seed, on_source_done=on_source_done,
+                                owner=owner, stop=stop))
 
 
 async def run_pass(sessions: SessionFactory, settings: Settings, *,
                    names: list[str] | None = None, due_only: bool = True,
                    gate: RelevanceGate | None = None, robots: RobotsCache | None = None,
                    seed: int | None = None,
-                   on_source_done: Callable[[SourceReport], None] | None = None) -> PassReport:
-    """Fetch every selected source concurrently, then follow pending related links."""
+                   on_source_done: Callable[[SourceReport], None] | None = None,
+                   owner: str = "cli", stop: threading.Event | None = None) -> PassReport:
+    """Fetch every selected source concurrently, then follow pending related links.
+
+    When `stop` is set the pass cancels what is in flight and returns: every source is
+    written in one transaction with no await inside it, so a cancelled source is simply
+    not written, and its lease is given back.
+    """
     now = utcnow()
     with sessions() as session:
-        snapshots = [_snapshot(r) for r in select_sources(session, now, names, due_only)]
+        claimed = select_sources(session, now, names, due_only, owner, settings)
+        snapshots = [_snapshot(r) for r in claimed]
+        session.commit()  # the leases
         near = store.load_near_duplicate_index(session, now)
     report = PassReport()
     async with Fetcher(settings, robots) as fetcher:
@@ -168,22 +184,43 @@ async def run_pass(sessions: SessionFactory, settings: Settings, *,
                 on_source_done(result)
             return result
 
-        results = await asyncio.gather(*(one(s) for s in snapshots), return_exceptions=True)
+        tasks = [asyncio.ensure_future(one(s)) for s in snapshots]
+        watcher = asyncio.ensure_future(_cancel_on(stop, tasks))
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        watcher.cancel()
         crashes: list[BaseException] = []
+        interrupted: list[int] = []
         for snap, result in zip(snapshots, results, strict=True):
-            if isinstance(result, BaseException):
+            if isinstance(result, asyncio.CancelledError):
+                interrupted.append(snap.id)
+            elif isinstance(result, BaseException):
                 crashes.append(result)
                 report.sources.append(_record_crash(ctx, snap, result))
             else:
                 report.sources.append(result)
-        followed, skipped = await _follow_related(ctx)
-        report.related_followed, report.related_skipped = followed, skipped
+        if interrupted:
+            with sessions() as session:
+                release_leases(session, owner, interrupted)
+                session.commit()
+            log.info("pass stopped: %d sources left for later", len(interrupted))
+        if not (stop is not None and stop.is_set()):
+            followed, skipped = await _follow_related(ctx)
+            report.related_followed, report.related_skipped = followed, skipped
     with sessions() as session:
         store.prune_fetch_log(session, now - timedelta(days=settings.fetch_log_days))
         session.commit()
     if crashes:
         raise crashes[0]
     return report
+
+
+async def _cancel_on(stop: threading.Event | None, tasks: Sequence[asyncio.Future[Any]]) -> None:
+    if stop is None:
+        return
+    while not stop.is_set():
+        await asyncio.sleep(0.2)
+    for task in tasks:
+        task.cancel()
 
 
 def _log_outcome(result: SourceReport) -> None:

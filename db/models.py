@@ -103,6 +103,9 @@ class Source(Base):
     last_status: Mapped[str | None] = mapped_column(String(32))
     last_error: Mapped[str | None] = mapped_column(Text)
     disabled_reason: Mapped[str | None] = mapped_column(Text)
+    # which worker is fetching it now, until when (a crashed worker's lease simply expires)
+    lease_owner: Mapped[str | None] = mapped_column(String(120))
+    lease_expires_at: Mapped[datetime | None]
 
     articles: Mapped[list[Article]] = relationship(back_populates="source")
 
@@ -234,3 +237,17 @@ class FetchLog(Base):
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class WorkerHeartbeat(Base):
+    """One row per worker process: what it is doing and when it last said so."""
+
+    __tablename__ = "worker_heartbeats"
+
+    worker_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    hostname: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_beat_at: Mapped[datetime] = mapped_column(default=utcnow)
+    state: Mapped[str] = mapped_column(String(200), default="starting")
+    stopped_at: Mapped[datetime | None]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
@@ -17,17 +17,46 @@ from db.models import (
     Label,
     ModelVersion,
     Source,
+    WorkerHeartbeat,
 )
 
 
 def sources_due(now: datetime) -> Select[Any]:
-    """Enabled, unmuted sources whose next fetch time has come (or was never set)."""
+    """Enabled, unmuted sources whose next fetch time has come (or was never set) and that
+    no worker holds an unexpired lease on."""
     return (
         select(Source)
         .where(Source.enabled.is_(True), Source.disabled_reason.is_(None))
         .where(or_(Source.next_fetch_at.is_(None), Source.next_fetch_at <= now))
+        .where(or_(Source.lease_expires_at.is_(None), Source.lease_expires_at <= now))
         .order_by(Source.next_fetch_at.is_not(None), Source.next_fetch_at, Source.id)
     )
+
+
+def claim_due_sources(session: Session, now: datetime, owner: str, lease_seconds: int,
+                      limit: int) -> list[Source]:
+    """Lease up to `limit` due sources to `owner` (the caller commits).
+
+    On PostgreSQL the rows are locked with FOR UPDATE SKIP LOCKED, so concurrent workers
+    claim disjoint sets; a lease that is not released (a killed worker) expires after
+    `lease_seconds` and the source is due again. SQLite has a single worker (see worker.py).
+    """
+    stmt = sources_due(now).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True, of=Source)
+    rows = list(session.scalars(stmt))
+    until = now + timedelta(seconds=lease_seconds)
+    for row in rows:
+        row.lease_owner, row.lease_expires_at = owner, until
+    session.flush()
+    return rows
+
+
+def release_leases(session: Session, owner: str, source_ids: list[int]) -> None:
+    """Give back leases of sources a stopped pass did not get to."""
+    for row in session.scalars(select(Source).where(Source.id.in_(source_ids),
+                                                    Source.lease_owner == owner)):
+        row.lease_owner, row.lease_expires_at = None, None
 
 
 def source_by_name(session: Session, name: str) -> Source | None:
@@ -69,6 +98,12 @@ def counts(session: Session, now: datetime) -> Counts:
                         .where(ArticleTheme.theme == RELEVANCE, ArticleTheme.assigned.is_(True))),
         labelled=scalar(select(func.count(func.distinct(Label.article_id)))),
     )
+
+
+def workers(session: Session) -> list[WorkerHeartbeat]:
+    """Worker heartbeats, most recent first."""
+    return list(session.scalars(select(WorkerHeartbeat)
+                                .order_by(WorkerHeartbeat.last_beat_at.desc())))
 
 
 def latest_errors(session: Session, limit: int = 5) -> list[tuple[FetchLog, str | None]]:

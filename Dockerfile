@@ -1,0 +1,12 @@
+# cait worker image: `docker compose up` runs PostgreSQL, a one-shot `cait init`, and workers.
+FROM python:3.11-slim
+WORKDIR /app
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 CAIT_DATA_DIR=/data
+COPY pyproject.toml README.md alembic.ini config.py cli.py cli_collect.py cli_classify.py worker.py ./
+COPY alembic ./alembic
+COPY collectors ./collectors
+COPY classify ./classify
+COPY db ./db
+RUN pip install --no-cache-dir -e '.[postgres]'
+VOLUME /data
+CMD ["cait", "run"]

@@ -1,0 +1,181 @@
+"""The unattended worker: collect due sources, tag what is new, keep a heartbeat.
+
+An APScheduler 3.11 background scheduler runs one pass at once and then every
+CAIT_COLLECT_EVERY_SECONDS (jobs never overlap: max_instances=1, coalesce, misfire grace).
+SIGTERM/SIGINT set a stop event: the running pass cancels what is in flight (each source is
+written in one transaction with no await inside it, so nothing is half-written) and the
+process exits within seconds. A database that goes away is retried with backoff. On SQLite a
+lock file keeps a second worker out; on PostgreSQL any number of workers share the sources
+through leases (db/queries.claim_due_sources).
+
+Run: python worker.py   (or `cait run`)
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import sessionmaker
+
+from classify.tagging import relevance_gate, tag_articles
+from classify.train import model_for_database
+from collectors.fetch import RobotsCache
+from collectors.update import collect
+from config import Settings, load_settings
+from db import migrate
+from db.models import WorkerHeartbeat
+from db.session import describe_url, get_engine, session_scope
+
+log = logging.getLogger("cait.worker")
+MAX_BACKOFF_SECONDS = 300
+
+
+class WorkerRefused(Exception):
+    """This worker must not start (another one holds the SQLite database)."""
+
+
+def sqlite_lock(engine: Engine) -> IO[str] | None:
+    """Hold an exclusive lock beside a SQLite database file, or refuse to start."""
+    url = make_url(str(engine.url))
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    path = Path(url.database).expanduser().with_suffix(".worker.lock")
+    handle = path.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise WorkerRefused(
+            f"another cait worker is running on {url.database} (lock {path}); SQLite takes "
+            f"one worker — use PostgreSQL (DATABASE_URL) to run several") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
+class Worker:
+    def __init__(self, settings: Settings, engine: Engine) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.sessions = sessionmaker(bind=engine, expire_on_commit=False)
+        self.id = settings.worker_id or f"{socket.gethostname()}-{os.getpid()}"
+        self.stop = threading.Event()
+        self.robots = RobotsCache()
+        self.failures = 0
+        self.retry_at = 0.0
+
+    def beat(self, state: str, stopped: bool = False) -> None:
+        now = datetime.now(UTC)
+        try:
+            with session_scope(self.engine) as session:
+                row = session.get(WorkerHeartbeat, self.id)
+                if row is None:
+                    row = WorkerHeartbeat(worker_id=self.id, hostname=socket.gethostname(),
+                                          pid=os.getpid(), started_at=now)
+                    session.add(row)
+                row.last_beat_at, row.state = now, state[:200]
+                row.stopped_at = now if stopped else None
+        except sa_exc.DBAPIError as error:
+            log.warning("event=heartbeat outcome=failed error=%r", str(error.orig)[:200])
+
+    def pass_once(self) -> None:
+        """One collection pass, then tag the new articles; skipped while backing off."""
+        if self.stop.is_set() or time.monotonic() < self.retry_at:
+            return
+        started = time.monotonic()
+        try:
+            self.beat("collecting")
+            with session_scope(self.engine) as session:
+                model = model_for_database(session, self.settings.effective_model_dir)
+            report = collect(self.sessions, self.settings, due_only=True, owner=self.id,
+                             stop=self.stop, gate=relevance_gate(model), robots=self.robots)
+            summary = report.summary()
+            self.beat("classifying")
+            with session_scope(self.engine) as session:
+                tagged = tag_articles(session, model)
+        except sa_exc.DBAPIError as error:
+            self.failures += 1
+            delay = min(MAX_BACKOFF_SECONDS, 5 * 2 ** (self.failures - 1))
+            self.retry_at = time.monotonic() + delay
+            log.error("event=pass outcome=database_unavailable retry_in_s=%d error=%r", delay,
+                      str(error.orig).strip().splitlines()[0][:200] if error.orig else "")
+            return
+        self.failures = 0
+        log.info("event=pass outcome=ok sources=%d fetched=%d not_modified=%d failed=%d "
+                 "new=%d duplicates=%d related=%d tagged=%d china_ai=%d duration_ms=%d",
+                 summary["sources"], summary["fetched"], summary["not_modified"],
+                 summary["failed"], summary["new_articles"], summary["duplicates"],
+                 summary["related_followed"], tagged.tagged, tagged.china_ai,
+                 int((time.monotonic() - started) * 1000))
+        self.beat("idle")
+
+    def run(self) -> int:
+        lock = sqlite_lock(self.engine)
+        if migrate.current_revision(self.engine) != migrate.head_revision():
+            log.error("event=start outcome=refused reason='database schema is not current: "
+                      "run `cait init`'")
+            return 1
+        scheduler = BackgroundScheduler(timezone=UTC, job_defaults={
+            "coalesce": True, "max_instances": 1, "misfire_grace_time": 300})
+        scheduler.add_job(self.pass_once, "interval", id="collect",
+                          seconds=self.settings.collect_every_seconds,
+                          next_run_time=datetime.now(UTC))
+        scheduler.add_job(lambda: self.beat("idle" if not self.stop.is_set() else "stopping"),
+                          "interval", id="heartbeat", seconds=self.settings.heartbeat_seconds)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._on_signal)
+        log.info("event=start worker=%s database=%s every_s=%d", self.id,
+                 describe_url(str(self.engine.url)), self.settings.collect_every_seconds)
+        self.beat("starting")
+        scheduler.start()
+        while not self.stop.wait(1.0):
+            pass
+        scheduler.shutdown(wait=True)  # the running pass sees `stop` and returns quickly
+        self.beat("stopped", stopped=True)
+        log.info("event=stop worker=%s", self.id)
+        if lock is not None:
+            lock.close()
+        return 0
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        log.info("event=signal signal=%s: stopping", signal.Signals(signum).name)
+        self.stop.set()
+
+
+def main() -> int:
+    settings = load_settings()
+    logging.basicConfig(level=getattr(logging, settings.log_level.upper(), logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+                        stream=sys.stderr)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    engine = get_engine(settings.effective_database_url)
+    try:
+        return Worker(settings, engine).run()
+    except WorkerRefused as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except sa_exc.OperationalError as error:
+        print(f"error: database unavailable: {str(error.orig).strip().splitlines()[0]}",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
