@@ -159,9 +159,9 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
     table.add_row("articles", f"{counts.articles} ({counts.classified} classified, "
                               f"{counts.china_ai} about China's AI, {counts.labelled} labelled)")
     table.add_row("model", model.version if model else "none yet (run `cait train`)")
-    for item in worker_rows[:5]:
-        table.add_row("worker", f"{item['worker_id']}: {item['state']} "
-                                f"(last heartbeat {item['last_beat_at'][:19]}"
+    for beat, item in zip(beats[:5], worker_rows, strict=False):
+        table.add_row("worker", f"{beat.worker_id}: {beat.state} "
+                                f"(last heartbeat {beat.last_beat_at:%Y-%m-%d %H:%M:%S}"
                                 f"{'' if item['alive'] else ', not running'})")
     console.print(table)
     if errors:
