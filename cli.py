@@ -200,3 +200,4 @@ def run_worker() -> None:
 # Command groups living in their own modules register themselves on `app` when imported.
 import cli_classify  # noqa: E402,F401
 import cli_collect  # noqa: E402,F401
+import cli_reports  # noqa: E402,F401

@@ -86,6 +86,10 @@ class Settings:
         "How often the worker looks for due sources (each source keeps its own interval).")
     heartbeat_seconds: int = _setting(
         "CAIT_HEARTBEAT_SECONDS", 30, "How often the worker records that it is alive.")
+    digest_cron: str = _setting(
+        "CAIT_DIGEST_CRON", "mon 06:00",
+        "When the worker writes the weekly digest of the last complete ISO week "
+        "(`DAY HH:MM`, UTC).")
     worker_id: str = _setting(
         "CAIT_WORKER_ID", "", "Name of this worker in heartbeats and leases (default host-pid).")
     fetch_log_days: int = _setting(

@@ -1,7 +1,8 @@
-"""The unattended worker: collect due sources, tag what is new, keep a heartbeat.
+"""The unattended worker: collect due sources, tag what is new, write weekly digests.
 
 An APScheduler 3.11 background scheduler runs one pass at once and then every
 CAIT_COLLECT_EVERY_SECONDS (jobs never overlap: max_instances=1, coalesce, misfire grace).
+The weekly digest job runs on CAIT_DIGEST_CRON (default Monday 06:00 UTC).
 SIGTERM/SIGINT set a stop event: the running pass cancels what is in flight (each source is
 written in one transaction with no await inside it, so nothing is half-written) and the
 process exits within seconds. A database that goes away is retried with backoff. On SQLite a
@@ -38,6 +39,7 @@ from config import Settings, load_settings
 from db import migrate
 from db.models import WorkerHeartbeat
 from db.session import describe_url, get_engine, session_scope
+from reports.digest import build_digest, last_complete_week, store_digest, to_html, to_markdown
 
 log = logging.getLogger("cait.worker")
 MAX_BACKOFF_SECONDS = 300
@@ -124,6 +126,24 @@ class Worker:
                  int((time.monotonic() - started) * 1000))
         self.beat("idle")
 
+    def weekly_digest(self) -> None:
+        """Write last week's digest (Markdown and HTML) to $CAIT_DATA_DIR/digests and the
+        database."""
+        week = last_complete_week(datetime.now(UTC))
+        try:
+            with session_scope(self.engine) as session:
+                data = build_digest(session, week)
+                store_digest(session, data)
+        except sa_exc.DBAPIError as error:
+            log.error("event=digest week=%s outcome=database_unavailable error=%r", week,
+                      str(error.orig)[:200])
+            return
+        directory = self.settings.data_dir / "digests"
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / f"{week}.md").write_text(to_markdown(data), encoding="utf-8")
+        (directory / f"{week}.html").write_text(to_html(data), encoding="utf-8")
+        log.info("event=digest week=%s outcome=ok path=%s", week, directory / f"{week}.html")
+
     def run(self) -> int:
         lock = sqlite_lock(self.engine)
         if migrate.current_revision(self.engine) != migrate.head_revision():
@@ -135,6 +155,10 @@ class Worker:
         scheduler.add_job(self.pass_once, "interval", id="collect",
                           seconds=self.settings.collect_every_seconds,
                           next_run_time=datetime.now(UTC))
+        day, _, clock = self.settings.digest_cron.partition(" ")
+        hour, _, minute = clock.partition(":")
+        scheduler.add_job(self.weekly_digest, "cron", id="digest", day_of_week=day,
+                          hour=int(hour or 6), minute=int(minute or 0))
         scheduler.add_job(lambda: self.beat("idle" if not self.stop.is_set() else "stopping"),
                           "interval", id="heartbeat", seconds=self.settings.heartbeat_seconds)
         for signum in (signal.SIGTERM, signal.SIGINT):

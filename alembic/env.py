@@ -8,6 +8,7 @@ from sqlalchemy.engine import Connection
 
 from alembic import context
 from config import load_settings
+from db.migrate import include_object
 from db.models import Base
 from db.session import make_engine
 
@@ -22,6 +23,7 @@ def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        include_object=include_object,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite cannot ALTER most things
         compare_type=True,
     )

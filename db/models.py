@@ -251,3 +251,15 @@ class WorkerHeartbeat(Base):
     last_beat_at: Mapped[datetime] = mapped_column(default=utcnow)
     state: Mapped[str] = mapped_column(String(200), default="starting")
     stopped_at: Mapped[datetime | None]
+
+
+class Digest(Base):
+    """A weekly theme-trend digest as written (Markdown and self-contained HTML)."""
+
+    __tablename__ = "digests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    week: Mapped[str] = mapped_column(String(10), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    markdown: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text)

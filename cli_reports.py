@@ -1,0 +1,181 @@
+"""`cait timeline`, `search`, `plot`, `digest`: thin commands over `reports`."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from cli import app, console, open_session, print_json
+from config import UserError
+from db.models import THEMES
+from reports import render
+from reports.digest import build_digest, last_complete_week, store_digest, to_html, to_markdown
+from reports.escape import clean
+from reports.plot import timeline_png
+from reports.search import search
+from reports.timeline import build_timeline
+
+ThemeOption = Annotated[list[str] | None, typer.Option("--theme", help="A theme; repeat.")]
+SinceOption = Annotated[str | None, typer.Option(help="From this date (YYYY-MM-DD), UTC.")]
+UntilOption = Annotated[str | None, typer.Option(help="Before this date (YYYY-MM-DD), UTC.")]
+SourceOption = Annotated[str | None, typer.Option("--source", help="Only this source.")]
+FormatOption = Annotated[str, typer.Option("--format", help="table | csv | json | md")]
+
+
+def _date(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    except ValueError:
+        raise UserError(f"--{name} must be a date like 2026-05-12, not {value!r}") from None
+
+
+def _themes(values: list[str] | None) -> list[str] | None:
+    unknown = set(values or []) - set(THEMES)
+    if unknown:
+        raise UserError(f"unknown theme(s) {', '.join(sorted(unknown))}: "
+                        f"themes are {', '.join(THEMES)}")
+    return values or None
+
+
+def _check_format(value: str) -> str:
+    if value not in ("table", "csv", "json", "md"):
+        raise UserError("--format must be table, csv, json or md")
+    return value
+
+
+@app.command("timeline")
+def timeline_command(theme: ThemeOption = None, since: SinceOption = None,
+                     until: UntilOption = None,
+                     by: Annotated[str, typer.Option(help="week | month")] = "week",
+                     source: SourceOption = None, format: FormatOption = "table") -> None:
+    """Per theme and ISO week (or month): China-AI articles, share, change, spikes, gaps.
+
+    Example: cait timeline --theme chips --since 2026-01-01
+    Example: cait timeline --format json
+    """
+    _check_format(format)
+    if by not in ("week", "month"):
+        raise UserError("--by must be week or month")
+    with open_session() as session:
+        timeline = build_timeline(session, themes=_themes(theme), by=by,
+                                  since=_date(since, "since"), until=_date(until, "until"),
+                                  source=source)
+    if format == "json":
+        print_json(timeline.to_json())
+    elif format == "csv":
+        sys.stdout.write(render.timeline_csv(timeline))
+    elif format == "md":
+        sys.stdout.write(render.timeline_markdown(timeline))
+    else:
+        table = Table(by, "theme", "articles", "share", "change", "trailing mean", "spike",
+                      "coverage")
+        for r in timeline.rows:
+            gap = timeline.gaps.get(r.period)
+            table.add_row(r.period, r.theme, str(r.articles), f"{r.share:.0%}",
+                          "" if r.change is None else f"{r.change:+d}",
+                          "" if r.trailing_mean is None else f"{r.trailing_mean:.1f}",
+                          "SPIKE" if r.spike else "",
+                          f"{len(gap.failing_sources)} sources failing" if gap else "")
+        console.print(table)
+        spikes = [r for r in timeline.rows if r.spike]
+        if spikes:
+            r = spikes[-1]
+            console.print(f"the articles behind a spike: cait search --theme {r.theme} "
+                          f"--since <first day of {r.period}> --china-ai yes", highlight=False)
+
+
+@app.command("plot")
+def plot_command(output: Annotated[Path, typer.Option(help="PNG file to write.")],
+                 theme: ThemeOption = None, since: SinceOption = None,
+                 until: UntilOption = None) -> None:
+    """Draw the weekly series per theme with spikes marked.
+
+    Example: cait plot --theme chips --theme talent --output timeline.png
+    """
+    with open_session() as session:
+        timeline = build_timeline(session, themes=_themes(theme), since=_date(since, "since"),
+                                  until=_date(until, "until"))
+    if not timeline.periods:
+        raise UserError("no China-AI articles to plot yet (run `cait collect` and `cait "
+                        "classify`)")
+    output.write_bytes(timeline_png(timeline))
+    console.print(f"wrote {output}", highlight=False)
+
+
+@app.command("search")
+def search_command(
+    query: Annotated[str | None, typer.Argument(help="Full-text query (optional).")] = None,
+    theme: ThemeOption = None, source: SourceOption = None, since: SinceOption = None,
+    until: UntilOption = None,
+    china_ai: Annotated[str | None, typer.Option("--china-ai", help="yes | no")] = None,
+    limit: Annotated[int, typer.Option(help="Most results.")] = 20,
+    format: FormatOption = "table",
+) -> None:
+    """The articles behind the numbers: newest first, or ranked by a full-text query.
+
+    Example: cait search "export controls" --theme chips --since 2026-05-01
+    """
+    _check_format(format)
+    relevance = None
+    if china_ai is not None:
+        if china_ai not in ("yes", "no"):
+            raise UserError("--china-ai must be yes or no")
+        relevance = china_ai == "yes"
+    with open_session() as session:
+        hits = search(session, query, themes=_themes(theme), source=source,
+                      since=_date(since, "since"), until=_date(until, "until"),
+                      china_ai=relevance, limit=limit)
+    if format == "json":
+        print_json(render.hits_json(hits))
+    elif format == "csv":
+        sys.stdout.write(render.hits_csv(hits))
+    elif format == "md":
+        sys.stdout.write(render.hits_markdown(hits))
+    else:
+        table = Table("date", "source", "title", "themes", "link")
+        for h in hits:
+            title = Text(clean(h.title, 120))  # Text: article strings are never markup
+            if h.snippet:
+                title.append("\n" + clean(h.snippet, 200), style="dim")
+            table.add_row(h.date.strftime("%Y-%m-%d") if h.date else "",
+                          Text(clean(h.source, 40)), title,
+                          ", ".join(f"{t} {s:.2f}" for t, s in h.themes.items()),
+                          Text(clean(h.url, 200)))
+        console.print(table)
+
+
+@app.command("digest")
+def digest_command(
+    week: Annotated[str | None, typer.Option(help="ISO week, e.g. 2026-W19 (default: last "
+                                                  "complete week).")] = None,
+    format: Annotated[str, typer.Option("--format", help="md | html")] = "md",
+    output: Annotated[Path | None, typer.Option(help="File to write (default: stdout).")]
+    = None,
+) -> None:
+    """The weekly theme-trend digest; stored in the database and written out.
+
+    Example: cait digest --week 2026-W19 --format html --output digest.html
+    """
+    if format not in ("md", "html"):
+        raise UserError("--format must be md or html")
+    chosen = week or last_complete_week(datetime.now(UTC))
+    with open_session() as session:
+        try:
+            data = build_digest(session, chosen)
+        except ValueError as error:
+            raise UserError(str(error)) from None
+        store_digest(session, data)
+    content = to_html(data) if format == "html" else to_markdown(data)
+    if output is None:
+        sys.stdout.write(content)
+    else:
+        output.write_text(content, encoding="utf-8")
+        console.print(f"wrote {output}", highlight=False)

@@ -1,0 +1,42 @@
+"""The weekly theme chart (matplotlib, no display needed): one line per theme, spikes marked."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")  # render to files only; the worker and CI have no display
+import matplotlib.pyplot as plt  # noqa: E402
+
+from reports.timeline import Timeline  # noqa: E402
+
+COLORS = {"chips": "#d1495b", "data": "#00798c", "talent": "#edae49", "open_source": "#30638e"}
+
+
+def timeline_png(timeline: Timeline, title: str = "China-AI coverage by theme",
+                 width: float = 8.0, height: float = 3.6) -> bytes:
+    fig, ax = plt.subplots(figsize=(width, height), dpi=110)
+    x = list(range(len(timeline.periods)))
+    for theme in timeline.themes:
+        rows = [r for r in timeline.rows if r.theme == theme]
+        ax.plot(x, [r.articles for r in rows], label=theme, color=COLORS.get(theme),
+                linewidth=2)
+        spikes = [(i, r.articles) for i, r in enumerate(rows) if r.spike]
+        if spikes:
+            ax.scatter([i for i, _ in spikes], [n for _, n in spikes], s=70, marker="^",
+                       color=COLORS.get(theme), edgecolor="black", zorder=3)
+    for i, period in enumerate(timeline.periods):
+        if period in timeline.gaps:
+            ax.axvspan(i - 0.5, i + 0.5, color="#999999", alpha=0.15, linewidth=0)
+    step = max(1, len(x) // 10)
+    ax.set_xticks(x[::step], timeline.periods[::step], rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("China-AI articles")
+    ax.set_title(title + " (▲ spike, grey: sources failing)", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, ncol=4, loc="upper left")
+    fig.tight_layout()
+    out = io.BytesIO()
+    fig.savefig(out, format="png")
+    plt.close(fig)
+    return out.getvalue()

@@ -1,0 +1,186 @@
+"""Reports: timeline (= the theme_weekly view), spikes, coverage gaps, search, digest, plot."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.engine import Engine
+from typer.testing import CliRunner
+
+from cli import app
+from db.models import RELEVANCE, THEMES, Article, ArticleTheme, Digest, FetchLog, Source
+from db.session import session_scope
+from reports.digest import build_digest, store_digest, to_html, to_markdown, week_bounds
+from reports.plot import timeline_png
+from reports.search import search
+from reports.timeline import build_timeline
+
+MONDAY = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # 2026-W10
+runner = CliRunner()
+
+
+def add_article(s, n: int, when: datetime | None, themes: set[str], china: bool = True,  # type: ignore[no-untyped-def]
+                title: str | None = None, body: str = "", source_id: int | None = None,
+                duplicate_of: int | None = None, first_seen: datetime | None = None,
+                score: float = 0.9) -> int:
+    article = Article(url=f"u{n}", canonical_url=f"https://news.example/{n}",
+                      title=title or f"Story {n}", text=body or f"Body of story {n}.",
+                      published_at=when, first_seen_at=first_seen or when or MONDAY,
+                      source_id=source_id, duplicate_of=duplicate_of)
+    s.add(article)
+    s.flush()
+    for theme in THEMES:
+        s.add(ArticleTheme(article_id=article.id, theme=theme, score=score if theme in themes
+                           else 0.1, assigned=theme in themes, model_version="m",
+                           evidence=[theme] if theme in themes else []))
+    s.add(ArticleTheme(article_id=article.id, theme=RELEVANCE, score=0.9 if china else 0.1,
+                       assigned=china, model_version="m"))
+    return article.id
+
+
+@pytest.fixture
+def corpus(engine: Engine) -> Engine:
+    """Ten weeks of coverage: chips steady at 1/week then a burst of 8 in week 10."""
+    with session_scope(engine) as s:
+        src = Source(name="wire", url="https://wire.example/feed")
+        s.add(src)
+        s.flush()
+        n = 0
+        for week in range(9):
+            n += 1
+            add_article(s, n, MONDAY + timedelta(weeks=week), {"chips"}, source_id=src.id)
+            n += 1
+            add_article(s, n, MONDAY + timedelta(weeks=week, days=1), {"talent"})
+        first_burst = None
+        for i in range(8):
+            n += 1
+            aid = add_article(s, n, MONDAY + timedelta(weeks=9, hours=i), {"chips", "data"},
+                              title=f"Huawei Ascend export controls story {i}",
+                              body="Export controls on Nvidia GPUs hit Chinese labs.",
+                              source_id=src.id)
+            first_burst = first_burst or aid
+        n += 1  # a near-duplicate of the first burst article: must count once only
+        add_article(s, n, MONDAY + timedelta(weeks=9), {"chips"}, duplicate_of=first_burst)
+        n += 1  # not about China's AI: never counted
+        add_article(s, n, MONDAY + timedelta(weeks=9), {"chips"}, china=False)
+        n += 1  # no publication date: counted by first-seen time, in week 12 (a gap week 11)
+        add_article(s, n, None, {"open_source"}, first_seen=MONDAY + timedelta(weeks=11),
+                    title="Qwen open weights 通义千问开源", body="阿里巴巴开源通义千问大模型权重")
+        s.add(FetchLog(source_id=src.id, url=src.url, outcome="failed", error="timeout: x",
+                       started_at=MONDAY + timedelta(weeks=10, days=2)))
+    return engine
+
+
+def test_timeline_equals_the_sql_view(corpus: Engine) -> None:
+    with session_scope(corpus) as s:
+        timeline = build_timeline(s)
+    with corpus.connect() as conn:
+        view = {(r.week, r.theme): (r.articles, r.share) for r in conn.execute(
+            text("SELECT week, theme, articles, share FROM theme_weekly"))}
+    from_cli = {(r["week"], r["theme"]): (r["articles"], r["share"])
+                for r in timeline.to_json() if r["articles"]}
+    assert set(from_cli) == set(view)
+    for key, (articles, share) in view.items():
+        assert from_cli[key][0] == articles
+        assert from_cli[key][1] == pytest.approx(share, abs=1e-4)
+    assert timeline.periods == [f"2026-W{w:02d}" for w in range(10, 22)]  # zero weeks too
+    chips = {r.period: r for r in timeline.rows if r.theme == "chips"}
+    assert chips["2026-W19"].articles == 8          # the duplicate counted once
+    assert chips["2026-W20"].articles == 0          # an empty week, present
+    assert chips["2026-W19"].share == pytest.approx(1.0)
+    assert {r.period: r.articles for r in timeline.rows if r.theme == "open_source"}[
+        "2026-W21"] == 1                             # dated by first-seen time
+
+
+def test_spikes_and_coverage_gaps(corpus: Engine) -> None:
+    with session_scope(corpus) as s:
+        timeline = build_timeline(s)
+    spikes = [(r.period, r.theme) for r in timeline.rows if r.spike]
+    assert spikes == [("2026-W19", "chips"), ("2026-W19", "data")] or \
+        spikes == [("2026-W19", "chips")]
+    chips = {r.period: r for r in timeline.rows if r.theme == "chips"}
+    assert chips["2026-W19"].p_value is not None and chips["2026-W19"].p_value < 0.01
+    assert chips["2026-W18"].spike is False and chips["2026-W18"].change == 0
+    assert chips["2026-W19"].change == 7
+    assert timeline.gaps["2026-W20"].failing_sources == ["wire"]
+
+
+def test_timeline_filters_and_months(corpus: Engine) -> None:
+    with session_scope(corpus) as s:
+        wire = build_timeline(s, themes=["chips"], source="wire")
+        monthly = build_timeline(s, by="month")
+        window = build_timeline(s, since=datetime(2026, 5, 4, tzinfo=UTC),
+                                until=datetime(2026, 5, 11, tzinfo=UTC))
+    assert sum(r.articles for r in wire.rows) == 17
+    assert monthly.periods[0] == "2026-03" and "2026-05" in monthly.periods
+    assert window.periods == ["2026-W19"]
+
+
+def test_search_full_text_filters_and_cjk(corpus: Engine) -> None:
+    with session_scope(corpus) as s:
+        hits = search(s, "export controls", limit=5)
+        assert len(hits) == 5 and all("Huawei" in (h.title or "") for h in hits)
+        assert all(h.snippet and "[" in h.snippet for h in hits)
+        assert search(s, "Qwen")[0].title.startswith("Qwen")  # type: ignore[union-attr]
+        assert search(s, "通义千问")[0].title.startswith("Qwen")  # type: ignore[union-attr]
+        assert len(search(s, themes=["talent"], limit=100)) == 9
+        assert len(search(s, source="wire", limit=100)) == 17
+        assert all(h.china_ai is False for h in search(s, china_ai=False))
+        newest = search(s, limit=3)
+        assert newest[0].date >= newest[1].date >= newest[2].date  # type: ignore[operator]
+        for hostile in ['" OR 1=1 --', "chips' ; DROP TABLE articles; --", "NEAR(a b)", "*"]:
+            search(s, hostile)  # parameters and quoted terms: no error, no injection
+        assert s.scalar(text("SELECT count(*) FROM articles")) == 29
+
+
+def test_digest_escapes_article_text_and_is_stored(corpus: Engine) -> None:
+    evil = '<script>alert("x")</script> **bold** [link](javascript:1) \x1b[31mred'
+    with session_scope(corpus) as s:
+        add_article(s, 999, MONDAY + timedelta(weeks=9, hours=9), {"chips"}, title=evil,
+                    score=0.99)
+    with session_scope(corpus) as s:
+        data = build_digest(s, "2026-W19")
+        store_digest(s, data)
+    html, md = to_html(data), to_markdown(data)
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "\x1b" not in html and "\x1b" not in md
+    assert "javascript:" not in html.split("<main>")[1].split("href=")[0]
+    assert "\\<script\\>" in md and "\\*\\*bold\\*\\*" in md
+    assert 'src="data:image/png;base64,' in html and "<script" not in html.lower()
+    chips = next(t for t in data.themes if t.theme == "chips")
+    assert chips.row.articles == 9 and chips.row.spike and len(chips.top) == 5
+    assert chips.top[0].title == evil
+    with session_scope(corpus) as s:
+        assert s.scalars(select(Digest.week)).all() == ["2026-W19"]
+    with pytest.raises(ValueError, match="2026-W19"):
+        week_bounds("2026-19")
+
+
+def test_plot_is_a_png(corpus: Engine) -> None:
+    with session_scope(corpus) as s:
+        png = timeline_png(build_timeline(s))
+    assert png.startswith(b"\x89PNG") and len(png) > 5000
+
+
+def test_cli_reports(corpus: Engine, db_url: str, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    result = runner.invoke(app, ["timeline", "--theme", "chips", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert set(rows[0]) >= {"week", "theme", "articles", "share", "change", "spike"}
+    assert [r["week"] for r in rows if r["spike"]] == ["2026-W19"]
+    for fmt in ("table", "csv", "md"):
+        assert runner.invoke(app, ["timeline", "--format", fmt]).exit_code == 0
+    found = json.loads(runner.invoke(app, ["search", "export", "--format", "json"]).output)
+    assert found and found[0]["themes"]
+    out = tmp_path / "digest.html"
+    made = runner.invoke(app, ["digest", "--week", "2026-W19", "--format", "html",
+                               "--output", str(out)])
+    assert made.exit_code == 0, made.output
+    assert out.read_text().startswith("<!doctype html>")
+    bad = runner.invoke(app, ["timeline", "--theme", "robots"])
+    assert bad.exit_code == 1 and "unknown theme" in bad.output
+    assert runner.invoke(app, ["plot", "--output", str(tmp_path / "t.png")]).exit_code == 0
