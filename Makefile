@@ -20,6 +20,9 @@ run: install
 	$(BIN)/cait sources add-defaults
 	$(BIN)/cait run
 
+demo: install
+	$(BIN)/cait demo
+
 test: install
 	$(BIN)/python -m pytest
 

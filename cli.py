@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -93,6 +95,7 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debu
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s",
                         stream=sys.stderr)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 @app.command()
@@ -195,6 +198,40 @@ def run_worker() -> None:
     import worker  # the worker is the process entry point; the CLI only starts it
 
     raise typer.Exit(worker.main())
+
+
+@app.command("demo")
+def demo_command(
+    data_dir: Annotated[Path | None, typer.Option(
+        help="Where to keep the demo database and digest (default: a new temporary "
+             "directory).")] = None,
+) -> None:
+    """Run the whole pipeline offline on a bundled snapshot and show what cait does.
+
+    Example: cait demo
+    """
+    import tempfile
+
+    import demo  # a driver like the worker: it wires the packages together
+    from reports.render import timeline_markdown
+
+    target = data_dir or Path(tempfile.mkdtemp(prefix="cait-demo-"))
+    target.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    report, timeline, digest_path = demo.run_demo(
+        target, lambda message: console.print(message, highlight=False))
+    summary = report.summary()
+    console.print(f"collected {summary['new_articles']} articles from {summary['sources']} "
+                  f"sources, followed {summary['related_followed']} Related-News link(s)",
+                  highlight=False)
+    recent = timeline.periods[-6:]
+    rows = [r for r in timeline.rows if r.period in recent]
+    console.print(timeline_markdown(type(timeline)(timeline.by, timeline.themes, recent, rows,
+                                                   timeline.gaps)), highlight=False,
+                  markup=False)
+    console.print(f"digest: {digest_path}\ndatabase: {target / 'demo.db'} (try: "
+                  f"DATABASE_URL=sqlite:///{target / 'demo.db'} cait search --theme chips)\n"
+                  f"done in {time.monotonic() - started:.0f} s", highlight=False)
 
 
 # Command groups living in their own modules register themselves on `app` when imported.

@@ -118,11 +118,12 @@ def build_digest(session: Session, week: str) -> DigestData:
     new_sources = sorted(str(n) for n in session.scalars(
         select(Source.name).where(Source.created_at >= start, Source.created_at < end)))
     parent = aliased(Article)
+    dated = func.coalesce(Article.published_at, Article.first_seen_at)
     chains = [(p.title or p.canonical_url, c.title or c.canonical_url, c.canonical_url)
               for c, p in session.execute(
                   select(Article, parent).join(parent, parent.id == Article.parent_article_id)
-                  .where(Article.discovered_via == "related", Article.first_seen_at >= start,
-                         Article.first_seen_at < end).limit(10)).all()]
+                  .where(Article.discovered_via == "related", dated >= start, dated < end)
+                  .order_by(Article.id).limit(10)).all()]
     gap = timeline.gaps.get(week)
     return DigestData(week, summaries, timeline, new_sources, chains,
                       gap.failing_sources if gap else [], timeline_png(timeline))

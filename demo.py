@@ -1,0 +1,156 @@
+"""`cait demo`: the whole pipeline offline, on a bundled snapshot served from 127.0.0.1.
+
+The snapshot: the first seed article (from the classifier's anchors) as a page ending in its
+real "Related News" block, a page for each story that block links to, and a feed of real
+articles (the hand-labelled ones in bench/data and classify/anchors) with publication
+dates spread over the last ten weeks, so the timeline has a shape. Nothing leaves the machine.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from sqlalchemy.orm import sessionmaker
+
+from classify.examples import ANCHORS
+from classify.tagging import relevance_gate, tag_articles
+from classify.train import model_for_database
+from collectors.sources import SourceSpec
+from collectors.store import add_sources
+from collectors.update import PassReport, collect
+from config import Settings, load_settings
+from db import migrate
+from db.session import make_engine, session_scope
+from reports.digest import build_digest, last_complete_week, store_digest, to_html
+from reports.timeline import Timeline, build_timeline
+
+ROOT = Path(__file__).resolve().parent
+ARTICLE_FILES = [ROOT / "bench" / "data" / "dev.jsonl", ANCHORS / "articles.jsonl"]
+RELATED_NEWS = [  # the block at the end of the first seed article, as published
+    "AMD reportedly seeks Samsung to manufacture its chips, while TSMC's capacity crunch "
+    "exposes challenges in supply-chain diversification",
+    "Cloudflare announces global layoffs of 20%, with AI usage increasing by more than 600% "
+    "over three months",
+    "Does Claude/GPT love pleasing too much? A Claude.md prompt lets AI deliver tough, "
+    "accurate answers",
+    "DeepSeek Raises Funding at $45B Valuation Amid AI Competition",
+    "Arm's earnings beat expectations; the CEO warned that the mobile market is weak, and "
+    "launched the AGI CPU to expand its share in AI",
+]
+
+
+def _page(title: str, paragraphs: list[str], related: list[tuple[str, str]] | None = None,
+          published: datetime | None = None) -> bytes:
+    meta = (f'<meta property="article:published_time" content="{published.isoformat()}">'
+            if published else "")
+    body = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
+    block = ""
+    if related:
+        items = "".join(f'<li><a href="{html.escape(u)}">{html.escape(t)}</a></li>'
+                        for t, u in related)
+        block = f'<section class="post-footer"><h3>Related News</h3><ul>{items}</ul></section>'
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>'
+            f"{html.escape(title)}</title>{meta}</head><body><article><h1>"
+            f"{html.escape(title)}</h1>{body}</article>{block}</body></html>").encode()
+
+
+def snapshot(now: datetime) -> dict[str, tuple[str, bytes]]:
+    """path → (content type, body) for every page and feed of the demo."""
+    routes: dict[str, tuple[str, bytes]] = {"/robots.txt": ("text/plain", b"User-agent: *\n")}
+    seeds = [json.loads(line) for line in (ANCHORS / "seeds.jsonl").read_text().splitlines()]
+    body = [p for s in seeds if s["source"].startswith("abmedia") and s["lines"] < "34"
+            for p in s["text"].split("\n")]
+    body = [p for p in body if p not in RELATED_NEWS]
+    related = [(title, f"/news/{i}") for i, title in enumerate(RELATED_NEWS)]
+    routes["/seed/china-ai-labs"] = ("text/html", _page(
+        "In-depth field visit to China's AI labs: the chip and data gaps", body, related,
+        now - timedelta(days=7)))
+    for i, title in enumerate(RELATED_NEWS):
+        routes[f"/news/{i}"] = ("text/html", _page(title, [
+            f"{title}.", "This page is part of cait's offline demo snapshot: the headline is "
+            "real, the text stands in for the article.", f"{title}."],
+            published=now - timedelta(days=6)))
+    items = []
+    rows = [json.loads(line) for path in ARTICLE_FILES for line in path.read_text().splitlines()]
+    monday = datetime(now.year, now.month, now.day, tzinfo=UTC) - timedelta(days=now.weekday())
+    for n, row in enumerate(rows[:90]):
+        # the first eight (Huawei Ascend and export controls) land in the last complete week,
+        # so the timeline has a chips story to flag; the rest spread over the nine before
+        if n < 8:
+            when = monday - timedelta(days=6, hours=-3 * n)
+        else:
+            when = monday - timedelta(weeks=2 + n % 9, hours=n)
+        routes[f"/articles/{n}"] = ("text/html", _page(row["title"], [row["text"]], None, when))
+        items.append(f"<item><title>{html.escape(row['title'])}</title>"
+                     f"<link>/articles/{n}</link><pubDate>{format_datetime(when)}</pubDate>"
+                     f"<description>{html.escape(row['text'][:200])}</description></item>")
+    routes["/feeds/china-ai.xml"] = ("application/rss+xml", (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>cait demo feed</title>{''.join(items)}</channel></rss>").encode())
+    return routes
+
+
+def serve(routes: dict[str, tuple[str, bytes]]) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            content_type, body = routes.get(self.path, ("text/plain", b""))
+            self.send_response(200 if self.path in routes else 404)
+            self.send_header("Content-Type", f"{content_type}; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def run_demo(data_dir: Path, say: Callable[[str], None]) -> tuple[PassReport, Timeline, Path]:
+    """Collect, classify, report on the snapshot in `data_dir`; returns what it made."""
+    settings: Settings = load_settings(
+        data_dir=data_dir, database_url=f"sqlite:///{data_dir / 'demo.db'}",
+        host_delay_seconds=0.0, host_concurrency=8, allow_private_networks=True,
+        full_text_per_source=100)
+    now = datetime.now(UTC)
+    server = serve(snapshot(now))
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    engine = make_engine(settings.effective_database_url)
+    try:
+        migrate.upgrade(engine)
+        sessions = sessionmaker(bind=engine, expire_on_commit=False)
+        with sessions() as session:
+            add_sources(session, [
+                SourceSpec("demo: seed article", f"{base}/seed/china-ai-labs", kind="page"),
+                SourceSpec("demo: China-AI feed", f"{base}/feeds/china-ai.xml",
+                           full_text=True)], settings.default_interval_seconds)
+            session.commit()
+        say(f"serving the demo snapshot at {base}; collecting…")
+        with session_scope(engine) as session:
+            model = model_for_database(session, settings.effective_model_dir)
+        report = collect(sessions, settings, due_only=False, gate=relevance_gate(model))
+        say("classifying…")
+        with session_scope(engine) as session:
+            tag_articles(session, model)
+        with session_scope(engine) as session:
+            timeline = build_timeline(session)
+            week = last_complete_week(now)
+            data = build_digest(session, week)
+            store_digest(session, data)
+        digest_path = data_dir / f"digest-{week}.html"
+        digest_path.write_text(to_html(data), encoding="utf-8")
+        return report, timeline, digest_path
+    finally:
+        server.shutdown()
+        server.server_close()
+        engine.dispose()
