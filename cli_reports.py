@@ -1,4 +1,4 @@
-"""`cait timeline`, `search`, `plot`, `digest`: thin commands over `reports`."""
+"""`cait timeline`, `search`, `plot`, `digest`, `narratives`: thin commands over `reports`."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from db.models import THEMES
 from reports import render
 from reports.digest import build_digest, last_complete_week, store_digest, to_html, to_markdown
 from reports.escape import clean
+from reports.narratives import build_narratives
 from reports.plot import timeline_png
 from reports.search import search
 from reports.timeline import build_timeline
@@ -179,3 +180,40 @@ def digest_command(
     else:
         output.write_text(content, encoding="utf-8")
         console.print(f"wrote {output}", highlight=False)
+
+
+@app.command("narratives")
+def narratives_command(
+    theme: Annotated[str, typer.Option("--theme", help="The theme to follow.")],
+    by: Annotated[str, typer.Option(help="week | month")] = "week",
+    since: SinceOption = None, until: UntilOption = None,
+    format: Annotated[str, typer.Option("--format", help="table | json")] = "table",
+) -> None:
+    """How a theme's story changes: distinctive and new terms, drift, sub-narratives.
+
+    Example: cait narratives --theme chips --by month
+    """
+    if by not in ("week", "month"):
+        raise UserError("--by must be week or month")
+    _themes([theme])
+    with open_session() as session:
+        result = build_narratives(session, theme, by=by, since=_date(since, "since"),
+                                  until=_date(until, "until"))
+    if format == "json":
+        print_json(result.to_json())
+        return
+    table = Table(by, "articles", "distinctive terms", "entering", "drift", "seed framings",
+                  "top headline")
+    for p in result.periods:
+        drift = "" if p.drift is None else f"{p.drift:.2f}" + (" CHANGE" if p.drift_flag else "")
+        table.add_row(p.period, str(p.articles), ", ".join(p.distinctive),
+                      ", ".join(p.entering), drift,
+                      ", ".join(f"{k} ×{v}" for k, v in p.framings.items()),
+                      Text(clean(p.headlines[0][0], 90)) if p.headlines else "")
+    console.print(table)
+    if result.clusters:
+        sub = Table("sub-narrative", "articles", "terms", "trend")
+        for c in result.clusters:
+            sub.add_row(c.label, str(c.articles), ", ".join(c.terms),
+                        " ".join(f"{k}:{v}" for k, v in c.trend.items()))
+        console.print(sub)

@@ -184,3 +184,24 @@ def test_cli_reports(corpus: Engine, db_url: str, tmp_path, monkeypatch) -> None
     bad = runner.invoke(app, ["timeline", "--theme", "robots"])
     assert bad.exit_code == 1 and "unknown theme" in bad.output
     assert runner.invoke(app, ["plot", "--output", str(tmp_path / "t.png")]).exit_code == 0
+
+
+def test_narratives_show_the_new_story_and_the_seed_framing(corpus: Engine) -> None:
+    from reports.narratives import build_narratives
+
+    with session_scope(corpus) as s:
+        result = build_narratives(s, "chips")
+    by_period = {p.period: p for p in result.periods}
+    burst = by_period["2026-W19"]
+    assert burst.articles == 8
+    assert {"export", "controls"} <= set(burst.distinctive)
+    assert {"export", "controls"} <= set(burst.entering)
+    assert burst.drift is not None and burst.drift_flag        # the story changed
+    assert burst.framings == {"export controls": 8}
+    assert not by_period["2026-W18"].drift_flag                 # same old story before
+    assert burst.headlines[0][0].startswith("Huawei Ascend export controls")
+    assert json_roundtrip(result.to_json())["theme"] == "chips"
+
+
+def json_roundtrip(value: object) -> dict:  # type: ignore[type-arg]
+    return json.loads(json.dumps(value))
