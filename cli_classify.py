@@ -1,22 +1,26 @@
-"""`cait classify`, `label`, `train`, `eval`, `explain`: thin commands over `classify`."""
+"""`cait classify`, `label`, `train`, `eval`, `explain`: thin commands over `classify`.
+
+scikit-learn takes a second to import, so `classify` is imported inside the commands that
+use it: every other `cait` command starts without it.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 from rich.table import Table
 from sqlalchemy import select
 
-from classify import examples as ex
-from classify import tagging, train
-from classify.model import ThemeModel
 from cli import app, console, open_session, print_json, settings
 from config import UserError
 from db.models import RELEVANCE, THEMES, Article, Label
+
+if TYPE_CHECKING:
+    from classify.model import ThemeModel
 
 
 def _model_dir() -> Path:
@@ -37,6 +41,8 @@ def classify_command(
     Example: cait classify
     Example: cait classify --input articles.jsonl --output tags.jsonl
     """
+    from classify import tagging, train
+
     if input_file is not None:
         if not input_file.exists():
             raise UserError(f"no such file: {input_file}")
@@ -57,6 +63,8 @@ def classify_command(
 
 
 def _classify_file(model: ThemeModel, path: Path, out: TextIO) -> None:
+    from classify import examples as ex
+
     batch: list[ex.InputItem] = []
 
     def flush() -> None:
@@ -104,6 +112,8 @@ def label_command(
     Example: cait label 42 --theme chips --not data --china-ai yes
     Example: cait label --import labels.jsonl
     """
+    from classify import examples as ex
+
     with open_session() as session:
         rows: list[tuple[int, dict[str, bool]]] = []
         if import_file is not None:
@@ -147,6 +157,9 @@ def train_command() -> None:
 
     Example: cait train
     """
+    from classify import examples as ex
+    from classify import train
+
     with open_session() as session:
         labelled = ex.label_examples(session)
         model = train.fit(ex.anchor_examples() + labelled)
@@ -171,6 +184,9 @@ def eval_command(
 
     Example: cait eval --input gold.jsonl
     """
+    from classify import examples as ex
+    from classify import train
+
     if input_file is not None:
         if not input_file.exists():
             raise UserError(f"no such file: {input_file}")
@@ -204,6 +220,9 @@ def explain_command(
     Example: cait explain 42
     Example: cait explain --text "Huawei ships Ascend 910C chips to DeepSeek"
     """
+    from classify import examples as ex
+    from classify import train
+
     if text is not None:
         doc = ex.document("", text)
         model = train.model_for_files(_model_dir())

@@ -1,4 +1,8 @@
-"""`cait timeline`, `search`, `plot`, `digest`, `narratives`: thin commands over `reports`."""
+"""`cait timeline`, `search`, `plot`, `digest`, `narratives`: thin commands over `reports`.
+
+The report modules pull in SciPy, scikit-learn and matplotlib; they are imported inside the
+commands so that other `cait` commands start quickly.
+"""
 
 from __future__ import annotations
 
@@ -14,13 +18,7 @@ from rich.text import Text
 from cli import app, console, open_session, print_json
 from config import UserError
 from db.models import THEMES
-from reports import render
-from reports.digest import build_digest, last_complete_week, store_digest, to_html, to_markdown
 from reports.escape import clean
-from reports.narratives import build_narratives
-from reports.plot import timeline_png
-from reports.search import search
-from reports.timeline import build_timeline
 
 ThemeOption = Annotated[list[str] | None, typer.Option("--theme", help="A theme; repeat.")]
 SinceOption = Annotated[str | None, typer.Option(help="From this date (YYYY-MM-DD), UTC.")]
@@ -62,6 +60,9 @@ def timeline_command(theme: ThemeOption = None, since: SinceOption = None,
     Example: cait timeline --theme chips --since 2026-01-01
     Example: cait timeline --format json
     """
+    from reports import render
+    from reports.timeline import build_timeline
+
     _check_format(format)
     if by not in ("week", "month"):
         raise UserError("--by must be week or month")
@@ -101,6 +102,9 @@ def plot_command(output: Annotated[Path, typer.Option(help="PNG file to write.")
 
     Example: cait plot --theme chips --theme talent --output timeline.png
     """
+    from reports.plot import timeline_png
+    from reports.timeline import build_timeline
+
     with open_session() as session:
         timeline = build_timeline(session, themes=_themes(theme), since=_date(since, "since"),
                                   until=_date(until, "until"))
@@ -124,6 +128,9 @@ def search_command(
 
     Example: cait search "export controls" --theme chips --since 2026-05-01
     """
+    from reports import render
+    from reports.search import search
+
     _check_format(format)
     relevance = None
     if china_ai is not None:
@@ -165,6 +172,14 @@ def digest_command(
 
     Example: cait digest --week 2026-W19 --format html --output digest.html
     """
+    from reports.digest import (
+        build_digest,
+        last_complete_week,
+        store_digest,
+        to_html,
+        to_markdown,
+    )
+
     if format not in ("md", "html"):
         raise UserError("--format must be md or html")
     chosen = week or last_complete_week(datetime.now(UTC))
@@ -193,6 +208,8 @@ def narratives_command(
 
     Example: cait narratives --theme chips --by month
     """
+    from reports.narratives import build_narratives
+
     if by not in ("week", "month"):
         raise UserError("--by must be week or month")
     _themes([theme])

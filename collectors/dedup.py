@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
 import numpy as np
 
@@ -22,6 +22,23 @@ TRACKING_PARAMS = frozenset({
 })
 TRACKING_PREFIXES = ("utm_", "at_", "pk_", "mtm_", "hmsr", "__twitter")
 DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def http_url(href: str, base: str = "") -> str | None:
+    """`href` resolved against `base` if that gives a well-formed http(s) URL, else None.
+
+    Untrusted pages and feeds contain anything (`javascript:`, `http://[::1`, bad ports);
+    urllib raises ValueError for some of it, so every untrusted URL passes through here.
+    """
+    try:
+        absolute = urljoin(base, href.strip()) if base else href.strip()
+        parts = urlsplit(absolute)
+        _ = parts.port  # raises ValueError for a malformed port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return absolute
 
 
 def _is_tracking(key: str) -> bool:
@@ -53,7 +70,10 @@ def canonicalize_url(url: str, keep_fragment: bool = False) -> str:
     path case, trailing slashes and non-tracking parameters are kept. `keep_fragment` is
     for the rare sites whose posts differ only by fragment (see `canonical_urls`).
     """
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:  # malformed: left as it is, and the fetcher reports it as a bad URL
+        return url.strip()
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower().rstrip(".")
     if not host:
@@ -86,7 +106,7 @@ def canonical_urls(urls: list[str]) -> list[str]:
     plain = [canonicalize_url(u) for u in urls]
     variants: dict[str, set[str]] = {}
     for url, canonical in zip(urls, plain, strict=True):
-        variants.setdefault(canonical, set()).add(urlsplit(url).fragment)
+        variants.setdefault(canonical, set()).add(url.partition("#")[2])
     return [canonicalize_url(url, keep_fragment=True)
             if len(variants[canonical]) > 1 and "" not in variants[canonical] else canonical
             for url, canonical in zip(urls, plain, strict=True)]
@@ -97,7 +117,10 @@ _AMP_PATH = re.compile(r"(/amp/?$)|(/amp(?=/))|(\.amp(?=\.html?$))")
 
 def de_amp_url(url: str) -> str:
     """The regular page behind an AMP URL (`…/amp`, `amp.` host, `?amp=1`), else `url`."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
     host = parts.netloc
     if host.lower().startswith("amp."):
         host = host[4:]

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urljoin
 
 import fastfeedparser
 import feedparser
 
+from collectors.dedup import http_url
 from collectors.textutil import strip_html
 
 
@@ -58,6 +58,7 @@ _ENTITY_DECL = re.compile(rb"<!ENTITY", re.I)
 UPDATE_PERIOD_SECONDS = {"hourly": 3600, "daily": 86400, "weekly": 604800,
                          "monthly": 2592000, "yearly": 31536000}
 FUTURE_TOLERANCE = timedelta(days=1)
+MAX_ENTRIES = 1000  # a feed is a window on recent items; more is an error or an attack
 
 
 def _clean(value: Any) -> str | None:
@@ -122,7 +123,19 @@ def _iso_to_datetime(value: Any) -> datetime | None:
 
 def parse_feed(body: bytes, headers: dict[str, str] | None = None,
                url: str = "") -> ParsedFeed:
-    """Parse a feed document; never raises for bad input (the reason goes in `.error`)."""
+    """Parse a feed document; never raises for bad input (the reason goes in `.error`).
+
+    At most MAX_ENTRIES entries are kept, in document order (feeds list the newest first);
+    the rest are dropped with a warning."""
+    parsed = _parse_any(body, headers, url)
+    if len(parsed.entries) > MAX_ENTRIES:
+        kept = len(parsed.entries)
+        parsed.entries[MAX_ENTRIES:] = []
+        parsed.warnings.append(f"{kept} entries: only the first {MAX_ENTRIES} were kept")
+    return parsed
+
+
+def _parse_any(body: bytes, headers: dict[str, str] | None, url: str) -> ParsedFeed:
     headers = {k.lower(): v for k, v in (headers or {}).items()}
     stripped = body.lstrip(b"\xef\xbb\xbf \t\r\n")
     if not stripped:
@@ -158,8 +171,12 @@ def _parse_feedparser(body: bytes, headers: dict[str, str], url: str) -> ParsedF
     # Hand feedparser the bytes and headers only: it must never fetch (it has no timeout).
     # Without a Content-Type feedparser flags every document; the XML declaration still rules.
     given = {"content-type": "application/xml", "content-location": url, **headers}
-    data = feedparser.parse(body, response_headers=given, sanitize_html=False,
-                            resolve_relative_uris=False)
+    try:
+        data = feedparser.parse(body, response_headers=given, sanitize_html=False,
+                                resolve_relative_uris=False)
+    except Exception as error:  # noqa: BLE001 - feedparser raises on some broken input
+        return ParsedFeed(None, [], "", "feedparser",
+                          error=f"unreadable feed ({type(error).__name__}: {error})"[:300])
     entries = _present(_entry_from_dict(e, url) for e in data.entries)
     warnings: list[str] = []
     error: str | None = None
@@ -183,8 +200,7 @@ def _absolute(link: str | None, base_url: str) -> str | None:
     """Entry links resolved against the feed URL; only http(s) links are kept."""
     if not link:
         return None
-    absolute = urljoin(base_url, link) if base_url else link
-    return absolute if absolute.startswith(("http://", "https://")) else None
+    return http_url(link, base_url)
 
 
 def _present(entries: Iterable[ParsedEntry | None]) -> list[ParsedEntry]:
@@ -195,7 +211,7 @@ def _entry_from_dict(entry: Any, base_url: str) -> ParsedEntry | None:
     guid = _clean(entry.get("id"))
     link = _absolute(_clean(entry.get("link")), base_url)
     if not link and guid and guid.startswith(("http://", "https://")):
-        link = guid
+        link = http_url(guid)
     if not link:
         return None
     content = None
@@ -281,7 +297,7 @@ def _json_item(item: dict[str, Any], base_url: str = "") -> ParsedEntry | None:
     link = _absolute(_clean(item.get("url")) or _clean(item.get("external_url")), base_url)
     item_id = _clean(item.get("id"))
     if not link and item_id and item_id.startswith(("http://", "https://")):
-        link = item_id
+        link = http_url(item_id)
     if not link:
         return None
     authors = item.get("authors") or ([item["author"]] if isinstance(item.get("author"), dict)

@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 from urllib.robotparser import RobotFileParser
 
 import httpx
 
+from collectors.dedup import http_url
 from config import Settings
 
 
@@ -274,11 +275,11 @@ class Fetcher:
         seen: set[str] = set()
         current = url
         for _hop in range(self.settings.max_redirects + 1):
-            parts = urlsplit(current)
             elapsed = int((time.monotonic() - started) * 1000)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
+            if http_url(current) is None:
                 return FetchError(current, "bad_url", Severity.HARD,
                                   f"not an http(s) URL: {current[:200]}", elapsed_ms=elapsed)
+            parts = urlsplit(current)
             if untrusted_from is not None and not await self._address_allowed(
                     parts.hostname, untrusted_from):
                 return FetchError(current, "blocked_address", Severity.HARD,
@@ -294,7 +295,7 @@ class Fetcher:
                 return FetchError(current, "http_error", Severity.SOFT,
                                   f"HTTP {outcome.status} without Location", outcome.status)
             seen.add(current)
-            current = urljoin(current, location)
+            current = http_url(location, current) or location
             if current in seen:
                 return FetchError(url, "too_many_redirects", Severity.SOFT,
                                   f"redirect loop at {current[:200]}", outcome.status)

@@ -10,13 +10,13 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import lxml.html
 import trafilatura
 from lxml import etree
 
-from collectors.dedup import de_amp_url
+from collectors.dedup import de_amp_url, http_url
 from collectors.feeds import sane_date
 from collectors.fetch import same_site
 from collectors.textutil import decode_body
@@ -85,10 +85,10 @@ def canonical_link(tree: Any, page_url: str) -> str:
     if tree is not None:
         for href in tree.xpath("//link[contains(concat(' ', normalize-space(@rel), ' '),"
                                " ' canonical ')]/@href"):
-            candidate = urljoin(page_url, str(href).strip())
-            parts, page = urlsplit(candidate), urlsplit(page_url)
-            if parts.scheme in ("http", "https") and parts.hostname and page.hostname and \
-                    same_site(parts.hostname, page.hostname):
+            candidate = http_url(str(href), page_url)
+            page_host = urlsplit(page_url).hostname
+            if candidate and page_host and same_site(urlsplit(candidate).hostname or "",
+                                                     page_host):
                 return candidate
     return de_amp_url(page_url)
 
@@ -113,11 +113,8 @@ def _usable_link(href: str, base_url: str) -> str | None:
     href = href.strip()
     if not href or href.startswith("#"):
         return None
-    absolute = urljoin(base_url, href)
-    parts = urlsplit(absolute)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return None  # javascript:, mailto:, file:, data: …
-    return absolute.split("#")[0]
+    absolute = http_url(href, base_url)  # None for javascript:, mailto:, file:, data: …
+    return absolute.split("#")[0] if absolute else None
 
 
 def _links_in(elements: list[Any], base_url: str, page_url: str) -> list[tuple[str, str]]:
@@ -167,7 +164,7 @@ def find_related_links(tree: Any, page_url: str) -> list[RelatedLink]:
     if tree is None:
         return []
     base = str((tree.xpath("//base/@href") or [page_url])[0])
-    base_url = urljoin(page_url, base)
+    base_url = http_url(base, page_url) or page_url
     blocks: list[tuple[str, list[tuple[str, str]]]] = []
     claimed: set[Any] = set()  # elements inside a heading already used (<h3><b>Related</b></h3>)
     for element in tree.iter(*HEADING_TAGS):
@@ -241,8 +238,9 @@ def discover_feed_links(body: bytes, page_url: str, content_type: str = "") -> l
         for link in tree.xpath("//link[@href]"):
             rel = (link.get("rel") or "").lower().split()
             kind = (link.get("type") or "").lower().split(";")[0].strip()
-            if "alternate" in rel and kind in FEED_TYPES:
-                found.append(urljoin(page_url, link.get("href").strip()))
+            feed = http_url(link.get("href") or "", page_url)
+            if "alternate" in rel and kind in FEED_TYPES and feed:
+                found.append(feed)
     parts = urlsplit(page_url)
     root = f"{parts.scheme}://{parts.netloc}"
     found += [root + path for path in COMMON_FEED_PATHS]
