@@ -28,7 +28,7 @@ test: install
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy config.py cli.py cli_collect.py cli_classify.py cli_reports.py worker.py db collectors classify reports
+	$(BIN)/mypy config.py cli.py cli_collect.py cli_classify.py cli_reports.py worker.py demo.py db collectors classify reports
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -174,9 +174,9 @@ def _parse_feedparser(body: bytes, headers: dict[str, str], url: str) -> ParsedF
     try:
         data = feedparser.parse(body, response_headers=given, sanitize_html=False,
                                 resolve_relative_uris=False)
-    except Exception as error:  # noqa: BLE001 - feedparser raises on some broken input
+    except Exception as failure:  # noqa: BLE001 - feedparser raises on some broken input
         return ParsedFeed(None, [], "", "feedparser",
-                          error=f"unreadable feed ({type(error).__name__}: {error})"[:300])
+                          error=f"unreadable feed ({type(failure).__name__}: {failure})"[:300])
     entries = _present(_entry_from_dict(e, url) for e in data.entries)
     warnings: list[str] = []
     error: str | None = None

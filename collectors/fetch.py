@@ -281,7 +281,7 @@ class Fetcher:
                                   f"not an http(s) URL: {current[:200]}", elapsed_ms=elapsed)
             parts = urlsplit(current)
             if untrusted_from is not None and not await self._address_allowed(
-                    parts.hostname, untrusted_from):
+                    parts.hostname or "", untrusted_from):
                 return FetchError(current, "blocked_address", Severity.HARD,
                                   f"{parts.hostname} is not a public address", elapsed_ms=elapsed)
             if check_robots and not await self.robots.allowed(self, current):

@@ -100,3 +100,21 @@ def test_inspect_a_feed_file_and_a_seed_page(tmp_path: Path, env: None) -> None:
 def test_collect_unknown_source_is_one_line(env: None) -> None:
     result = runner.invoke(app, ["collect", "--source", "nope"])
     assert result.exit_code == 1 and result.output.strip() == "error: no such source: nope"
+
+
+def test_read_only_database_is_one_clear_line(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    db = tmp_path / "ro.db"
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{db}")
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    assert runner.invoke(app, ["sources", "add", "https://x.example/feed", "--name", "x",
+                               "--no-discover"]).exit_code == 0
+    # file modes do not bind root (CI), so open the file read-only the way SQLite does for a
+    # read-only file or filesystem
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///file:{db}?mode=ro&uri=true")
+    result = runner.invoke(app, ["sources", "add", "https://y.example/feed", "--name", "y",
+                                 "--no-discover"])
+    assert result.exit_code == 1
+    assert result.output.startswith("error: database error:")
+    assert "readonly" in result.output or "read-only" in result.output
+    assert "Traceback" not in result.output
