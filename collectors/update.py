@@ -16,32 +16,35 @@ import hashlib
 import logging
 import random
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from collectors import schedule, store
-from collectors.dedup import NearDuplicateIndex, canonical_urls, canonicalize_url
+from collectors.dedup import canonical_urls
 from collectors.feeds import ParsedEntry, parse_feed
 from collectors.fetch import Fetcher, FetchError, FetchResult, RobotsCache, Severity
+from collectors.follow import (
+    PAGE_ACCEPT,
+    PassContext,
+    SessionFactory,
+    article_from_page,
+    follow_related,
+)
 from collectors.pages import ExtractedPage, extract_page
-from collectors.related import GATE_THRESHOLD, RelevanceGate, keyword_relevance
+from collectors.related import RelevanceGate, keyword_relevance
 from config import Settings, UserError
-from db.models import Article, ArticleLink, Source
+from db.models import Source
 from db.queries import claim_due_sources, release_leases
 
 log = logging.getLogger("cait.collect")
 
-SessionFactory = Callable[[], Session]
 FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, "
                "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5")
-PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 
 
 @dataclass
@@ -96,19 +99,6 @@ class _Snapshot:
     interval_seconds: int
     failure_score: float
     consecutive_failures: int
-
-
-@dataclass
-class _Context:
-    settings: Settings
-    sessions: SessionFactory
-    fetcher: Fetcher
-    gate: RelevanceGate
-    near: NearDuplicateIndex
-    rng: random.Random
-    now: Callable[[], datetime]
-    policy: schedule.Policy
-    related_budget: int
 
 
 def _snapshot(row: Source) -> _Snapshot:
@@ -171,7 +161,7 @@ async def run_pass(sessions: SessionFactory, settings: Settings, *,
         near = store.load_near_duplicate_index(session, now)
     report = PassReport()
     async with Fetcher(settings, robots) as fetcher:
-        ctx = _Context(settings, sessions, fetcher, gate or keyword_relevance, near,
+        ctx = PassContext(settings, sessions, fetcher, gate or keyword_relevance, near,
                        random.Random(seed), utcnow,
                        schedule.Policy(settings.min_interval_seconds,
                                        settings.max_interval_seconds,
@@ -204,7 +194,7 @@ async def run_pass(sessions: SessionFactory, settings: Settings, *,
                 session.commit()
             log.info("pass stopped: %d sources left for later", len(interrupted))
         if not (stop is not None and stop.is_set()):
-            followed, skipped = await _follow_related(ctx)
+            followed, skipped = await follow_related(ctx)
             report.related_followed, report.related_skipped = followed, skipped
     with sessions() as session:
         store.prune_fetch_log(session, now - timedelta(days=settings.fetch_log_days))
@@ -230,14 +220,14 @@ def _log_outcome(result: SourceReport) -> None:
              result.error)
 
 
-def _record_crash(ctx: _Context, snap: _Snapshot, error: BaseException) -> SourceReport:
+def _record_crash(ctx: PassContext, snap: _Snapshot, error: BaseException) -> SourceReport:
     log.error("source=%r crashed: %s", snap.name, error, exc_info=error)
     failure = FetchError(snap.url, "parse_error", Severity.SOFT,
                          f"internal error {type(error).__name__}: {error}"[:500])
     return _finish(ctx, snap, failure, None, "crashed")
 
 
-def _finish(ctx: _Context, snap: _Snapshot, error: FetchError | None,
+def _finish(ctx: PassContext, snap: _Snapshot, error: FetchError | None,
             fetched: FetchResult | None, outcome: str, *, entries: int = 0,
             items: list[store.NewArticle] | None = None,
             pages: dict[str, ExtractedPage] | None = None,
@@ -295,7 +285,7 @@ def _body_hash(fetched: FetchResult) -> str:
     return hashlib.sha256(fetched.body).hexdigest()
 
 
-async def _process_source(ctx: _Context, snap: _Snapshot) -> SourceReport:
+async def _process_source(ctx: PassContext, snap: _Snapshot) -> SourceReport:
     is_page = snap.kind == "page"
     fetched = await ctx.fetcher.get(snap.url, etag=snap.etag, last_modified=snap.last_modified,
                                     accept=PAGE_ACCEPT if is_page else FEED_ACCEPT)
@@ -311,7 +301,7 @@ async def _process_source(ctx: _Context, snap: _Snapshot) -> SourceReport:
             failure = FetchError(snap.url, "extraction_failed", Severity.SOFT,
                                  page.error or "no article found", fetched.status)
             return _finish(ctx, snap, failure, fetched, "failed")
-        item = _article_from_page(page, snap.id, None, "manual", 0, None)
+        item = article_from_page(page, snap.id, None, "manual", 0, None)
         return _finish(ctx, snap, None, fetched, "ok", entries=1, items=[item],
                        pages={item.canonical_url: page})
     parsed = parse_feed(fetched.body, fetched.headers, fetched.url)
@@ -325,18 +315,6 @@ async def _process_source(ctx: _Context, snap: _Snapshot) -> SourceReport:
                    pages=pages, feed_hint=parsed.ttl_seconds, known=known)
 
 
-def _article_from_page(page: ExtractedPage, source_id: int | None, entry: ParsedEntry | None,
-                       via: str, depth: int, parent: int | None) -> store.NewArticle:
-    return store.NewArticle(
-        url=page.url, canonical_url=canonicalize_url(page.canonical_url),
-        title=page.title or (entry.title if entry else None),
-        summary=entry.summary if entry else None,
-        text=page.text or (entry.content if entry else None),
-        language=page.language, author=page.author or (entry.author if entry else None),
-        published_at=(entry.published_at if entry and entry.published_at else page.published_at),
-        source_id=source_id, discovered_via=via, depth=depth, parent_article_id=parent)
-
-
 def _article_from_entry(entry: ParsedEntry, source_id: int,
                         canonical: str) -> store.NewArticle:
     return store.NewArticle(
@@ -345,7 +323,7 @@ def _article_from_entry(entry: ParsedEntry, source_id: int,
         published_at=entry.published_at, source_id=source_id)
 
 
-async def _items_from_entries(ctx: _Context, snap: _Snapshot, entries: list[ParsedEntry]
+async def _items_from_entries(ctx: PassContext, snap: _Snapshot, entries: list[ParsedEntry]
                               ) -> tuple[list[store.NewArticle], dict[str, ExtractedPage], int]:
     """New entries as articles (for full-text sources with their pages fetched and extracted),
     and how many distinct entries were stored already."""
@@ -371,93 +349,10 @@ async def _items_from_entries(ctx: _Context, snap: _Snapshot, entries: list[Pars
         page = await asyncio.to_thread(extract_page, fetched.body, fetched.url,
                                        fetched.headers.get("content-type", ""))
         if page.text:
-            items[index] = _article_from_page(page, snap.id, entry, "feed", 0, None)
+            items[index] = article_from_page(page, snap.id, entry, "feed", 0, None)
             pages[items[index].canonical_url] = page
 
     await asyncio.gather(*(with_page(i, e) for i, (_, e) in enumerate(fresh[:budget])))
     return items, pages, known_count
 
 
-async def _follow_related(ctx: _Context) -> tuple[int, int]:
-    """Follow pending related links (any pass's), within depth and the per-run budget."""
-    followed = skipped = 0
-    for _round in range(max(0, ctx.settings.related_depth)):
-        pending = _pending_links(ctx)
-        if not pending:
-            break
-        tasks = []
-        for _link_id, from_id, url, anchor, depth, source_id, parent_url in pending:
-            if depth + 1 > ctx.settings.related_depth:
-                _mark(ctx, from_id, url, False, skip_reason="depth limit")
-                skipped += 1
-                continue
-            score = ctx.gate(anchor or "")
-            if score < GATE_THRESHOLD:
-                _mark(ctx, from_id, url, False, skip_reason=f"not relevant ({score:.2f})")
-                skipped += 1
-                continue
-            if ctx.related_budget <= 0:
-                break  # left pending for the next pass
-            ctx.related_budget -= 1
-            tasks.append(_follow_one(ctx, from_id, url, depth + 1, source_id, parent_url))
-        results = await asyncio.gather(*tasks)
-        followed += sum(1 for r in results if r)
-        skipped += sum(1 for r in results if not r)
-        if ctx.related_budget <= 0:
-            break
-    return followed, skipped
-
-
-def _pending_links(ctx: _Context) -> list[tuple[int, int, str, str | None, int, int | None, str]]:
-    with ctx.sessions() as session:
-        rows = session.execute(
-            select(ArticleLink.id, ArticleLink.from_article_id, ArticleLink.url,
-                   ArticleLink.anchor_text, Article.depth, Article.source_id, Article.url)
-            .join(Article, Article.id == ArticleLink.from_article_id)
-            .where(ArticleLink.kind == "related", ArticleLink.followed.is_(False),
-                   ArticleLink.skip_reason.is_(None))
-            .order_by(ArticleLink.id)
-            .limit(max(ctx.related_budget, 0) + 500))
-        return [tuple(r) for r in rows]  # type: ignore[misc]
-
-
-def _mark(ctx: _Context, from_id: int, url: str, followed: bool, *,
-          to_article_id: int | None = None, skip_reason: str | None = None) -> None:
-    with ctx.sessions() as session:
-        store.mark_link(session, from_id, url, followed=followed, to_article_id=to_article_id,
-                        skip_reason=skip_reason)
-        session.commit()
-
-
-async def _follow_one(ctx: _Context, from_id: int, url: str, depth: int,
-                      source_id: int | None, parent_url: str) -> bool:
-    canonical = canonicalize_url(url)
-    with ctx.sessions() as session:
-        known = store.existing_urls(session, [canonical])
-    if canonical in known:
-        _mark(ctx, from_id, url, True, to_article_id=known[canonical])
-        return True
-    started = time.monotonic()
-    fetched = await ctx.fetcher.get(url, accept=PAGE_ACCEPT, check_robots=True,
-                                    untrusted_from=urlsplit(parent_url).hostname or "")
-    if isinstance(fetched, FetchError):
-        _mark(ctx, from_id, url, False, skip_reason=f"fetch failed: {fetched.describe()}"[:500])
-        log.info("related=%s from_article=%d outcome=failed error=%r", url, from_id,
-                 fetched.describe())
-        return False
-    page = await asyncio.to_thread(extract_page, fetched.body, fetched.url,
-                                   fetched.headers.get("content-type", ""))
-    if not page.text:
-        _mark(ctx, from_id, url, False, skip_reason=page.error or "no article text")
-        return False
-    item = _article_from_page(page, source_id, None, "related", depth, from_id)
-    with ctx.sessions() as session:
-        stored = store.store_articles(session, [item], ctx.near, ctx.now())
-        article_id = stored.ids_by_canonical.get(item.canonical_url)
-        if article_id is not None and page.related:
-            store.store_links(session, article_id, page.related)
-        store.mark_link(session, from_id, url, followed=True, to_article_id=article_id)
-        session.commit()
-    log.info("related=%s from_article=%d outcome=ok new=%d duration_ms=%d", url, from_id,
-             len(stored.new_ids), int((time.monotonic() - started) * 1000))
-    return True
