@@ -20,6 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
 from scipy.stats import poisson
 from sqlalchemy import case, func, literal_column, select, text
 from sqlalchemy.orm import Session, aliased
@@ -163,17 +164,24 @@ def build_timeline(session: Session, *, themes: list[str] | None = None, by: str
                               by)
     rows: list[TimelineRow] = []
     for theme in chosen:
-        series = [counts.get((p, theme), 0) for p in periods]
+        series = np.array([counts.get((p, theme), 0) for p in periods], dtype=float)
+        # trailing mean of up to BASELINE_PERIODS earlier periods, for all periods at once
+        sums = np.concatenate([[0.0], np.cumsum(series)])
+        index = np.arange(len(series))
+        lows = np.maximum(0, index - BASELINE_PERIODS)
+        sizes = index - lows
+        means = np.divide(sums[index] - sums[lows], sizes, out=np.zeros(len(series)),
+                          where=sizes > 0)
+        p_values = poisson.sf(series - 1, np.maximum(means, 0.5))
         for i, p in enumerate(periods):
-            n = series[i]
-            history = series[max(0, i - BASELINE_PERIODS):i]
-            mean = sum(history) / len(history) if history else None
+            n = int(series[i])
+            mean = float(means[i]) if sizes[i] else None
             p_value = spike = None
-            if mean is not None and len(history) >= MIN_HISTORY:
-                p_value = float(poisson.sf(n - 1, max(mean, 0.5)))
+            if mean is not None and sizes[i] >= MIN_HISTORY:
+                p_value = float(p_values[i])
                 spike = n >= SPIKE_MIN_ARTICLES and n > mean and p_value < SPIKE_P
             total = totals.get(p, 0)
             rows.append(TimelineRow(p, theme, n, total, n / total if total else 0.0,
-                                    n - series[i - 1] if i else None, mean, p_value,
+                                    n - int(series[i - 1]) if i else None, mean, p_value,
                                     bool(spike)))
     return Timeline(by, chosen, periods, rows, coverage_gaps(session, by, periods))

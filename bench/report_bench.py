@@ -1,0 +1,137 @@
+"""Report latency on synthetic databases: timeline p50/p95 and digest time, SQLite and PostgreSQL.
+
+Generates N articles (default 10k and 100k; add 1000000 with --sizes) over three years with
+a realistic theme mix (about 70 % about China's AI; chips 35 %, talent 25 %, open_source
+25 %, data 15 % of those, some with two themes; 3 % near-duplicates), then times
+`build_timeline` (the CLI's query) and, as the baseline, a naive GROUP BY over all rows of
+the same join, and one `build_digest`.
+
+Run: .venv/bin/python -m bench.report_bench [--sizes 10000 100000] [--postgres URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import insert, text
+from sqlalchemy.engine import Engine
+
+from db import migrate
+from db.models import RELEVANCE, THEMES, Article, ArticleTheme
+from db.session import make_engine, session_scope
+from reports.digest import build_digest, last_complete_week
+from reports.timeline import build_timeline
+
+MIX = {"chips": 0.35, "talent": 0.25, "open_source": 0.25, "data": 0.15}
+NAIVE = """SELECT t.theme, count(*) FROM articles a
+JOIN article_themes r ON r.article_id = a.id AND r.theme = 'china_ai' AND r.assigned
+JOIN article_themes t ON t.article_id = a.id AND t.theme <> 'china_ai' AND t.assigned
+WHERE a.duplicate_of IS NULL GROUP BY t.theme"""
+
+
+def generate(engine: Engine, n: int, seed: int = 7) -> None:
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    start = now - timedelta(days=3 * 365)
+    batch_articles, batch_themes = [], []
+    with engine.begin() as conn:
+        for i in range(1, n + 1):
+            when = start + timedelta(seconds=rng.uniform(0, 3 * 365 * 86400))
+            batch_articles.append({
+                "id": i, "url": f"https://s{i % 300}.example/{i}",
+                "canonical_url": f"https://s{i % 300}.example/{i}", "title": f"Story {i}",
+                "published_at": when, "first_seen_at":
+                when, "discovered_via": "feed", "depth": 0,
+                "duplicate_of": i - 1 if i > 1 and rng.random() < 0.03 else None})
+            china = rng.random() < 0.7
+            chosen = {rng.choices(list(MIX), weights=list(MIX.values()))[0]}
+            if rng.random() < 0.2:
+                chosen.add(rng.choice(THEMES))
+            for theme in [*THEMES, RELEVANCE]:
+                assigned = china if theme == RELEVANCE else theme in chosen
+                batch_themes.append({"article_id": i, "theme": theme, "score": 0.9 if assigned
+                                     else 0.1, "assigned": assigned, "model_version": "bench",
+                                     "assigned_at": now, "evidence": []})
+            if len(batch_articles) >= 5000:
+                conn.execute(insert(Article.__table__), batch_articles)
+                conn.execute(insert(ArticleTheme.__table__), batch_themes)
+                batch_articles, batch_themes = [], []
+        if batch_articles:
+            conn.execute(insert(Article.__table__), batch_articles)
+            conn.execute(insert(ArticleTheme.__table__), batch_themes)
+
+
+def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    return statistics.median(samples), samples[max(0, int(len(samples) * 0.95) - 1)]
+
+
+def measure(name: str, engine: Engine, n: int) -> None:
+    started = time.perf_counter()
+    generate(engine, n)
+    gen_s = time.perf_counter() - started
+
+    def timeline() -> object:
+        with session_scope(engine) as s:
+            return build_timeline(s)
+
+    def naive() -> object:
+        with engine.connect() as conn:
+            return conn.execute(text(NAIVE)).all()
+
+    def digest() -> object:
+        with session_scope(engine) as s:
+            return build_digest(s, last_complete_week(datetime.now(UTC)))
+
+    repeat = 11 if n <= 100_000 else 5
+    t50, t95 = timed(timeline, repeat)
+    n50, n95 = timed(naive, repeat)
+    d50, _ = timed(digest, 3)
+    print(f"{name:10} {n:>9,} {gen_s:8.1f} {t50:10.0f} {t95:8.0f} {n50:10.0f} {n95:8.0f} "
+          f"{d50 / 1000:9.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    args = parser.parse_args()
+    print(f"{'database':10} {'articles':>9} {'gen s':>8} {'timeline':>10} {'p95':>8} "
+          f"{'naive':>10} {'p95':>8} {'digest s':>9}")
+    print(f"{'':10} {'':>9} {'':>8} {'p50 ms':>10} {'ms':>8} {'p50 ms':>10} {'ms':>8}")
+    for n in args.sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            engine = make_engine(f"sqlite:///{Path(tmp) / 'bench.db'}")
+            migrate.upgrade(engine)
+            measure("sqlite", engine, n)
+            engine.dispose()
+        schema = f"cait_bench_{n}"
+        admin = make_engine(args.postgres)
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+        engine = make_engine(f"{args.postgres}?options=-csearch_path%3D{schema}")
+        try:
+            migrate.upgrade(engine)
+            measure("postgresql", engine, n)
+        finally:
+            engine.dispose()
+            with admin.begin() as conn:
+                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+            admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
