@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, exists, select
+from sqlalchemy import and_, delete, exists, func, select
 from sqlalchemy.orm import Session
 
 from classify.examples import document
 from classify.model import ThemeModel
 from db.models import RELEVANCE, THEMES, Article, ArticleTheme, utcnow
+from db.rollup import refresh_days
 
 BATCH = 500
 
@@ -44,9 +45,11 @@ def tag_articles(session: Session, model: ThemeModel, *, retag_all: bool = False
     assert report.by_theme is not None
     for start in range(0, len(ids), BATCH):
         batch = ids[start:start + BATCH]
-        rows = session.execute(select(Article.id, Article.title, Article.text, Article.summary)
+        rows = session.execute(select(Article.id, Article.title, Article.text, Article.summary,
+                                      func.coalesce(Article.published_at,
+                                                    Article.first_seen_at))
                                .where(Article.id.in_(batch))).all()
-        docs = [document(title, text or summary) for _, title, text, summary in rows]
+        docs = [document(title, text or summary) for _, title, text, summary, _ in rows]
         predictions = model.predict(docs)
         session.execute(delete(ArticleTheme).where(ArticleTheme.article_id.in_(batch)))
         now = utcnow()
@@ -65,6 +68,7 @@ def tag_articles(session: Session, model: ThemeModel, *, retag_all: bool = False
                                      assigned_at=now, evidence=evidence.get(RELEVANCE, [])))
             report.china_ai += int(prediction.china_ai)
         session.flush()
+        refresh_days(session, (dated.date() for *_, dated in rows))
         report.tagged += len(rows)
         if progress is not None:
             progress(len(rows))

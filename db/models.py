@@ -263,3 +263,15 @@ class Digest(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     markdown: Mapped[str] = mapped_column(Text)
     html: Mapped[str] = mapped_column(Text)
+
+
+class ThemeDaily(Base):
+    """Rollup for fast timelines: China-AI, non-duplicate articles per UTC day and theme
+    (theme `*` counts all China-AI articles). Refreshed by every tagging batch for the days
+    it touched (`db.rollup`); the timeline reads it instead of scanning articles."""
+
+    __tablename__ = "theme_daily"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)   # YYYY-MM-DD, UTC
+    theme: Mapped[str] = mapped_column(String(32), primary_key=True)
+    articles: Mapped[int] = mapped_column(Integer)

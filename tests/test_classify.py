@@ -127,6 +127,13 @@ def test_tagging_stored_articles_and_the_weekly_view(engine: Engine,
     with session_scope(engine) as s:
         report = tag_articles(s, default_classifier)
     assert report.tagged == 3 and report.china_ai == 2
+    with session_scope(engine) as s:  # tagging kept the rollup equal to a full rebuild
+        from db.models import ThemeDaily
+        from db.rollup import rebuild
+        kept = sorted((r.day, r.theme, r.articles) for r in s.scalars(select(ThemeDaily)))
+        rebuild(s)
+        assert kept == sorted((r.day, r.theme, r.articles) for r in s.scalars(select(ThemeDaily)))
+        assert ("2026-05-12", "chips", 1) in kept
     with session_scope(engine) as s:
         assert s.scalar(select(func.count()).select_from(ArticleTheme)) == 3 * (len(THEMES) + 1)
         assert tag_articles(s, default_classifier).tagged == 0

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
+from db.rollup import rebuild
 from db.session import session_scope
 from reports.digest import build_digest, to_html
 from tests.test_reports import MONDAY, add_article
@@ -35,6 +36,7 @@ def test_digest_renders_in_chromium_with_hostile_titles_as_text(
             add_article(s, i, MONDAY + timedelta(weeks=i), {"chips"})
         add_article(s, 99, MONDAY + timedelta(weeks=5, hours=2), {"chips"}, title=EVIL,
                     score=0.99)
+        rebuild(s)
     with session_scope(engine) as s:
         page = tmp_path / "digest.html"
         page.write_text(to_html(build_digest(s, "2026-W15")), encoding="utf-8")
