@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from db.models import (
@@ -57,6 +57,21 @@ def release_leases(session: Session, owner: str, source_ids: list[int]) -> None:
     for row in session.scalars(select(Source).where(Source.id.in_(source_ids),
                                                     Source.lease_owner == owner)):
         row.lease_owner, row.lease_expires_at = None, None
+
+
+def dated_between(start: datetime | None, end: datetime | None) -> ColumnElement[bool]:
+    """Articles dated (published_at, else first_seen_at) in [start, end), written so that
+    the indexes on both columns serve it (COALESCE(...) would scan every row)."""
+    published, seen = Article.published_at, Article.first_seen_at
+    by_published: list[ColumnElement[bool]] = [published.is_not(None)]
+    by_seen: list[ColumnElement[bool]] = [published.is_(None)]
+    if start is not None:
+        by_published.append(published >= start)
+        by_seen.append(seen >= start)
+    if end is not None:
+        by_published.append(published < end)
+        by_seen.append(seen < end)
+    return or_(and_(*by_published), and_(*by_seen))
 
 
 def source_by_name(session: Session, name: str) -> Source | None:

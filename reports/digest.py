@@ -13,10 +13,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session, aliased
 
 from db.models import RELEVANCE, THEMES, Article, ArticleTheme, Digest, Source
+from db.queries import dated_between
 from reports.escape import html_text, md_text, safe_url
 from reports.plot import timeline_png
 from reports.timeline import Timeline, TimelineRow, build_timeline, period_of
@@ -83,7 +84,6 @@ def _terms(texts: list[str]) -> Counter[str]:
 
 def _week_articles(session: Session, theme: str, start: datetime, end: datetime
                    ) -> list[tuple[Article, ArticleTheme]]:
-    dated = func.coalesce(Article.published_at, Article.first_seen_at)
     relevance = aliased(ArticleTheme)
     tag = aliased(ArticleTheme)
     return [(a, t) for a, t in session.execute(
@@ -91,7 +91,7 @@ def _week_articles(session: Session, theme: str, start: datetime, end: datetime
         .join(tag, and_(tag.article_id == Article.id, tag.theme == theme, tag.assigned))
         .join(relevance, and_(relevance.article_id == Article.id, relevance.theme == RELEVANCE,
                               relevance.assigned))
-        .where(Article.duplicate_of.is_(None), dated >= start, dated < end)
+        .where(Article.duplicate_of.is_(None), dated_between(start, end))
         .order_by(tag.score.desc(), Article.id)).all()]
 
 
@@ -118,11 +118,10 @@ def build_digest(session: Session, week: str) -> DigestData:
     new_sources = sorted(str(n) for n in session.scalars(
         select(Source.name).where(Source.created_at >= start, Source.created_at < end)))
     parent = aliased(Article)
-    dated = func.coalesce(Article.published_at, Article.first_seen_at)
     chains = [(p.title or p.canonical_url, c.title or c.canonical_url, c.canonical_url)
               for c, p in session.execute(
                   select(Article, parent).join(parent, parent.id == Article.parent_article_id)
-                  .where(Article.discovered_via == "related", dated >= start, dated < end)
+                  .where(Article.discovered_via == "related", dated_between(start, end))
                   .order_by(Article.id).limit(10)).all()]
     gap = timeline.gaps.get(week)
     return DigestData(week, summaries, timeline, new_sources, chains,

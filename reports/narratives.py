@@ -30,6 +30,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
 from db.models import RELEVANCE, Article, ArticleTheme
+from db.queries import dated_between
 from reports.timeline import period_of
 
 SEED_FRAMINGS = {
@@ -96,15 +97,12 @@ def _articles(session: Session, theme: str, since: datetime | None, until: datet
               ) -> list[tuple[Article, float]]:
     dated = func.coalesce(Article.published_at, Article.first_seen_at)
     tag, relevance = aliased(ArticleTheme), aliased(ArticleTheme)
+    window = dated_between(since, until)
     stmt = (select(Article, tag.score)
             .join(tag, and_(tag.article_id == Article.id, tag.theme == theme, tag.assigned))
             .join(relevance, and_(relevance.article_id == Article.id,
                                   relevance.theme == RELEVANCE, relevance.assigned))
-            .where(Article.duplicate_of.is_(None)).order_by(dated, Article.id))
-    if since is not None:
-        stmt = stmt.where(dated >= since)
-    if until is not None:
-        stmt = stmt.where(dated < until)
+            .where(Article.duplicate_of.is_(None), window).order_by(dated, Article.id))
     return [(a, float(s)) for a, s in session.execute(stmt).all()]
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import and_, column, exists, func, literal_column, or_, select, 
 from sqlalchemy.orm import Session, aliased
 
 from db.models import RELEVANCE, THEMES, Article, ArticleTheme, Source
+from db.queries import dated_between
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -87,10 +88,8 @@ def search(session: Session, query: str | None = None, *, themes: list[str] | No
         stmt = stmt.where(is_china if china_ai else ~is_china)
     if source is not None:
         stmt = stmt.where(Article.source_id.in_(select(Source.id).where(Source.name == source)))
-    if since is not None:
-        stmt = stmt.where(dated >= since)
-    if until is not None:
-        stmt = stmt.where(dated < until)
+    if since is not None or until is not None:
+        stmt = stmt.where(dated_between(since, until))
     found = session.execute(stmt.order_by(*order).limit(limit)).all()
     return _hits(session, [(int(i), s) for i, s in found])
 
