@@ -110,16 +110,20 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"])
     args = parser.parse_args()
     print(f"{'database':10} {'articles':>9} {'gen s':>8} {'timeline':>10} {'p95':>8} "
           f"{'naive':>10} {'p95':>8} {'digest s':>9}")
     print(f"{'':10} {'':>9} {'':>8} {'p50 ms':>10} {'ms':>8} {'p50 ms':>10} {'ms':>8}")
     for n in args.sizes:
-        with tempfile.TemporaryDirectory() as tmp:
-            engine = make_engine(f"sqlite:///{Path(tmp) / 'bench.db'}")
-            migrate.upgrade(engine)
-            measure("sqlite", engine, n)
-            engine.dispose()
+        if "sqlite" in args.databases:
+            with tempfile.TemporaryDirectory() as tmp:
+                engine = make_engine(f"sqlite:///{Path(tmp) / 'bench.db'}")
+                migrate.upgrade(engine)
+                measure("sqlite", engine, n)
+                engine.dispose()
+        if "postgresql" not in args.databases:
+            continue
         schema = f"cait_bench_{n}"
         admin = make_engine(args.postgres)
         with admin.begin() as conn:
