@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -258,3 +259,56 @@ def test_compose_file_runs_commands_the_cli_has() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     for path in ("worker.py", "alembic", "collectors", "classify", "db"):
         assert path in dockerfile
+
+
+PG_CTL = shutil.which("pg_ctlcluster")
+
+
+def _pg_cluster(action: str) -> None:
+    version = sorted(os.listdir("/etc/postgresql"))[-1]
+    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action],
+                   check=True, capture_output=True, timeout=60)
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.skipif(PG_CTL is None or os.geteuid() != 0 or not Path("/etc/postgresql").exists(),
+                    reason="needs the local PostgreSQL cluster and root to restart it")
+def test_worker_recovers_after_postgres_restarts(
+        server: LoopbackServer, pg_url: str, tmp_path: Path, model_dir: Path,
+        stop_all: list[subprocess.Popen[bytes]]) -> None:
+    engine = make_engine(pg_url)
+    migrate.upgrade(engine)
+    sessions = sessionmaker(bind=engine, expire_on_commit=False)
+    server.routes["/a"] = Reply(200, rss(1), content_type="application/xml")
+    server.routes["/b"] = Reply(200, rss(2), content_type="application/xml")
+    with sessions() as s:
+        add_sources(s, [SourceSpec("a", server.url("/a"))], 3600)
+        s.commit()
+    env = _worker_env(pg_url, tmp_path, model_dir, CAIT_COLLECT_EVERY_SECONDS="1")
+    stop_all += _start_workers(1, env, tmp_path)
+
+    def stored(n: int):  # type: ignore[no-untyped-def]
+        def check() -> bool:
+            with sessions() as s:
+                return s.scalar(select(func.count()).select_from(Article)) == n
+        return check
+    _wait(stored(5), 60)
+    engine.dispose()
+    try:
+        _pg_cluster("stop")
+        time.sleep(4)  # the worker's passes fail meanwhile and back off
+        assert stop_all[0].poll() is None, "the worker died with the database"
+    finally:
+        _pg_cluster("start")
+    time.sleep(2)
+    with sessions() as s:  # a new source added after the restart ...
+        add_sources(s, [SourceSpec("b", server.url("/b"))], 3600)
+        s.commit()
+    _wait(stored(10), 90)  # ... is collected by the same worker process, not restarted
+    assert stop_all[0].poll() is None
+    stop_all[0].send_signal(signal.SIGTERM)
+    assert stop_all[0].wait(timeout=15) == 0
+    log = (tmp_path / "w0.log").read_text()
+    assert "database_unavailable" in log
+    engine.dispose()
