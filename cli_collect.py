@@ -212,10 +212,13 @@ def collect_command(
     Example: cait collect --all
     Example: cait collect --source "SCMP China" --json
     """
+    from classify.tagging import relevance_gate  # scikit-learn: imported only when needed
+    from classify.train import model_for_database
+
     cfg = settings()
     eng = engine()
-    with open_session():
-        pass  # checks that the database is initialised before any fetching
+    with open_session() as session:  # also checks that the database is initialised
+        gate = relevance_gate(model_for_database(session, cfg.effective_model_dir))
     factory = sessionmaker(bind=eng, expire_on_commit=False)
     show_progress = sys.stderr.isatty() and not as_json
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -225,7 +228,8 @@ def collect_command(
         def done(result: SourceReport) -> None:
             progress.update(task, advance=1, description=f"collecting · {result.name[:40]}")
 
-        report = collect(factory, cfg, names=source, due_only=due_only, on_source_done=done)
+        report = collect(factory, cfg, names=source, due_only=due_only, on_source_done=done,
+                         gate=gate)
     if as_json:
         print_json({**report.summary(), "per_source": report.to_json()["per_source"]})
         return

@@ -19,12 +19,14 @@ FEED = CORPUS / "feeds" / "Ranchero-Software-NetNewsWire__DaringFireball.atom"
 
 
 @pytest.fixture
-def env(db_url: str, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+def env(db_url: str, settings: Settings, model_dir: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", db_url)
     monkeypatch.setenv("CAIT_HOST_DELAY_SECONDS", "0")
     monkeypatch.setenv("CAIT_HOST_CONCURRENCY", "8")
     monkeypatch.setenv("CAIT_ALLOW_PRIVATE_NETWORKS", "1")
     monkeypatch.setenv("CAIT_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("CAIT_MODEL_DIR", str(model_dir))
     assert runner.invoke(app, ["init"]).exit_code == 0
 
 
