@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
 from collectors.sources import SourceSpec
@@ -55,8 +56,16 @@ def rotating_feed(feed: int):  # type: ignore[no-untyped-def]
 
 @pytest.mark.slow
 def test_kill_9_at_random_points_loses_and_duplicates_nothing(
-        server: LoopbackServer, db_url: str, tmp_path: Path) -> None:
+        server: LoopbackServer, db_url: str, tmp_path: Path, model_dir: Path) -> None:
     engine = make_engine(db_url)
+    try:
+        _kill_loop(server, db_url, tmp_path, model_dir, engine)
+    finally:
+        engine.dispose()
+
+
+def _kill_loop(server: LoopbackServer, db_url: str, tmp_path: Path, model_dir: Path,
+               engine: Engine) -> None:
     migrate.upgrade(engine)
     sessions = sessionmaker(bind=engine, expire_on_commit=False)
     for i in range(FEEDS):
@@ -67,6 +76,7 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(
         s.commit()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAIT_")}
     env.update({"DATABASE_URL": db_url, "CAIT_DATA_DIR": str(tmp_path),
+                "CAIT_MODEL_DIR": str(model_dir),  # trained once per session, not per run
                 "CAIT_HOST_DELAY_SECONDS": "0", "CAIT_HOST_CONCURRENCY": "4",
                 "CAIT_LOG_LEVEL": "ERROR"})
     rng = random.Random(20261123)
@@ -75,7 +85,7 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(
         proc = subprocess.Popen([sys.executable, "-c", "import cli; cli.app()", "collect",
                                  "--all", "--json"], cwd=ROOT, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.8, 3.0))
+        time.sleep(rng.uniform(1.5, 4.5))  # start-up (imports, model load) is ~1.5 s
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         with sessions() as s:
@@ -91,4 +101,3 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(
                 # articles and their fetch_log row are written in one transaction
                 assert per_source.get(source.id, 0) == (logged.get(source.id) or 0), source.name
     assert len(seen_ids) >= FEEDS * 20  # every feed was stored at least once despite kills
-    engine.dispose()
