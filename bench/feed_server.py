@@ -39,10 +39,22 @@ def feed_urls(count: int, hosts: int, port: int) -> list[str]:
     return [f"http://{host_of(i, hosts)}:{port}/feeds/{i}" for i in range(count)]
 
 
+def rotating_body(i: int, request: int) -> bytes:
+    """Feed i at its n-th request: a window of 20 items moved on by 5 each time."""
+    start = request * 5
+    items = "".join(f"<item><title>Feed {i} story {k} about China AI chips</title>"
+                    f"<link>https://c{i}.example/story/{k}</link><description>Story {k} of "
+                    f"feed {i}.</description></item>" for k in range(start, start + 20))
+    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Feed {i}</title>'
+            f"{items}</channel></rss>").encode()
+
+
 def serve(count: int, hosts: int, port: int, latency: tuple[float, float], fail: float,
-          seed: int = 1) -> list[ThreadingHTTPServer]:
+          seed: int = 1, rotate: bool = False) -> list[ThreadingHTTPServer]:
     bodies = feed_bodies(count)
     failing = set(random.Random(seed).sample(range(count), int(count * fail)))
+    requests: dict[int, int] = {}
+    lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -60,6 +72,11 @@ def serve(count: int, hosts: int, port: int, latency: tuple[float, float], fail:
                 status, body = 404, b"no"
             elif i in failing:
                 status, body = 500, b"injected failure"
+            elif rotate:
+                with lock:
+                    requests[i] = requests.get(i, -1) + 1
+                    n = requests[i]
+                status, body = 200, rotating_body(i, n)
             else:
                 status, body = 200, bodies[i]
             self.send_response(status)
@@ -84,8 +101,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=18080)
     parser.add_argument("--latency", type=float, nargs=2, default=(0.1, 0.3))
     parser.add_argument("--fail", type=float, default=0.02)
+    parser.add_argument("--rotate", action="store_true",
+                        help="every request shows 5 new items (feeds that change every cycle)")
     args = parser.parse_args()
-    serve(args.feeds, args.hosts, args.port, tuple(args.latency), args.fail)
+    serve(args.feeds, args.hosts, args.port, tuple(args.latency), args.fail, rotate=args.rotate)
     print("ready", flush=True)
     while True:
         time.sleep(3600)
