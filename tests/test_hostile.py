@@ -6,7 +6,7 @@ from __future__ import annotations
 import resource
 import time
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from collectors.feeds import MAX_ENTRIES, parse_feed
@@ -101,3 +101,42 @@ def test_hostile_sources_are_recorded_and_others_collect(
         assert "root:" not in stored and "lollollollol" not in stored
         assert s.scalar(select(func.count()).select_from(Source)
                         .where(Source.last_fetched_at.is_(None))) == 0
+
+
+def test_a_full_disk_is_a_clear_error_and_leaves_no_half_written_source(
+        server: LoopbackServer, settings: Settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+    from sqlalchemy import event
+    from sqlalchemy.exc import OperationalError
+
+    from db import migrate
+    from db.session import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'full.db'}")
+    migrate.upgrade(engine)
+    sessions = sessionmaker(bind=engine, expire_on_commit=False)
+    items = "".join(f"<item><title>{'x' * 2000} {i}</title><link>https://x.example/{i}</link>"
+                    f"<description>story {i}: {'y' * 3000}</description></item>"
+                    for i in range(400))
+    server.routes["/big"] = Reply(200, f'<?xml version="1.0"?><rss version="2.0"><channel>'
+                                       f"<title>t</title>{items}</channel></rss>".encode(),
+                                  content_type="application/xml")
+    with sessions() as s:
+        add_sources(s, [SourceSpec("big", server.url("/big"))], 3600)
+        s.commit()
+        pages = s.execute(text("PRAGMA page_count")).scalar_one()
+
+    @event.listens_for(engine, "connect")
+    def limit(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_connection.execute(f"PRAGMA max_page_count = {pages + 40}")  # "the disk is full"
+
+    engine.dispose()  # new connections get the limit
+    with pytest.raises(OperationalError, match="full"):
+        collect(sessions, settings, due_only=False)
+    event.remove(engine, "connect", limit)
+    engine.dispose()
+    with sessions() as s:  # the source's transaction was rolled back as a whole ...
+        assert s.scalar(select(func.count()).select_from(Article)) == 0
+        source = s.scalars(select(Source)).one()  # ... and the failure recorded on it
+        assert "full" in (source.last_error or "") and source.consecutive_failures == 1
+    engine.dispose()
