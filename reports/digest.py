@@ -19,16 +19,14 @@ from sqlalchemy.orm import Session, aliased
 from db.models import RELEVANCE, THEMES, Article, ArticleTheme, Digest, Source
 from db.queries import dated_between
 from reports.escape import html_text, md_text, safe_url
+from reports.narratives import words
 from reports.plot import timeline_png
 from reports.timeline import Timeline, TimelineRow, build_timeline, period_of
 
 WEEKS_SHOWN = 12
 TOP_ARTICLES = 5
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
-_STOP = frozenset("""a an and are as at be by for from has have in is it its of on or that the
-to was were will with this these those their they said says say new more than also after over
-into about but not can could would should may been who what which when where how china chinese
-ai""".split())
+
 
 
 def week_bounds(week: str) -> tuple[datetime, datetime]:
@@ -77,8 +75,7 @@ class DigestData:
 def _terms(texts: list[str]) -> Counter[str]:
     counts: Counter[str] = Counter()
     for value in texts:
-        words = {w for w in re.findall(r"[a-z][a-z0-9\-]{2,}", value.lower()) if w not in _STOP}
-        counts.update(words)  # document frequency: one count per article
+        counts.update(set(words(value)))  # document frequency: one count per article
     return counts
 
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from collectors.sources import SourceSpec
 from collectors.store import add_sources
@@ -27,6 +28,13 @@ from tests.server import LoopbackServer, Reply
 from worker import WorkerRefused, sqlite_lock
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def _database(url: str) -> tuple[Engine, sessionmaker[Session]]:
+    """A migrated database and its session factory."""
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    return engine, sessionmaker(bind=engine, expire_on_commit=False)
 
 
 def rss(feed: int, items: int = 5) -> bytes:
@@ -54,9 +62,7 @@ def test_a_second_worker_on_sqlite_is_refused(sqlite_url: str) -> None:
 
 @pytest.mark.postgres
 def test_concurrent_claims_are_disjoint_on_postgres(pg_url: str) -> None:
-    engine = make_engine(pg_url)
-    migrate.upgrade(engine)
-    sessions = sessionmaker(bind=engine, expire_on_commit=False)
+    engine, sessions = _database(pg_url)
     with sessions() as s:
         add_sources(s, [SourceSpec(f"s{i}", f"https://x{i}.example/feed") for i in range(30)],
                     3600)
@@ -119,9 +125,7 @@ def stop_all() -> Iterator[list[subprocess.Popen[bytes]]]:
 def test_worker_collects_tags_and_stops_on_sigterm(
         server: LoopbackServer, sqlite_url: str, tmp_path: Path, model_dir: Path,
         stop_all: list[subprocess.Popen[bytes]]) -> None:
-    engine = make_engine(sqlite_url)
-    migrate.upgrade(engine)
-    sessions = sessionmaker(bind=engine, expire_on_commit=False)
+    engine, sessions = _database(sqlite_url)
     server.routes["/f"] = Reply(200, rss(1), content_type="application/xml")
     with sessions() as s:
         add_sources(s, [SourceSpec("f", server.url("/f"))], 3600)
@@ -149,9 +153,7 @@ def test_worker_collects_tags_and_stops_on_sigterm(
 def test_three_workers_share_200_feeds_exactly_once(
         server: LoopbackServer, pg_url: str, tmp_path: Path, model_dir: Path,
         stop_all: list[subprocess.Popen[bytes]]) -> None:
-    engine = make_engine(pg_url)
-    migrate.upgrade(engine)
-    sessions = sessionmaker(bind=engine, expire_on_commit=False)
+    engine, sessions = _database(pg_url)
     for i in range(200):
         server.routes[f"/feed/{i}"] = Reply(200, rss(i), content_type="application/xml")
     with sessions() as s:
@@ -187,9 +189,7 @@ def test_a_killed_workers_sources_come_back_after_the_lease(
         stop_all: list[subprocess.Popen[bytes]]) -> None:
     from tests.server import Seen
 
-    engine = make_engine(pg_url)
-    migrate.upgrade(engine)
-    sessions = sessionmaker(bind=engine, expire_on_commit=False)
+    engine, sessions = _database(pg_url)
 
     def slow_feed(i: int):  # type: ignore[no-untyped-def]
         def handle(h):  # type: ignore[no-untyped-def]
@@ -277,9 +277,7 @@ def _pg_cluster(action: str) -> None:
 def test_worker_recovers_after_postgres_restarts(
         server: LoopbackServer, pg_url: str, tmp_path: Path, model_dir: Path,
         stop_all: list[subprocess.Popen[bytes]]) -> None:
-    engine = make_engine(pg_url)
-    migrate.upgrade(engine)
-    sessions = sessionmaker(bind=engine, expire_on_commit=False)
+    engine, sessions = _database(pg_url)
     server.routes["/a"] = Reply(200, rss(1), content_type="application/xml")
     server.routes["/b"] = Reply(200, rss(2), content_type="application/xml")
     with sessions() as s:
