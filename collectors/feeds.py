@@ -1,11 +1,12 @@
 """Feed parsing: response bytes + headers → `ParsedFeed`; the one module importing a feed parser.
 
-XML feeds (RSS 0.9x/1.0/2.0, Atom 0.3/1.0) go through fastfeedparser when the body is
-clean UTF-8 and through feedparser otherwise, or when fastfeedparser rejects the document,
-finds no entries or produces replacement characters (it mis-decodes undeclared Latin-1 and
-misses some RDF feeds; see bench/collect_bench.py for the measured trade-off). feedparser
-sees the HTTP headers so that its encoding detection uses the declared charset; it is never
-allowed to fetch. JSON Feed 1.0/1.1 (which feedparser does not read) is parsed here.
+XML feeds (RSS 0.9x/1.0/2.0, Atom 0.3/1.0) go through fastfeedparser, re-encoded as UTF-8
+first when they are not (charset from the HTTP header, the XML declaration or detection, read
+with the same superset rules as pages, so GB2312 means GB18030). feedparser is the fallback
+when fastfeedparser rejects the document, finds no entries or produces replacement
+characters (some RDF feeds, Atom it takes for HTML), and for documents declaring entities;
+it sees the HTTP headers and is never allowed to fetch. bench/collect_bench.py measures the
+trade-off. JSON Feed 1.0/1.1 (which feedparser does not read) is parsed here.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import fastfeedparser
 import feedparser
 
 from collectors.dedup import http_url
-from collectors.textutil import strip_html
+from collectors.textutil import decode_body, strip_html
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class ParsedFeed:
 
 
 _XML_DECL_ENCODING = re.compile(rb"<\?xml[^>]*encoding=[\"']([A-Za-z0-9._-]+)[\"']", re.I)
+_XML_DECL_TEXT = re.compile(r"^(\s*<\?xml[^>]*encoding=[\"'])[A-Za-z0-9._-]+([\"'])", re.I)
 _HTML_START = re.compile(rb"^\s*(<!doctype\s+html|<html)", re.I)
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.I)
 UPDATE_PERIOD_SECONDS = {"hourly": 3600, "daily": 86400, "weekly": 604800,
@@ -77,8 +79,7 @@ def _is_clean_utf8(body: bytes, headers: dict[str, str]) -> bool:
     declared = _charset(headers)
     if declared not in (None, "utf-8", "utf8"):
         return False
-    decl = _XML_DECL_ENCODING.search(body[:300])
-    if decl and decl.group(1).lower() not in (b"utf-8", b"utf8"):
+    if (_xml_encoding(body) or "utf-8").lower() not in ("utf-8", "utf8"):
         return False
     try:
         body.decode("utf-8")
@@ -146,11 +147,24 @@ def _parse_any(body: bytes, headers: dict[str, str] | None, url: str) -> ParsedF
         return ParsedFeed(None, [], "html", "none",
                           error="an HTML page, not a feed (use the site's feed URL, "
                                 "or `cait sources add` to discover it)")
-    if _is_clean_utf8(body, headers) and not _ENTITY_DECL.search(body[:4096]):
-        fast = _parse_fast(body, url)
+    if not _ENTITY_DECL.search(body[:4096]):
+        utf8 = body if _is_clean_utf8(body, headers) else _to_utf8(body, headers)
+        fast = _parse_fast(utf8, url)
         if fast is not None:
             return fast
     return _parse_feedparser(body, headers, url)
+
+
+def _to_utf8(body: bytes, headers: dict[str, str]) -> bytes:
+    """The document re-encoded as UTF-8 (charset from header, XML declaration or detection,
+    as for pages), its declaration rewritten to match, so that the fast parser reads it."""
+    text, _codec = decode_body(body, headers.get("content-type", ""))
+    return _XML_DECL_TEXT.sub(r"\1utf-8\2", text, count=1).encode("utf-8")
+
+
+def _xml_encoding(body: bytes) -> str | None:
+    decl = _XML_DECL_ENCODING.search(body[:300])
+    return decl.group(1).decode("ascii") if decl else None
 
 
 def _parse_fast(body: bytes, url: str) -> ParsedFeed | None:
