@@ -43,6 +43,10 @@ class Settings:
         "CAIT_HOST_CONCURRENCY", 2, "Requests in flight at once to one host.")
     host_delay_seconds: float = _setting(
         "CAIT_HOST_DELAY_SECONDS", 5.0, "Minimum seconds between request starts to one host.")
+    parse_processes: int = _setting(
+        "CAIT_PARSE_PROCESSES", 1,
+        "Processes that parse feeds and extract pages beside the one that fetches and writes "
+        "(0 = do it all in one process; more than the spare cores gains nothing).")
     connect_timeout: float = _setting(
         "CAIT_CONNECT_TIMEOUT", 10.0, "Seconds to wait for a TCP/TLS connection.")
     read_timeout: float = _setting(

@@ -34,6 +34,7 @@ from sqlalchemy.orm import sessionmaker
 from classify.tagging import relevance_gate, tag_articles
 from classify.train import model_for_database
 from collectors.fetch import RobotsCache
+from collectors.offload import Offload
 from collectors.update import collect
 from config import Settings, load_settings
 from db import migrate
@@ -78,6 +79,7 @@ class Worker:
         self.id = settings.worker_id or f"{socket.gethostname()}-{os.getpid()}"
         self.stop = threading.Event()
         self.robots = RobotsCache()
+        self.offload = Offload(settings.parse_processes)  # kept for the worker's life
         self.failures = 0
         self.retry_at = 0.0
 
@@ -105,7 +107,8 @@ class Worker:
             with session_scope(self.engine) as session:
                 model = model_for_database(session, self.settings.effective_model_dir)
             report = collect(self.sessions, self.settings, due_only=True, owner=self.id,
-                             stop=self.stop, gate=relevance_gate(model), robots=self.robots)
+                             stop=self.stop, gate=relevance_gate(model), robots=self.robots,
+                             offload=self.offload)
             summary = report.summary()
             self.beat("classifying")
             with session_scope(self.engine) as session:
@@ -170,6 +173,7 @@ class Worker:
         while not self.stop.wait(1.0):
             pass
         scheduler.shutdown(wait=True)  # the running pass sees `stop` and returns quickly
+        self.offload.close()
         self.beat("stopped", stopped=True)
         log.info("event=stop worker=%s", self.id)
         if lock is not None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections import OrderedDict
+from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
 import numpy as np
@@ -140,9 +142,10 @@ MIN_HASHABLE_CHARS = 200
 
 def content_hash(text: str | None) -> str | None:
     """SHA-256 of the normalised text, or None when the text is too short to identify."""
-    if not text:
-        return None
-    norm = normalise_text(text)
+    return _content_hash_of_normalised(normalise_text(text)) if text else None
+
+
+def _content_hash_of_normalised(norm: str) -> str | None:
     if len(norm) < MIN_HASHABLE_CHARS:
         return None
     return hashlib.sha256(norm.encode("utf-8")).hexdigest()
@@ -152,10 +155,11 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
-def _tokens(text: str) -> list[str]:
-    words = _WORD.findall(normalise_text(text))
+def _tokens(norm: str) -> list[str]:
+    if not _CJK.search(norm):
+        return _WORD.findall(norm)
     tokens: list[str] = []
-    for word in words:
+    for word in _WORD.findall(norm):
         if _CJK.search(word):
             # Chinese has no spaces: use character bigrams as the unit.
             tokens.extend(word[i:i + 2] for i in range(max(1, len(word) - 1)))
@@ -169,9 +173,11 @@ MIN_SIMHASH_TOKENS = 40
 
 def simhash(text: str | None, shingle: int = 3) -> int | None:
     """64-bit SimHash over word shingles, as a signed integer (fits BIGINT); None if too short."""
-    if not text:
-        return None
-    tokens = _tokens(text)
+    return _simhash_of_normalised(normalise_text(text), shingle) if text else None
+
+
+def _simhash_of_normalised(norm: str, shingle: int = 3) -> int | None:
+    tokens = _tokens(norm)
     if len(tokens) < MIN_SIMHASH_TOKENS:
         return None
     digests = b"".join(
@@ -181,6 +187,37 @@ def simhash(text: str | None, shingle: int = 3) -> int | None:
     majority = bits.sum(axis=0, dtype=np.int64) * 2 > bits.shape[0]
     value = int.from_bytes(np.packbits(majority).tobytes(), "big")
     return value - (1 << 64) if value >= (1 << 63) else value
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What identifies a text's content: exact hash and SimHash (None when too short)."""
+
+    content_hash: str | None
+    simhash: int | None
+
+
+def fingerprint(text: str | None) -> Fingerprint:
+    """Both fingerprints of a text, normalising it once. The SimHash of a text seen recently
+    is remembered by its content hash: a changed feed repeats mostly known entries and wire
+    stories recur across feeds, and the SimHash is nearly all of the cost."""
+    if not text:
+        return Fingerprint(None, None)
+    norm = normalise_text(text)
+    digest = _content_hash_of_normalised(norm)
+    if digest is None:
+        return Fingerprint(None, _simhash_of_normalised(norm))
+    if digest in _RECENT_SIMHASHES:
+        _RECENT_SIMHASHES.move_to_end(digest)
+        return Fingerprint(digest, _RECENT_SIMHASHES[digest])
+    value = _RECENT_SIMHASHES[digest] = _simhash_of_normalised(norm)
+    if len(_RECENT_SIMHASHES) > RECENT_SIMHASHES:
+        _RECENT_SIMHASHES.popitem(last=False)
+    return Fingerprint(digest, value)
+
+
+RECENT_SIMHASHES = 20_000  # ~2 MB
+_RECENT_SIMHASHES: OrderedDict[str, int | None] = OrderedDict()
 
 
 def hamming(a: int, b: int) -> int:

@@ -24,7 +24,8 @@ from collectors import schedule, store
 from collectors.dedup import NearDuplicateIndex, canonicalize_url
 from collectors.feeds import ParsedEntry
 from collectors.fetch import Fetcher, FetchError
-from collectors.pages import ExtractedPage, extract_page
+from collectors.offload import Offload
+from collectors.pages import ExtractedPage
 from collectors.related import GATE_THRESHOLD, RelevanceGate
 from config import Settings
 from db.models import Article, ArticleLink
@@ -41,6 +42,7 @@ class PassContext:
     settings: Settings
     sessions: SessionFactory
     fetcher: Fetcher
+    offload: Offload
     gate: RelevanceGate
     near: NearDuplicateIndex
     rng: random.Random
@@ -131,8 +133,8 @@ async def _follow_one(ctx: PassContext, from_id: int, url: str, depth: int,
         log.info("related=%s from_article=%d outcome=failed error=%r", url, from_id,
                  fetched.describe())
         return False
-    page = await asyncio.to_thread(extract_page, fetched.body, fetched.url,
-                                   fetched.headers.get("content-type", ""))
+    page = await ctx.offload.extract_page(fetched.body, fetched.url,
+                                          fetched.headers.get("content-type", ""))
     if not page.text:
         _mark(ctx, from_id, url, False, skip_reason=page.error or "no article text")
         return False

@@ -17,7 +17,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from collectors.dedup import NearDuplicateIndex, content_hash, simhash
+from collectors.dedup import Fingerprint, NearDuplicateIndex, fingerprint
 from collectors.fetch import FetchError
 from collectors.pages import RelatedLink
 from collectors.schedule import Decision
@@ -41,6 +41,8 @@ class NewArticle:
     discovered_via: str = "feed"
     depth: int = 0
     parent_article_id: int | None = None
+    # Of body_for_identity; computed by store_articles unless the parser process did it.
+    fingerprint: Fingerprint | None = None
 
     @property
     def body_for_identity(self) -> str | None:
@@ -98,9 +100,9 @@ def load_near_duplicate_index(session: Session, now: datetime) -> NearDuplicateI
         select(Article.id, Article.simhash)
         .where(Article.simhash.is_not(None), Article.duplicate_of.is_(None),
                Article.first_seen_at >= now - NEAR_DUPLICATE_WINDOW))
-    for article_id, fingerprint in rows:
-        if fingerprint is not None:
-            index.add(article_id, fingerprint)
+    for article_id, stored_simhash in rows:
+        if stored_simhash is not None:
+            index.add(article_id, stored_simhash)
     return index
 
 
@@ -130,11 +132,12 @@ def store_articles(session: Session, items: list[NewArticle], near: NearDuplicat
     """Insert what is new; count what is a duplicate (by URL or exact text)."""
     result = StoreResult([], 0, {})
     result.ids_by_canonical.update(existing_urls(session, (i.canonical_url for i in items)))
-    digests = [content_hash(item.body_for_identity) for item in items]
-    by_hash = _known_hashes(session, digests)
+    prints = [item.fingerprint or fingerprint(item.body_for_identity) for item in items]
+    by_hash = _known_hashes(session, (p.content_hash for p in prints))
     insert = _insert_statement(session)
     connection = session.connection()
-    for item, digest in zip(items, digests, strict=True):
+    for item, identity in zip(items, prints, strict=True):
+        digest, simhash = identity.content_hash, identity.simhash
         if item.canonical_url in result.ids_by_canonical:
             result.duplicates += 1
             continue
@@ -142,22 +145,21 @@ def store_articles(session: Session, items: list[NewArticle], near: NearDuplicat
             result.duplicates += 1
             result.ids_by_canonical[item.canonical_url] = by_hash[digest]
             continue
-        fingerprint = simhash(item.body_for_identity)
         article_id = connection.execute(insert, {
             "source_id": item.source_id, "url": item.url, "canonical_url": item.canonical_url,
             "title": item.title, "summary": item.summary, "text": item.text,
             "language": item.language, "author": item.author,
             "published_at": item.published_at, "first_seen_at": now,
-            "content_hash": digest, "simhash": fingerprint,
+            "content_hash": digest, "simhash": simhash,
             "discovered_via": item.discovered_via, "depth": item.depth,
             "parent_article_id": item.parent_article_id,
-            "duplicate_of": near.find(fingerprint) if fingerprint is not None else None,
+            "duplicate_of": near.find(simhash) if simhash is not None else None,
         }).scalar_one_or_none()
         if article_id is None:  # another worker stored it a moment ago
             result.duplicates += 1
             continue
-        if fingerprint is not None:
-            near.add(article_id, fingerprint)
+        if simhash is not None:
+            near.add(article_id, simhash)
         if digest is not None:
             by_hash[digest] = article_id
         result.new_ids.append(article_id)

@@ -25,8 +25,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from collectors import schedule, store
-from collectors.dedup import canonical_urls
-from collectors.feeds import ParsedEntry, parse_feed
+from collectors.dedup import Fingerprint
+from collectors.feeds import ParsedEntry
 from collectors.fetch import Fetcher, FetchError, FetchResult, RobotsCache, Severity
 from collectors.follow import (
     PAGE_ACCEPT,
@@ -35,7 +35,8 @@ from collectors.follow import (
     article_from_page,
     follow_related,
 )
-from collectors.pages import ExtractedPage, extract_page
+from collectors.offload import Offload, PreparedFeed
+from collectors.pages import ExtractedPage
 from collectors.related import RelevanceGate, keyword_relevance
 from config import Settings, UserError
 from db.models import Source
@@ -134,11 +135,19 @@ def collect(sessions: SessionFactory, settings: Settings, *, names: list[str] | 
             due_only: bool = True, gate: RelevanceGate | None = None,
             robots: RobotsCache | None = None, seed: int | None = None,
             on_source_done: Callable[[SourceReport], None] | None = None,
-            owner: str = "cli", stop: threading.Event | None = None) -> PassReport:
-    """Run one collection pass (blocking); see `run_pass`."""
-    return asyncio.run(run_pass(sessions, settings, names=names, due_only=due_only, gate=gate,
-                                robots=robots, seed=seed, on_source_done=on_source_done,
-                                owner=owner, stop=stop))
+            owner: str = "cli", stop: threading.Event | None = None,
+            offload: Offload | None = None) -> PassReport:
+    """Run one collection pass (blocking); see `run_pass`. Without `offload` the pass
+    starts and stops its own pool of CAIT_PARSE_PROCESSES (a worker keeps one for good)."""
+    pool = Offload(settings.parse_processes) if offload is None else offload
+    try:
+        return asyncio.run(run_pass(sessions, settings, names=names, due_only=due_only,
+                                    gate=gate, robots=robots, seed=seed,
+                                    on_source_done=on_source_done, owner=owner, stop=stop,
+                                    offload=pool))
+    finally:
+        if offload is None:
+            pool.close()
 
 
 async def run_pass(sessions: SessionFactory, settings: Settings, *,
@@ -146,7 +155,8 @@ async def run_pass(sessions: SessionFactory, settings: Settings, *,
                    gate: RelevanceGate | None = None, robots: RobotsCache | None = None,
                    seed: int | None = None,
                    on_source_done: Callable[[SourceReport], None] | None = None,
-                   owner: str = "cli", stop: threading.Event | None = None) -> PassReport:
+                   owner: str = "cli", stop: threading.Event | None = None,
+                   offload: Offload | None = None) -> PassReport:
     """Fetch every selected source concurrently, then follow pending related links.
 
     When `stop` is set the pass cancels what is in flight and returns: every source is
@@ -160,8 +170,10 @@ async def run_pass(sessions: SessionFactory, settings: Settings, *,
         session.commit()  # the leases
         near = store.load_near_duplicate_index(session, now)
     report = PassReport()
+    offload = offload or Offload(0)
+    offload.start()
     async with Fetcher(settings, robots) as fetcher:
-        ctx = PassContext(settings, sessions, fetcher, gate or keyword_relevance, near,
+        ctx = PassContext(settings, sessions, fetcher, offload, gate or keyword_relevance, near,
                        random.Random(seed), utcnow,
                        schedule.Policy(settings.min_interval_seconds,
                                        settings.max_interval_seconds,
@@ -295,8 +307,8 @@ async def _process_source(ctx: PassContext, snap: _Snapshot) -> SourceReport:
                                 and _body_hash(fetched) == snap.last_content_hash):
         return _finish(ctx, snap, None, fetched, "not_modified")
     if is_page:
-        page = await asyncio.to_thread(extract_page, fetched.body, fetched.url,
-                                       fetched.headers.get("content-type", ""))
+        page = await ctx.offload.extract_page(fetched.body, fetched.url,
+                                              fetched.headers.get("content-type", ""))
         if page.text is None and not page.title:
             failure = FetchError(snap.url, "extraction_failed", Severity.SOFT,
                                  page.error or "no article found", fetched.status)
@@ -304,36 +316,38 @@ async def _process_source(ctx: PassContext, snap: _Snapshot) -> SourceReport:
         item = article_from_page(page, snap.id, None, "manual", 0, None)
         return _finish(ctx, snap, None, fetched, "ok", entries=1, items=[item],
                        pages={item.canonical_url: page})
-    parsed = parse_feed(fetched.body, fetched.headers, fetched.url)
+    prepared = await ctx.offload.prepare_feed(fetched.body, fetched.headers, fetched.url)
+    parsed = prepared.parsed
     if not parsed.ok:
         reason = "not_a_feed" if parsed.format in ("", "html") else "parse_error"
         failure = FetchError(snap.url, reason, Severity.SOFT, parsed.error or "unreadable",
                              fetched.status)
         return _finish(ctx, snap, failure, fetched, "failed")
-    items, pages, known = await _items_from_entries(ctx, snap, parsed.entries)
+    items, pages, known = await _items_from_entries(ctx, snap, prepared)
     return _finish(ctx, snap, None, fetched, "ok", entries=len(parsed.entries), items=items,
                    pages=pages, feed_hint=parsed.ttl_seconds, known=known)
 
 
-def _article_from_entry(entry: ParsedEntry, source_id: int,
-                        canonical: str) -> store.NewArticle:
+def _article_from_entry(entry: ParsedEntry, source_id: int, canonical: str,
+                        identity: Fingerprint) -> store.NewArticle:
     return store.NewArticle(
         url=entry.url, canonical_url=canonical, title=entry.title,
         summary=entry.summary, text=entry.content, language=None, author=entry.author,
-        published_at=entry.published_at, source_id=source_id)
+        published_at=entry.published_at, source_id=source_id, fingerprint=identity)
 
 
-async def _items_from_entries(ctx: PassContext, snap: _Snapshot, entries: list[ParsedEntry]
+async def _items_from_entries(ctx: PassContext, snap: _Snapshot, prepared: PreparedFeed
                               ) -> tuple[list[store.NewArticle], dict[str, ExtractedPage], int]:
     """New entries as articles (for full-text sources with their pages fetched and extracted),
     and how many distinct entries were stored already."""
-    unique: dict[str, ParsedEntry] = {}
-    for canonical, entry in zip(canonical_urls([e.url for e in entries]), entries, strict=True):
-        unique.setdefault(canonical, entry)
+    unique: dict[str, tuple[ParsedEntry, Fingerprint]] = {}
+    for canonical, entry, identity in zip(prepared.canonical_urls, prepared.parsed.entries,
+                                          prepared.fingerprints, strict=True):
+        unique.setdefault(canonical, (entry, identity))
     with ctx.sessions() as session:
         known = store.existing_urls(session, unique)
-    fresh = [(url, e) for url, e in unique.items() if url not in known]
-    items = [_article_from_entry(e, snap.id, url) for url, e in fresh]
+    fresh = [(url, entry) for url, (entry, _) in unique.items() if url not in known]
+    items = [_article_from_entry(entry, snap.id, url, unique[url][1]) for url, entry in fresh]
     pages: dict[str, ExtractedPage] = {}
     known_count = len(unique) - len(fresh)
     if not snap.full_text:
@@ -346,8 +360,8 @@ async def _items_from_entries(ctx: PassContext, snap: _Snapshot, entries: list[P
             log.info("source=%r page=%s full text unavailable: %s", snap.name, entry.url,
                      fetched.describe())
             return  # the feed's summary stands in
-        page = await asyncio.to_thread(extract_page, fetched.body, fetched.url,
-                                       fetched.headers.get("content-type", ""))
+        page = await ctx.offload.extract_page(fetched.body, fetched.url,
+                                              fetched.headers.get("content-type", ""))
         if page.text:
             items[index] = article_from_page(page, snap.id, entry, "feed", 0, None)
             pages[items[index].canonical_url] = page

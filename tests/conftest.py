@@ -80,7 +80,7 @@ def server() -> Iterator[LoopbackServer]:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Settings for tests: everything is one loopback host, so politeness is lifted."""
-    return load_settings(environ={}, data_dir=tmp_path, host_concurrency=8,
+    return load_settings(environ={}, data_dir=tmp_path, host_concurrency=8, parse_processes=0,
                          host_delay_seconds=0.0, allow_private_networks=True,
                          total_timeout=5.0, read_timeout=2.0, connect_timeout=2.0)
 

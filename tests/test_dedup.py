@@ -7,11 +7,13 @@ from hypothesis import given
 from hypothesis.provisional import urls
 
 from collectors.dedup import (
+    Fingerprint,
     NearDuplicateIndex,
     canonical_urls,
     canonicalize_url,
     content_hash,
     de_amp_url,
+    fingerprint,
     hamming,
     simhash,
 )
@@ -91,3 +93,13 @@ def test_simhash_works_on_chinese_text() -> None:
     edited = text.replace("关键区别", "主要区别", 1)
     a, b = simhash(text), simhash(edited)
     assert a is not None and b is not None and hamming(a, b) <= 3
+
+
+def test_fingerprint_matches_the_separate_functions_when_remembered_too() -> None:
+    text = SEEDS.joinpath("gogoai_lambert_china_ai_tour.txt").read_text()
+    expected = Fingerprint(content_hash(text), simhash(text))
+    assert expected.content_hash is not None and expected.simhash is not None
+    assert fingerprint(text) == expected
+    assert fingerprint(text.upper()) == expected  # same normalised text: remembered
+    assert fingerprint("short") == Fingerprint(None, None)
+    assert fingerprint(None) == Fingerprint(None, None)

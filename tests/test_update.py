@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -37,6 +38,12 @@ def source(sessions: Sessions, name: str) -> Source:
 def count(sessions: Sessions, model: type) -> int:
     with sessions() as s:
         return int(s.scalar(select(func.count()).select_from(model)) or 0)
+
+
+@pytest.fixture(params=[0, 1], ids=["in-process", "parser-process"])
+def either_settings(request: pytest.FixtureRequest, settings: Settings) -> Settings:
+    """The test runs with parsing and extraction in the pass's process and in a pool."""
+    return replace(settings, parse_processes=request.param)
 
 
 def rss(items: list[tuple[str, str, str]], ttl: int | None = None) -> bytes:
@@ -141,7 +148,7 @@ def test_new_items_are_added_once_across_runs(server: LoopbackServer, settings: 
 
 
 def test_full_text_pages_and_a_gb2312_page_without_charset(
-        server: LoopbackServer, settings: Settings, sessions: Sessions) -> None:
+        server: LoopbackServer, either_settings: Settings, sessions: Sessions) -> None:
     page = article_page("中国人工智能实验室的观察", [CHINESE_TEXT] * 3, charset_meta=None,
                         lang="zh").replace("镕", "荣").replace("喆", "哲")
     server.routes["/a/1.html"] = Reply(200, page.encode("gb2312"), content_type="text/html")
@@ -152,7 +159,7 @@ def test_full_text_pages_and_a_gb2312_page_without_charset(
                                           ("t3", server.url("/a/missing"), "kept summary")]),
                                 content_type="application/xml")
     add(sessions, SourceSpec("f", server.url("/f"), full_text=True))
-    collect(sessions, settings, due_only=False)
+    collect(sessions, either_settings, due_only=False)
     with sessions() as s:
         rows = {a.url.rsplit("/", 1)[-1]: a for a in s.scalars(select(Article))}
     assert "芯片和数据的差距是中美之间的关键区别" in (rows["1.html"].text or "")
@@ -197,7 +204,8 @@ def _serve_seed(server: LoopbackServer, host_for: dict[int, str] | None = None) 
 
 
 def test_related_links_follow_relevant_ones_store_the_rest(
-        server: LoopbackServer, settings: Settings, sessions: Sessions) -> None:
+        server: LoopbackServer, either_settings: Settings, sessions: Sessions) -> None:
+    settings = either_settings
     titles = _serve_seed(server)
     add(sessions, SourceSpec("seed", server.url("/seed"), kind="page"))
     report = collect(sessions, settings, due_only=False)

@@ -1,0 +1,125 @@
+"""CPU-heavy steps of a pass off the event loop: feed parsing (with the hashing of each
+entry) and article-page extraction.
+
+Once latency is hidden a pass is CPU-bound, and in one Python process parsing, HTTP
+bookkeeping, hashing and database writes take turns on one core. With CAIT_PARSE_PROCESSES
+> 0 these two steps run in a pool of that many processes (started with 'spawn', so no
+thread state is forked), and the event loop keeps fetching and writing meanwhile; with 0
+they run in the pass's own process. A pool process that dies (a parser crashing on hostile
+input) fails only the documents in hand: they come back as a recorded error and the pool is
+started again. A pool that keeps dying with nothing done in between (it cannot start at all)
+is given up for the in-process way, with an error in the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import signal
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Any
+
+from collectors.dedup import Fingerprint, canonical_urls, fingerprint
+from collectors.feeds import ParsedFeed, parse_feed
+from collectors.pages import ExtractedPage, extract_page
+
+log = logging.getLogger("cait.collect")
+MAX_BROKEN_POOLS = 3  # in a row, without one document handled in between
+
+
+@dataclass(frozen=True)
+class PreparedFeed:
+    """A parsed feed with, per entry, its canonical URL and the fingerprints of its text
+    (hashing is half the per-article work; done here, it leaves the writing process)."""
+
+    parsed: ParsedFeed
+    canonical_urls: list[str]
+    fingerprints: list[Fingerprint]
+
+
+def prepare_feed(body: bytes, headers: dict[str, str], url: str) -> PreparedFeed:
+    parsed = parse_feed(body, headers, url)
+    return PreparedFeed(parsed, canonical_urls([e.url for e in parsed.entries]),
+                        [fingerprint(e.content or e.summary) for e in parsed.entries])
+
+
+def _ready() -> bool:
+    return True
+
+
+def _ignore_interrupts() -> None:
+    # Ctrl-C reaches the whole process group; only the main process decides how to stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class Offload:
+    """Runs `parse_feed` and `extract_page` in worker processes (or inline with 0)."""
+
+    def __init__(self, processes: int) -> None:
+        self.processes = max(0, processes)
+        self._pool: ProcessPoolExecutor | None = None
+        self._broken_in_a_row = 0
+
+    def __enter__(self) -> Offload:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """Start the pool now (its imports take a second) so that it is ready when the
+        first response arrives; called by every use anyway."""
+        if self.processes and self._pool is None:
+            self._pool = ProcessPoolExecutor(self.processes,
+                                             mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_ignore_interrupts)
+            self._pool.submit(_ready)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    async def prepare_feed(self, body: bytes, headers: dict[str, str], url: str
+                           ) -> PreparedFeed:
+        result = await self._run(prepare_feed, body, headers, url, inline_thread=False)
+        if isinstance(result, BrokenProcessPool):
+            failed = ParsedFeed(None, [], "", "none",
+                                error=f"the parser process died on this feed ({result})"[:300])
+            return PreparedFeed(failed, [], [])
+        return result
+
+    async def extract_page(self, body: bytes, url: str, content_type: str) -> ExtractedPage:
+        result = await self._run(extract_page, body, url, content_type, inline_thread=True)
+        if isinstance(result, BrokenProcessPool):
+            return ExtractedPage(url=url, canonical_url=url, title=None, text=None, author=None,
+                                 published_at=None, language=None, encoding="", related=[],
+                                 error=f"the extraction process died on this page ({result})")
+        return result
+
+    async def _run(self, function: Any, *args: Any, inline_thread: bool) -> Any:
+        """The function's result, or the BrokenProcessPool that lost it. Inline, a slow
+        step (page extraction, ~35 ms) runs in a thread so the loop's timers stay live."""
+        self.start()
+        pool = self._pool
+        if pool is None:
+            return await asyncio.to_thread(function, *args) if inline_thread else function(*args)
+        try:
+            result = await asyncio.get_running_loop().run_in_executor(pool, function, *args)
+        except BrokenProcessPool as error:
+            if self._pool is pool:  # the first of its tasks to fail replaces it
+                pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
+                self._broken_in_a_row += 1
+                if self._broken_in_a_row >= MAX_BROKEN_POOLS:
+                    self.processes = 0
+                    log.error("offload: the worker processes died %d times in a row (%s); "
+                              "parsing in this process from now on", MAX_BROKEN_POOLS, error)
+                else:
+                    log.error("offload: a worker process died (%s); starting a new pool", error)
+            return error
+        self._broken_in_a_row = 0
+        return result

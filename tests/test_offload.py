@@ -1,0 +1,79 @@
+"""The parser process pool: same results as in-process, and a dying process costs one document."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import signal
+import time
+
+import pytest
+
+from collectors.offload import MAX_BROKEN_POOLS, Offload, PreparedFeed, prepare_feed
+from tests.conftest import CORPUS
+
+BASE = "https://feed.example/feed.xml"
+FEEDS = ["Ranchero-Software-NetNewsWire__kc0011.rss", "miniflux-v2__encoding_WINDOWS-1251.xml",
+         "miniflux-v2__rdf_UTF8.xml", "Ranchero-Software-NetNewsWire__3960.json"]
+
+
+def _kill_pool_processes(before: set[int]) -> None:
+    victims = [p for p in multiprocessing.active_children() if p.pid not in before]
+    assert victims, "the pool has no process to kill"
+    for process in victims:
+        os.kill(process.pid or 0, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while any(p.is_alive() for p in victims) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def test_the_pool_prepares_feeds_exactly_as_the_process_itself() -> None:
+    bodies = [(CORPUS / "feeds" / name).read_bytes() for name in FEEDS]
+
+    async def through(offload: Offload) -> list[PreparedFeed]:
+        return [await offload.prepare_feed(body, {}, BASE) for body in bodies]
+
+    with Offload(1) as pool:
+        pooled = asyncio.run(through(pool))
+    assert pooled == [prepare_feed(body, {}, BASE) for body in bodies]
+    assert all(p.parsed.ok and p.parsed.entries for p in pooled)
+    assert all(len(p.fingerprints) == len(p.parsed.entries) == len(p.canonical_urls)
+               for p in pooled)
+
+
+def test_a_dying_pool_process_fails_only_the_document_in_hand() -> None:
+    body = (CORPUS / "feeds" / FEEDS[0]).read_bytes()
+    before = {p.pid for p in multiprocessing.active_children()}
+
+    async def scenario() -> None:
+        with Offload(1) as offload:
+            first = await offload.prepare_feed(body, {}, BASE)
+            _kill_pool_processes(before)
+            lost = await offload.prepare_feed(body, {}, BASE)
+            assert not lost.parsed.ok and "parser process died" in (lost.parsed.error or "")
+            assert lost.parsed.entries == []
+            again = await offload.prepare_feed(body, {}, BASE)  # a new pool took over
+            assert again == first and offload.processes == 1
+
+    asyncio.run(scenario())
+
+
+def test_a_pool_that_keeps_dying_is_given_up_for_in_process_parsing(
+        caplog: pytest.LogCaptureFixture) -> None:
+    body = (CORPUS / "feeds" / FEEDS[0]).read_bytes()
+    before = {p.pid for p in multiprocessing.active_children()}
+
+    async def scenario() -> None:
+        with Offload(1) as offload:
+            for _ in range(MAX_BROKEN_POOLS):
+                offload.start()
+                await asyncio.to_thread(_kill_pool_processes, before)
+                lost = await offload.prepare_feed(body, {}, BASE)
+                assert not lost.parsed.ok
+            assert offload.processes == 0
+            inline = await offload.prepare_feed(body, {}, BASE)
+            assert inline == prepare_feed(body, {}, BASE)
+
+    asyncio.run(scenario())
+    assert "parsing in this process from now on" in caplog.text
