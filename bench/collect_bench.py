@@ -2,7 +2,8 @@
 
 Prints, in one run, for N feeds (from the corpus, 100–300 ms injected latency, 2 % failures,
 spread over 16 loopback hosts):
-  cait     – one `collect` pass end to end (fetch, parse, dedup, store in SQLite)
+  cait     – one `collect` pass end to end (fetch, parse, dedup, store in SQLite), with the
+             default CAIT_PARSE_PROCESSES=1 (parsing and hashing in a second process)
   (a)      – a naive sequential loop of httpx.get + feedparser.parse (on a sample, as a rate)
   (b)      – the CPU-only parse time of the same bytes, with feedparser and with cait's parser
 and the parser side by side on the 122 corpus feeds (fastfeedparser fast path vs feedparser).
@@ -46,8 +47,8 @@ def start_server(feeds: int, hosts: int, port: int) -> subprocess.Popen[str]:
     return proc
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024
 
 
 def run_cait(urls: list[str], workdir: Path) -> tuple[float, int, int, int]:
@@ -141,7 +142,9 @@ def main() -> None:
     print(f"cait vs (a): {cait_rate / naive_rate:.1f}x faster (target >= 20x)")
     print(f"cait vs (b) feedparser parse time: {elapsed / fp_seconds:.2f}x; vs cait's own parse "
           f"time: {elapsed / cait_parse_seconds:.2f}x (target <= 1.5x)")
-    print(f"peak RSS: {rss_before:.0f} MB before, {rss_after:.0f} MB after the pass")
+    print(f"peak RSS: {rss_before:.0f} MB before, {rss_after:.0f} MB after the pass; parser "
+          f"process {peak_rss_mb(resource.RUSAGE_CHILDREN):.0f} MB "
+          f"(CAIT_PARSE_PROCESSES={load_settings(environ={}).parse_processes})")
     parser_side_by_side()
 
 
