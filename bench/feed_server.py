@@ -12,10 +12,12 @@ from __future__ import annotations
 import argparse
 import random
 import re
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "feeds"
 # Article links move to a per-copy host; namespace URIs must stay as they are.
@@ -24,6 +26,12 @@ LINK_HOST = re.compile(
     rb"wellformedweb\.org|webns\.net|search\.yahoo\.com|itunes\.com|podlove\.org|"
     rb"rssnamespace\.org|madskills\.com|xmlns\.com|rssboard\.org|googleplay|"
     rb"blogger\.com/atom|schemas\.|feedburner\.com/))")
+
+
+class QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # clients closing keep-alives
+            super().handle_error(request, client_address)
 
 
 def feed_bodies(count: int) -> list[bytes]:
@@ -50,7 +58,7 @@ def rotating_body(i: int, request: int) -> bytes:
 
 
 def serve(count: int, hosts: int, port: int, latency: tuple[float, float], fail: float,
-          seed: int = 1, rotate: bool = False) -> list[ThreadingHTTPServer]:
+          seed: int = 1, rotate: bool = False) -> list[QuietServer]:
     bodies = feed_bodies(count)
     failing = set(random.Random(seed).sample(range(count), int(count * fail)))
     requests: dict[int, int] = {}
@@ -87,7 +95,7 @@ def serve(count: int, hosts: int, port: int, latency: tuple[float, float], fail:
 
     servers = []
     for h in range(hosts):
-        httpd = ThreadingHTTPServer((f"127.0.0.{1 + h}", port), Handler)
+        httpd = QuietServer((f"127.0.0.{1 + h}", port), Handler)
         httpd.daemon_threads = True
         threading.Thread(target=httpd.serve_forever, daemon=True).start()
         servers.append(httpd)
