@@ -16,7 +16,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import multiprocessing.connection
+import os
 import signal
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -50,9 +53,19 @@ def _ready() -> bool:
     return True
 
 
-def _ignore_interrupts() -> None:
+def _start_pool_process() -> None:
     # Ctrl-C reaches the whole process group; only the main process decides how to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A pool process holds both ends of its task queue, so a parent killed with SIGKILL
+    # never closes it: watch the parent and leave with it instead of idling forever.
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
+
+
+def _exit_with(sentinel: int) -> None:
+    multiprocessing.connection.wait([sentinel])
+    os._exit(0)
 
 
 class Offload:
@@ -75,7 +88,7 @@ class Offload:
         if self.processes and self._pool is None:
             self._pool = ProcessPoolExecutor(self.processes,
                                              mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_ignore_interrupts)
+                                             initializer=_start_pool_process)
             self._pool.submit(_ready)
 
     def close(self) -> None:

@@ -6,7 +6,10 @@ import asyncio
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -77,3 +80,36 @@ def test_a_pool_that_keeps_dying_is_given_up_for_in_process_parsing(
 
     asyncio.run(scenario())
     assert "parsing in this process from now on" in caplog.text
+
+
+def test_pool_processes_leave_when_their_parent_is_killed(tmp_path: Path) -> None:
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import asyncio, multiprocessing, sys, time\n"
+        "from collectors.offload import Offload\n"
+        "if __name__ == '__main__':\n"
+        "    offload = Offload(1)\n"
+        "    offload.start()\n"
+        "    asyncio.run(offload.prepare_feed(b'<rss><channel></channel></rss>', {}, 'x'))\n"
+        "    print(*[p.pid for p in multiprocessing.active_children()], flush=True)\n"
+        "    time.sleep(60)\n")
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                              cwd=Path(__file__).resolve().parents[1])
+    assert parent.stdout is not None
+    with parent.stdout:
+        children = [int(pid) for pid in parent.stdout.readline().split()]
+    assert children
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in children)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return status != "Z"  # a zombie has exited; only its parent (init here) can reap it
