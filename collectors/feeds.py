@@ -24,7 +24,7 @@ import fastfeedparser
 import feedparser
 
 from collectors.dedup import http_url
-from collectors.textutil import decode_body, strip_html
+from collectors.textutil import decode_body, header_charset, strip_html, xml_charset
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,6 @@ class ParsedFeed:
         return self.error is None
 
 
-_XML_DECL_ENCODING = re.compile(rb"<\?xml[^>]*encoding=[\"']([A-Za-z0-9._-]+)[\"']", re.I)
 _XML_DECL_TEXT = re.compile(r"^(\s*<\?xml[^>]*encoding=[\"'])[A-Za-z0-9._-]+([\"'])", re.I)
 _HTML_START = re.compile(rb"^\s*(<!doctype\s+html|<html)", re.I)
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.I)
@@ -70,17 +69,10 @@ def _clean(value: Any) -> str | None:
     return text or None
 
 
-def _charset(headers: dict[str, str]) -> str | None:
-    match = re.search(r"charset=([\w.-]+)", headers.get("content-type", ""), re.I)
-    return match.group(1).lower() if match else None
-
-
 def _is_clean_utf8(body: bytes, headers: dict[str, str]) -> bool:
-    declared = _charset(headers)
-    if declared not in (None, "utf-8", "utf8"):
-        return False
-    if (_xml_encoding(body) or "utf-8").lower() not in ("utf-8", "utf8"):
-        return False
+    for declared in (header_charset(headers.get("content-type", "")), xml_charset(body)):
+        if declared is not None and declared.lower() not in ("utf-8", "utf8"):
+            return False
     try:
         body.decode("utf-8")
     except UnicodeDecodeError:
@@ -160,11 +152,6 @@ def _to_utf8(body: bytes, headers: dict[str, str]) -> bytes:
     as for pages), its declaration rewritten to match, so that the fast parser reads it."""
     text, _codec = decode_body(body, headers.get("content-type", ""))
     return _XML_DECL_TEXT.sub(r"\1utf-8\2", text, count=1).encode("utf-8")
-
-
-def _xml_encoding(body: bytes) -> str | None:
-    decl = _XML_DECL_ENCODING.search(body[:300])
-    return decl.group(1).decode("ascii") if decl else None
 
 
 def _parse_fast(body: bytes, url: str) -> ParsedFeed | None:

@@ -44,17 +44,25 @@ def codec_for(label: str | None) -> str | None:
         return None
 
 
+def header_charset(content_type: str) -> str | None:
+    """The charset named by a Content-Type header value."""
+    match = _HEADER_CHARSET.search(content_type or "")
+    return match.group(1) if match else None
+
+
+def xml_charset(body: bytes) -> str | None:
+    """The encoding named by the document's XML declaration."""
+    found = _XML_ENCODING.search(body[:4096])
+    return found.group(1).decode("ascii", errors="ignore") if found else None
+
+
 def declared_charset(body: bytes, content_type: str = "") -> str | None:
     """The charset a response declares: HTTP header first, then XML declaration or <meta>."""
-    match = _HEADER_CHARSET.search(content_type or "")
-    if match:
-        return match.group(1)
-    head = body[:4096]
-    for pattern in (_XML_ENCODING, _META_CHARSET):
-        found = pattern.search(head)
-        if found:
-            return found.group(1).decode("ascii", errors="ignore")
-    return None
+    declared = header_charset(content_type) or xml_charset(body)
+    if declared:
+        return declared
+    found = _META_CHARSET.search(body[:4096])
+    return found.group(1).decode("ascii", errors="ignore") if found else None
 
 
 def decode_body(body: bytes, content_type: str = "") -> tuple[str, str]:

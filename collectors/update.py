@@ -346,8 +346,9 @@ async def _items_from_entries(ctx: PassContext, snap: _Snapshot, prepared: Prepa
         unique.setdefault(canonical, (entry, identity))
     with ctx.sessions() as session:
         known = store.existing_urls(session, unique)
-    fresh = [(url, entry) for url, (entry, _) in unique.items() if url not in known]
-    items = [_article_from_entry(entry, snap.id, url, unique[url][1]) for url, entry in fresh]
+    fresh = [(url, entry, identity) for url, (entry, identity) in unique.items()
+             if url not in known]
+    items = [_article_from_entry(entry, snap.id, url, identity) for url, entry, identity in fresh]
     pages: dict[str, ExtractedPage] = {}
     known_count = len(unique) - len(fresh)
     if not snap.full_text:
@@ -366,7 +367,7 @@ async def _items_from_entries(ctx: PassContext, snap: _Snapshot, prepared: Prepa
             items[index] = article_from_page(page, snap.id, entry, "feed", 0, None)
             pages[items[index].canonical_url] = page
 
-    await asyncio.gather(*(with_page(i, e) for i, (_, e) in enumerate(fresh[:budget])))
+    await asyncio.gather(*(with_page(i, e) for i, (_, e, _) in enumerate(fresh[:budget])))
     return items, pages, known_count
 
 
