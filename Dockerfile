@@ -2,11 +2,14 @@
 FROM python:3.11-slim
 WORKDIR /app
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 CAIT_DATA_DIR=/data
-COPY pyproject.toml README.md alembic.ini config.py cli.py cli_collect.py cli_classify.py worker.py ./
+COPY pyproject.toml README.md alembic.ini config.py pipeline.py worker.py ./
 COPY alembic ./alembic
+COPY cli ./cli
+COPY common ./common
 COPY collectors ./collectors
 COPY classify ./classify
 COPY db ./db
+COPY reports ./reports
 RUN pip install --no-cache-dir -e '.[postgres]'
 VOLUME /data
 CMD ["cait", "run"]

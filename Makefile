@@ -24,11 +24,15 @@ demo: install
 	$(BIN)/cait demo
 
 test: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy config.py cli.py cli_collect.py cli_classify.py cli_reports.py worker.py demo.py db collectors classify reports
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -152,7 +152,3 @@ def documented_settings() -> list[tuple[str, str, str]]:
             default = "~/.local/share/cait"
         rows.append((f.metadata["env"], str(default), f.metadata["help"]))
     return rows
-
-
-class UserError(Exception):
-    """A problem the user can fix (bad input, missing setup); the CLI prints it as one line."""

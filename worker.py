@@ -14,6 +14,7 @@ Run: python worker.py   (or `cait run`)
 
 from __future__ import annotations
 
+import argparse
 import fcntl
 import logging
 import os
@@ -31,23 +32,19 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import sessionmaker
 
-from classify.tagging import relevance_gate, tag_articles
-from classify.train import model_for_database
-from collectors.fetch import RobotsCache
 from collectors.offload import Offload
-from collectors.update import collect
+from collectors.robots import RobotsCache
+from common.errors import CaitError, WorkerRefused, one_line
 from config import Settings, load_settings
 from db import migrate
 from db.models import WorkerHeartbeat
 from db.session import describe_url, get_engine, session_scope
+from pipeline import run_pass
 from reports.digest import build_digest, last_complete_week, store_digest, to_html, to_markdown
 
 log = logging.getLogger("cait.worker")
 MAX_BACKOFF_SECONDS = 300
 
-
-class WorkerRefused(Exception):
-    """This worker must not start (another one holds the SQLite database)."""
 
 
 def sqlite_lock(engine: Engine) -> IO[str] | None:
@@ -104,15 +101,10 @@ class Worker:
         started = time.monotonic()
         try:
             self.beat("collecting")
-            with session_scope(self.engine) as session:
-                model = model_for_database(session, self.settings.effective_model_dir)
-            report = collect(self.sessions, self.settings, due_only=True, owner=self.id,
-                             stop=self.stop, gate=relevance_gate(model), robots=self.robots,
-                             offload=self.offload)
-            summary = report.summary()
-            self.beat("classifying")
-            with session_scope(self.engine) as session:
-                tagged = tag_articles(session, model)
+            result = run_pass(self.engine, self.settings, due_only=True, owner=self.id,
+                              stop=self.stop, robots=self.robots, offload=self.offload,
+                              on_stage=self.beat)
+            summary, tagged = result.collected.summary(), result.tagged
         except sa_exc.DBAPIError as error:
             self.failures += 1
             delay = min(MAX_BACKOFF_SECONDS, 5 * 2 ** (self.failures - 1))
@@ -185,7 +177,14 @@ class Worker:
         self.stop.set()
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    """Run the worker until stopped; the process exit status (0 stopped cleanly, 1 refused)."""
+    argparse.ArgumentParser(
+        prog="python -m worker",
+        description="cait worker: collect due sources every CAIT_COLLECT_EVERY_SECONDS, follow "
+                    "gated Related-News links, tag new articles and write the weekly digest, "
+                    "until SIGTERM or Ctrl-C. Settings come from CAIT_* variables "
+                    "(`cait config`).").parse_args(argv)
     settings = load_settings()
     logging.basicConfig(level=getattr(logging, settings.log_level.upper(), logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s %(message)s",
@@ -196,8 +195,8 @@ def main() -> int:
     engine = get_engine(settings.effective_database_url)
     try:
         return Worker(settings, engine).run()
-    except WorkerRefused as error:
-        print(f"error: {error}", file=sys.stderr)
+    except CaitError as error:  # the one place the worker turns its errors into a line
+        print(f"error: {one_line(error)}", file=sys.stderr)
         return 1
     except sa_exc.OperationalError as error:
         print(f"error: database unavailable: {str(error.orig).strip().splitlines()[0]}",

@@ -25,7 +25,7 @@ from sklearn.pipeline import make_pipeline
 from classify.examples import ANCHORS, Example, anchor_examples, labelled_file
 from classify.model import ThemeModel
 from classify.train import KeywordBaseline, evaluate, fit, model_predictor
-from db.models import THEMES
+from common.vocabulary import THEMES
 
 DEV = Path(__file__).resolve().parent / "data" / "dev.jsonl"
 

@@ -70,7 +70,7 @@ def serve(count: int, hosts: int, port: int, latency: tuple[float, float], fail:
         def log_message(self, *args: object) -> None:
             pass
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             time.sleep(random.uniform(*latency))
             try:
                 i = int(self.path.rsplit("/", 1)[-1])

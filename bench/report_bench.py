@@ -23,8 +23,9 @@ from pathlib import Path
 from sqlalchemy import insert, text
 from sqlalchemy.engine import Engine
 
+from common.vocabulary import RELEVANCE, THEMES
 from db import migrate
-from db.models import RELEVANCE, THEMES, Article, ArticleTheme
+from db.models import Article, ArticleTheme
 from db.rollup import rebuild
 from db.session import make_engine, session_scope
 from reports.digest import build_digest, last_complete_week

@@ -1,14 +1,13 @@
 """The classifier: theme and relevance pipelines, prediction, explanation and persistence.
 
-Features are word TF-IDF (Chinese is split into characters first, so its tokens are
-characters) plus the term-list counts of `terms.TermCounts`.
+Features are word TF-IDF over `common.text.words` (Chinese segmented into words) plus the
+term-list counts of `terms.TermCounts`.
 Each theme has its own logistic regression (`PerThemeLogistic`) with a threshold chosen by
 cross-validation in `train.py`; China-AI relevance is a separate logistic regression.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,17 +22,12 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from classify.terms import TermCounts, load_terms, term_hits
-from db.models import RELEVANCE, THEMES
+from classify.terms import TermCounts
+from common.errors import ModelMismatch
+from common.text import words
+from common.vocabulary import RELEVANCE, THEMES, load_terms, term_hits
 
-_CJK_CHAR = re.compile(r"([\u3400-\u9fff\uf900-\ufaff])")
 MODEL_FILE = "model.joblib"
-
-
-def split_cjk(text: str) -> str:
-    """Lower-cased text with every CJK character a token of its own."""
-    lowered = text.lower()
-    return _CJK_CHAR.sub(r" \1 ", lowered) if _CJK_CHAR.search(lowered) else lowered
 
 
 def _term_features(labels: list[str]) -> TermCounts:
@@ -49,7 +43,7 @@ def build_theme_pipeline(c: float = 4.0, max_features: int = 60_000,
     examples the term counts generalise better, and cross-validation picks the balance.
     """
     features = FeatureUnion([
-        ("words", TfidfVectorizer(preprocessor=split_cjk, token_pattern=r"(?u)\b\w+\b",
+        ("words", TfidfVectorizer(tokenizer=words, lowercase=False, token_pattern=None,
                                   ngram_range=(1, ngram_max), sublinear_tf=True, min_df=1,
                                   max_features=max_features, dtype=np.float32)),
         ("terms", _term_features(list(THEMES))),
@@ -77,7 +71,7 @@ class PerThemeLogistic(BaseEstimator, ClassifierMixin):
         mask[own:own + 3] = 1.0
         return sp.diags(mask)
 
-    def fit(self, X: Any, y: np.ndarray) -> PerThemeLogistic:  # noqa: N803 - sklearn API
+    def fit(self, X: Any, y: np.ndarray) -> PerThemeLogistic:
         X = sp.csr_matrix(X)
         self.classes_ = np.arange(y.shape[1])  # multi-label, as OneVsRestClassifier reports
         self.estimators_ = []
@@ -96,10 +90,10 @@ class PerThemeLogistic(BaseEstimator, ClassifierMixin):
                                     for est in self.estimators_])
         return self
 
-    def predict_proba(self, X: Any) -> np.ndarray:  # noqa: N803
+    def predict_proba(self, X: Any) -> np.ndarray:
         return np.asarray(expit(sp.csr_matrix(X) @ self.coef_ + self.intercept_))
 
-    def predict(self, X: Any) -> np.ndarray:  # noqa: N803
+    def predict(self, X: Any) -> np.ndarray:
         return (self.predict_proba(X) >= 0.5).astype(int)
 
 
@@ -111,11 +105,11 @@ class _Constant:
         self.coef_ = np.zeros((1, 0))
         self.intercept_ = np.array([float(np.log(max(prior, 1e-6) / max(1 - prior, 1e-6)))])
 
-    def fit(self, X: Any, y: Any) -> _Constant:  # noqa: N803
+    def fit(self, X: Any, y: Any) -> _Constant:
         self.coef_ = np.zeros((1, X.shape[1]))
         return self
 
-    def predict_proba(self, X: Any) -> np.ndarray:  # noqa: N803
+    def predict_proba(self, X: Any) -> np.ndarray:
         return np.column_stack([np.full(X.shape[0], 1 - self.prior),
                                 np.full(X.shape[0], self.prior)])
 
@@ -217,9 +211,6 @@ class ThemeModel:
         model: ThemeModel = bundle["model"]
         return model
 
-
-class ModelMismatch(Exception):
-    """A saved model that this installation cannot use safely."""
 
 
 def _top_contributions(values: np.ndarray, coefficients: np.ndarray, names: np.ndarray,

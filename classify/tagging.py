@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from classify.examples import document
 from classify.model import ThemeModel
-from db.models import RELEVANCE, THEMES, Article, ArticleTheme, utcnow
+from common.vocabulary import RELEVANCE, THEMES
+from db.models import Article, ArticleTheme, utcnow
 from db.rollup import refresh_days
 
 BATCH = 500
@@ -38,12 +39,19 @@ def untagged_ids(session: Session, version: str, retag_all: bool) -> list[int]:
 
 
 def tag_articles(session: Session, model: ThemeModel, *, retag_all: bool = False,
-                 progress: Callable[[int], None] | None = None) -> TagReport:
-    """Tag articles in batches of 500 within the caller's transaction (flushes per batch)."""
+                 progress: Callable[[int], None] | None = None,
+                 should_stop: Callable[[], bool] | None = None) -> TagReport:
+    """Tag articles in batches of 500 within the caller's transaction (flushes per batch).
+
+    `should_stop` is asked between batches, so a stopping worker leaves within one batch's
+    time at any backlog; what was tagged so far stays for the caller to commit.
+    """
     ids = untagged_ids(session, model.version, retag_all)
     report = TagReport(by_theme={t: 0 for t in THEMES})
     assert report.by_theme is not None
     for start in range(0, len(ids), BATCH):
+        if should_stop is not None and should_stop():
+            break
         batch = ids[start:start + BATCH]
         rows = session.execute(select(Article.id, Article.title, Article.text, Article.summary,
                                       func.coalesce(Article.published_at,

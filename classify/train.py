@@ -20,13 +20,10 @@ import sklearn
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
 
 from classify.examples import Example, anchor_examples
 from classify.model import ThemeModel, build_relevance_pipeline, build_theme_pipeline
-from classify.terms import default_matcher, load_terms
-from db.models import RELEVANCE, THEMES, ModelVersion
+from common.vocabulary import RELEVANCE, THEMES, default_matcher, load_terms
 
 DEFAULT_PARAMS: dict[str, Any] = {"c": 4.0, "max_features": 60_000, "words_weight": 1.0,
                                   "ngram_max": 1, "folds": 5, "seed": 0}
@@ -163,49 +160,6 @@ class KeywordBaseline:
         return themes, rel
 
 
-def record(session: Session, model: ThemeModel, path: Path) -> ModelVersion:
-    """Store the model's row in model_versions and make it the current one."""
-    session.execute(update(ModelVersion).values(is_current=False))
-    row = session.scalars(select(ModelVersion).where(ModelVersion.version == model.version)
-                          ).one_or_none()
-    if row is None:
-        row = ModelVersion(version=model.version)
-        session.add(row)
-    row.params, row.metrics, row.path, row.is_current = (model.params, model.metrics, str(path),
-                                                         True)
-    session.flush()
-    return row
-
-
-CURRENT_FILE = "current.txt"
-
-
-def set_current(model_dir: Path, path: Path) -> None:
-    """Make the saved model at `path` the one `cait classify --input` uses."""
-    (model_dir / CURRENT_FILE).write_text(path.name + "\n", encoding="utf-8")
-
-
-def model_for_files(model_dir: Path) -> ThemeModel:
-    """The model for database-free use: the last one `cait train` made, else the default."""
-    marker = model_dir / CURRENT_FILE
-    if marker.exists():
-        path = model_dir / marker.read_text(encoding="utf-8").strip()
-        if path.exists():
-            return ThemeModel.load(path)
-    return default_model(model_dir)
-
-
-def model_for_database(session: Session, model_dir: Path) -> ThemeModel:
-    """The current model of `model_versions`, else the default one (recorded as current)."""
-    row = session.scalars(select(ModelVersion).where(ModelVersion.is_current.is_(True))
-                          .order_by(ModelVersion.created_at.desc())).first()
-    if row is not None and row.path and Path(row.path).exists():
-        return ThemeModel.load(Path(row.path))
-    model = default_model(model_dir)
-    record(session, model, model_dir / f"{model.version}.joblib")
-    return model
-
-
 def default_model(model_dir: Path) -> ThemeModel:
     """The model trained from the committed anchors only; trained and saved on first use."""
     examples = anchor_examples()
@@ -214,7 +168,7 @@ def default_model(model_dir: Path) -> ThemeModel:
     if path.exists():
         try:
             return ThemeModel.load(path)
-        except Exception:  # noqa: BLE001 - a stale or broken file is retrained, not fatal
+        except Exception:  # a stale or broken file is retrained, not fatal
             path.unlink()
     model = fit(examples)
     model.save(model_dir)

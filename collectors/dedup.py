@@ -1,135 +1,20 @@
-"""Identity of articles: canonical URLs, exact content hashes and near-duplicate fingerprints.
+"""Identity of article texts: exact content hashes and near-duplicate fingerprints.
 
-Pure functions, no I/O. An article is stored once per canonical URL; the content hash
-catches the same text under two URLs; the 64-bit SimHash catches the same wire story
+Pure functions, no I/O. An article is stored once per canonical URL (`collectors.urls`); the
+content hash catches the same text under two URLs; the 64-bit SimHash catches the same wire story
 lightly edited on several sites.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 import unicodedata
 from collections import OrderedDict
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
 import numpy as np
 
-# Query parameters that only track the reader, never select content.
-TRACKING_PARAMS = frozenset({
-    "fbclid", "gclid", "dclid", "gclsrc", "msclkid", "yclid", "mc_cid", "mc_eid", "igshid",
-    "_ga", "_gl", "ref_src", "ref_url", "cmpid", "ocid", "icid", "ncid", "taid", "smid",
-    "spm", "mkt_tok", "oly_anon_id", "oly_enc_id",
-})
-TRACKING_PREFIXES = ("utm_", "at_", "pk_", "mtm_", "hmsr", "__twitter")
-DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def http_url(href: str, base: str = "") -> str | None:
-    """`href` resolved against `base` if that gives a well-formed http(s) URL, else None.
-
-    Untrusted pages and feeds contain anything (`javascript:`, `http://[::1`, bad ports);
-    urllib raises ValueError for some of it, so every untrusted URL passes through here.
-    """
-    try:
-        absolute = urljoin(base, href.strip()) if base else href.strip()
-        parts = urlsplit(absolute)
-        _ = parts.port  # raises ValueError for a malformed port
-    except ValueError:
-        return None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return None
-    return absolute
-
-
-def _is_tracking(key: str) -> bool:
-    lowered = key.lower()
-    return lowered in TRACKING_PARAMS or lowered.startswith(TRACKING_PREFIXES)
-
-
-_PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
-_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-
-
-def _normalise_path(path: str) -> str:
-    """RFC 3986 6.2.2: upper-case escapes, decode only unreserved ones, encode raw non-ASCII."""
-
-    def fix(match: re.Match[str]) -> str:
-        char = chr(int(match.group(1), 16))
-        return char if char in _UNRESERVED else f"%{match.group(1).upper()}"
-
-    path = _PERCENT.sub(fix, path)
-    return quote(path, safe="/:@!$&'()*+,;=-._~%") or "/"
-
-
-def canonicalize_url(url: str, keep_fragment: bool = False) -> str:
-    """The normalised form of an article URL under which it is stored.
-
-    Lower-cases scheme and host, drops default ports, fragments, tracking parameters and
-    empty queries, sorts the remaining query parameters and normalises percent-encoding.
-    Only transformations that cannot turn two different articles into one are applied:
-    path case, trailing slashes and non-tracking parameters are kept. `keep_fragment` is
-    for the rare sites whose posts differ only by fragment (see `canonical_urls`).
-    """
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:  # malformed: left as it is, and the fetcher reports it as a bad URL
-        return url.strip()
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower().rstrip(".")
-    if not host:
-        return url.strip()
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    netloc = host if ":" not in host else f"[{host}]"
-    if port and DEFAULT_PORTS.get(scheme) != port:
-        netloc = f"{netloc}:{port}"
-    if parts.username:
-        userinfo = parts.username + (f":{parts.password}" if parts.password else "")
-        netloc = f"{userinfo}@{netloc}"
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-             if not _is_tracking(k)]
-    query.sort()
-    fragment = parts.fragment if keep_fragment else ""
-    return urlunsplit((scheme, netloc, _normalise_path(parts.path), urlencode(query), fragment))
-
-
-def canonical_urls(urls: list[str]) -> list[str]:
-    """Canonical forms of one feed's entry URLs, keeping fragments where they tell posts apart.
-
-    Some sites (Scripting News, live blogs) publish many posts on one page, told apart only
-    by `#fragment`; dropping it there would merge distinct articles. Fragments are kept only
-    when every entry pointing at the page has one and they differ; a bare page URL next to
-    `#comments` is one article.
-    """
-    plain = [canonicalize_url(u) for u in urls]
-    variants: dict[str, set[str]] = {}
-    for url, canonical in zip(urls, plain, strict=True):
-        variants.setdefault(canonical, set()).add(url.partition("#")[2])
-    return [canonicalize_url(url, keep_fragment=True)
-            if len(variants[canonical]) > 1 and "" not in variants[canonical] else canonical
-            for url, canonical in zip(urls, plain, strict=True)]
-
-
-_AMP_PATH = re.compile(r"(/amp/?$)|(/amp(?=/))|(\.amp(?=\.html?$))")
-
-
-def de_amp_url(url: str) -> str:
-    """The regular page behind an AMP URL (`…/amp`, `amp.` host, `?amp=1`), else `url`."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    host = parts.netloc
-    if host.lower().startswith("amp."):
-        host = host[4:]
-    path = _AMP_PATH.sub("", parts.path) or "/"
-    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-                       if k.lower() not in {"amp", "outputtype"}])
-    return urlunsplit((parts.scheme, host, path, query, parts.fragment))
+from common.text import words
 
 
 def normalise_text(text: str) -> str:
@@ -151,23 +36,6 @@ def _content_hash_of_normalised(norm: str) -> str | None:
     return hashlib.sha256(norm.encode("utf-8")).hexdigest()
 
 
-_WORD = re.compile(r"\w+", re.UNICODE)
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-
-
-def _tokens(norm: str) -> list[str]:
-    if not _CJK.search(norm):
-        return _WORD.findall(norm)
-    tokens: list[str] = []
-    for word in _WORD.findall(norm):
-        if _CJK.search(word):
-            # Chinese has no spaces: use character bigrams as the unit.
-            tokens.extend(word[i:i + 2] for i in range(max(1, len(word) - 1)))
-        else:
-            tokens.append(word)
-    return tokens
-
-
 MIN_SIMHASH_TOKENS = 40
 
 
@@ -177,7 +45,7 @@ def simhash(text: str | None, shingle: int = 3) -> int | None:
 
 
 def _simhash_of_normalised(norm: str, shingle: int = 3) -> int | None:
-    tokens = _tokens(norm)
+    tokens = words(norm)  # the one tokenizer: Chinese as words, not character pairs
     if len(tokens) < MIN_SIMHASH_TOKENS:
         return None
     digests = b"".join(

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from collectors.feeds import parse_feed
-from collectors.fetch import Fetcher, FetchError
+from collectors.fetch import Fetcher
+from collectors.outcome import FetchError
 from collectors.pages import discover_feed_links
 from collectors.update import FEED_ACCEPT
 from config import Settings

@@ -23,8 +23,8 @@ from typing import Any
 import fastfeedparser
 import feedparser
 
-from collectors.dedup import http_url
 from collectors.textutil import decode_body, header_charset, strip_html, xml_charset
+from collectors.urls import http_url
 
 
 @dataclass(frozen=True)
@@ -158,7 +158,7 @@ def _parse_fast(body: bytes, url: str) -> ParsedFeed | None:
     try:
         data = fastfeedparser.parse(body, include_media=False, include_enclosures=False,
                                     include_tags=False)
-    except Exception:  # noqa: BLE001 - any rejection means: let feedparser try
+    except Exception:  # any rejection means: let feedparser try
         return None
     entries = _present(_entry_from_dict(e, url) for e in data.get("entries", []))
     if not entries or any("\ufffd" in (e.title or "") for e in entries):
@@ -175,7 +175,7 @@ def _parse_feedparser(body: bytes, headers: dict[str, str], url: str) -> ParsedF
     try:
         data = feedparser.parse(body, response_headers=given, sanitize_html=False,
                                 resolve_relative_uris=False)
-    except Exception as failure:  # noqa: BLE001 - feedparser raises on some broken input
+    except Exception as failure:  # feedparser raises on some broken input
         return ParsedFeed(None, [], "", "feedparser",
                           error=f"unreadable feed ({type(failure).__name__}: {failure})"[:300])
     entries = _present(_entry_from_dict(e, url) for e in data.entries)

@@ -1,132 +1,105 @@
-"""HTTP fetching: the one httpx client of a collection pass, and the only module that sees httpx.
+"""HTTP fetching: the httpx clients of a collection pass, and the only module that sees httpx.
 
-A fetch returns a `FetchResult` or a `FetchError` value (reason from a fixed set, severity
-temporary/soft/hard); nothing above this module handles an httpx exception. The client is
-polite (per-host concurrency and spacing, robots.txt for pages, conditional GET,
+A fetch returns a `FetchResult` or a `FetchError` value (`collectors.outcome`); nothing above
+this module handles an httpx exception, and no exception from one URL escapes `Fetcher.get`.
+The client is polite (per-host concurrency and spacing, robots.txt for pages, conditional GET,
 Retry-After) and bounded (timeouts including a total one, redirect limit, a cap on the
 *decompressed* body so a gzip bomb is cut off, never inflated).
+
+URLs that came from untrusted content (Related-News links, feed entry links, redirects they
+lead to) go through a second, guarded client: it resolves each host once, refuses unless every
+address is public (`collectors.urls.is_public_address`), and connects to the address it checked,
+so a DNS answer that changes between check and connect (rebinding) cannot reach inside. TLS
+still verifies the host name (SNI and the Host header keep the name, only the socket is pinned).
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import socket
 import time
 import zlib
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
-from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
-from urllib.robotparser import RobotFileParser
 
+import httpcore
 import httpx
 
-from collectors.dedup import http_url
+from collectors.outcome import (
+    FetchError,
+    FetchResult,
+    Reason,
+    Severity,
+    exception_error,
+    status_error,
+)
+from collectors.robots import RobotsCache
+from collectors.urls import http_url, is_ip_literal, is_public_address, same_site
 from config import Settings
 
-
-class Severity(StrEnum):
-    TEMPORARY = "temporary"  # will likely pass by itself: timeouts, 429/503, resets
-    SOFT = "soft"            # something wrong that may be fixed: 5xx, bad content, parse error
-    HARD = "hard"            # needs a person: 4xx, TLS, bad URL, blocked address
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+REDIRECTS = (301, 302, 303, 307, 308)
 
 
-SEVERITY_WEIGHT = {Severity.TEMPORARY: 0.25, Severity.SOFT: 0.5, Severity.HARD: 1.0}
-
-REASONS = frozenset({
-    "timeout", "connection", "dns", "tls", "too_many_redirects", "http_error", "rate_limited",
-    "gone", "too_large", "bad_url", "blocked_address", "robots", "unsupported_encoding",
-    "parse_error", "not_a_feed", "empty", "extraction_failed",
-})
+async def system_resolver(host: str, port: int) -> list[str]:
+    """Every address the system resolver gives for `host`."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
 
 
-@dataclass(frozen=True)
-class FetchResult:
-    url: str                       # final URL after redirects
-    status: int
-    headers: dict[str, str]        # lower-cased names
-    body: bytes
-    elapsed_ms: int
-    not_modified: bool = False
-
-    @property
-    def etag(self) -> str | None:
-        return self.headers.get("etag")
-
-    @property
-    def last_modified(self) -> str | None:
-        return self.headers.get("last-modified")
-
-    @property
-    def content_type(self) -> str:
-        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+async def _addresses(resolve: Resolver, host: str, port: int) -> list[str]:
+    return [host.strip("[]")] if is_ip_literal(host) else await resolve(host, port)
 
 
-@dataclass(frozen=True)
-class FetchError:
-    url: str
-    reason: str
-    severity: Severity
-    message: str
-    status: int | None = None
-    retry_after: float | None = None  # seconds
-    elapsed_ms: int = 0
-
-    def __post_init__(self) -> None:
-        if self.reason not in REASONS:
-            raise ValueError(f"unknown fetch error reason {self.reason!r}")
-
-    def describe(self) -> str:
-        return f"{self.reason}: {self.message}"
+class BlockedAddress(Exception):
+    """A guarded connection was refused: the host resolves to a non-public address."""
 
 
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), if valid."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    now = time.time() if now is None else now
-    return max(0.0, when.timestamp() - now)
+class _PinnedBackend(httpcore.AsyncNetworkBackend):
+    """Resolve once, check every address, connect to the checked address (fail closed)."""
+
+    def __init__(self, resolve: Resolver) -> None:
+        self._resolve = resolve
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                          local_address: str | None = None,
+                          socket_options: Iterable[Any] | None = None,
+                          ) -> httpcore.AsyncNetworkStream:
+        try:
+            addresses = await _addresses(self._resolve, host, port)
+        except (OSError, UnicodeError) as error:
+            raise BlockedAddress(f"{host} could not be resolved ({error})") from None
+        refused = [a for a in addresses if not is_public_address(a)]
+        if refused or not addresses:
+            raise BlockedAddress(f"{host} resolves to {refused[0] if refused else 'nothing'}, "
+                                 f"not a public address")
+        return await self._inner.connect_tcp(addresses[0], port, timeout=timeout,
+                                             local_address=local_address,
+                                             socket_options=socket_options)
+
+    async def connect_unix_socket(self, path: str, timeout: float | None = None,
+                                  socket_options: Iterable[Any] | None = None,
+                                  ) -> httpcore.AsyncNetworkStream:
+        raise BlockedAddress("unix sockets are never reached from untrusted links")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
 
 
-def _status_error(url: str, status: int, headers: dict[str, str], elapsed: int) -> FetchError:
-    retry_after = parse_retry_after(headers.get("retry-after"))
-    if status == 410:
-        return FetchError(url, "gone", Severity.HARD, "HTTP 410 Gone", status, None, elapsed)
-    if status == 429:
-        return FetchError(url, "rate_limited", Severity.TEMPORARY, "HTTP 429 Too Many Requests",
-                          status, retry_after, elapsed)
-    if status in (502, 503, 504):
-        return FetchError(url, "http_error", Severity.TEMPORARY, f"HTTP {status}", status,
-                          retry_after, elapsed)
-    if status >= 500:
-        return FetchError(url, "http_error", Severity.SOFT, f"HTTP {status}", status, None,
-                          elapsed)
-    return FetchError(url, "http_error", Severity.HARD, f"HTTP {status}", status, None, elapsed)
+class _GuardedTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport over a connection pool whose sockets go through `_PinnedBackend`."""
 
-
-def _exception_error(url: str, error: BaseException, elapsed: int) -> FetchError:
-    text = str(error) or type(error).__name__
-    if isinstance(error, (httpx.TimeoutException, TimeoutError)):
-        return FetchError(url, "timeout", Severity.TEMPORARY, f"timed out ({text})",
-                          elapsed_ms=elapsed)
-    if isinstance(error, (httpx.UnsupportedProtocol, httpx.InvalidURL)):
-        return FetchError(url, "bad_url", Severity.HARD, text, elapsed_ms=elapsed)
-    lowered = text.lower()
-    if "certificate" in lowered or "ssl" in lowered or "tls" in lowered:
-        return FetchError(url, "tls", Severity.HARD, text, elapsed_ms=elapsed)
-    if "name or service not known" in lowered or "nodename nor servname" in lowered or (
-            "temporary failure in name resolution" in lowered):
-        return FetchError(url, "dns", Severity.SOFT, text, elapsed_ms=elapsed)
-    return FetchError(url, "connection", Severity.TEMPORARY, text, elapsed_ms=elapsed)
+    def __init__(self, settings: Settings, resolve: Resolver) -> None:
+        super().__init__()
+        # httpx has no public hook for the network backend; the pool is rebuilt with one.
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=settings.concurrency,
+            max_keepalive_connections=settings.concurrency,
+            network_backend=_PinnedBackend(resolve))
 
 
 class _BodyTooLarge(Exception):
@@ -189,128 +162,133 @@ class _Host:
     blocked_until: float = 0.0
 
 
-def is_public_address(address: str) -> bool:
-    ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return not (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast
-                or ip.is_reserved or ip.is_unspecified)
-
-
-def _is_ip_literal(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True
-
-
-def same_site(host_a: str, host_b: str) -> bool:
-    """Same host, or both under the same last two labels (news.x.com / www.x.com)."""
-    a, b = host_a.lower().rstrip("."), host_b.lower().rstrip(".")
-    if a == b:
-        return True
-    if _is_ip_literal(a) or _is_ip_literal(b):
-        return False
-    tail_a, tail_b = a.split(".")[-2:], b.split(".")[-2:]
-    return len(tail_a) == 2 and tail_a == tail_b
-
-
 class Fetcher:
     """One polite async HTTP client for a collection pass. Use as `async with Fetcher(s) as f`."""
 
-    def __init__(self, settings: Settings, robots: RobotsCache | None = None) -> None:
+    def __init__(self, settings: Settings, robots: RobotsCache | None = None,
+                 resolve: Resolver = system_resolver) -> None:
         self.settings = settings
         self.robots = robots if robots is not None else RobotsCache()
+        self._resolve = resolve
         self._hosts: dict[str, _Host] = {}
         self._global = asyncio.Semaphore(settings.concurrency)
         self._client: httpx.AsyncClient | None = None
+        self._guarded: httpx.AsyncClient | None = None
+        self._private_origins: dict[str, bool] = {}
 
     async def __aenter__(self) -> Fetcher:
         s = self.settings
+        options: dict[str, Any] = {
+            "timeout": httpx.Timeout(s.read_timeout, connect=s.connect_timeout),
+            "follow_redirects": False,
+            "headers": {"User-Agent": s.user_agent, "Accept-Encoding": "gzip, deflate"},
+        }
         self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(s.read_timeout, connect=s.connect_timeout),
-            follow_redirects=False,
-            headers={"User-Agent": s.user_agent, "Accept-Encoding": "gzip, deflate"},
             limits=httpx.Limits(max_connections=s.concurrency,
-                                max_keepalive_connections=s.concurrency),
-        )
+                                max_keepalive_connections=s.concurrency), **options)
+        self._guarded = httpx.AsyncClient(transport=_GuardedTransport(s, self._resolve),
+                                          **options)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._client is not None:
-            await self._client.aclose()
+        for client in (self._client, self._guarded):
+            if client is not None:
+                await client.aclose()
 
     def _host(self, host: str) -> _Host:
         if host not in self._hosts:
             self._hosts[host] = _Host(asyncio.Semaphore(self.settings.host_concurrency))
         return self._hosts[host]
 
-    async def _address_allowed(self, host: str, origin_host: str | None) -> bool:
-        if self.settings.allow_private_networks:
-            return True
-        if origin_host is not None and same_site(host, origin_host):
-            return True
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, None,
-                                                                 type=socket.SOCK_STREAM)
-        except OSError:
-            return True  # resolution fails again in the request and is reported there
-        return all(is_public_address(str(info[4][0])) for info in infos)
+    async def _origin_is_private(self, host: str) -> bool:
+        """Whether a source the user added lives on a private network (then its own site's
+        links may stay there); resolved once per pass."""
+        if host not in self._private_origins:
+            try:
+                addresses = await _addresses(self._resolve, host, 0)
+            except (OSError, UnicodeError):
+                addresses = []
+            self._private_origins[host] = any(not is_public_address(a) for a in addresses)
+        return self._private_origins[host]
+
+    async def _guarded_hop(self, host: str, untrusted_from: str | None) -> bool:
+        """Whether this hop must go through the guarded client."""
+        if untrusted_from is None or self.settings.allow_private_networks:
+            return False
+        return not (same_site(host, untrusted_from)
+                    and await self._origin_is_private(untrusted_from))
 
     async def get(self, url: str, *, etag: str | None = None, last_modified: str | None = None,
                   accept: str = "*/*", untrusted_from: str | None = None,
                   check_robots: bool = False) -> FetchResult | FetchError:
         """GET `url`, following redirects; conditional when validators are given.
 
-        `untrusted_from` is the host of the third-party page that linked `url`: every hop
-        must then be on that site or on a public address. `check_robots` obeys robots.txt.
+        `untrusted_from` is the host of the page or feed whose content gave `url`: every hop
+        then goes through the guarded client (public addresses only), except hops on that
+        same site when the user's source itself is on a private network. `check_robots`
+        obeys robots.txt (unless CAIT_RESPECT_ROBOTS=0). Never raises for a bad URL.
         """
+        started = time.monotonic()
+        try:
+            return await self._get(url, etag, last_modified, accept, untrusted_from,
+                                   check_robots, started)
+        except (ValueError, UnicodeError, httpx.InvalidURL, httpx.HTTPError) as error:
+            # Malformed hosts (IDNA `a..b`, soft hyphens, control characters) and Location
+            # headers raise here and there inside httpx and idna; they are this URL's outcome.
+            return FetchError(url[:2000], Reason.BAD_URL, Severity.HARD,
+                              f"{type(error).__name__}: {str(error)[:200]}",
+                              elapsed_ms=int((time.monotonic() - started) * 1000))
+
+    async def _get(self, url: str, etag: str | None, last_modified: str | None, accept: str,
+                   untrusted_from: str | None, check_robots: bool,
+                   started: float) -> FetchResult | FetchError:
         headers = {"Accept": accept}
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        started = time.monotonic()
         seen: set[str] = set()
         current = url
         for _hop in range(self.settings.max_redirects + 1):
             elapsed = int((time.monotonic() - started) * 1000)
             if http_url(current) is None:
-                return FetchError(current, "bad_url", Severity.HARD,
+                return FetchError(current[:2000], Reason.BAD_URL, Severity.HARD,
                                   f"not an http(s) URL: {current[:200]}", elapsed_ms=elapsed)
-            parts = urlsplit(current)
-            if untrusted_from is not None and not await self._address_allowed(
-                    parts.hostname or "", untrusted_from):
-                return FetchError(current, "blocked_address", Severity.HARD,
-                                  f"{parts.hostname} is not a public address", elapsed_ms=elapsed)
-            if check_robots and not await self.robots.allowed(self, current):
-                return FetchError(current, "robots", Severity.HARD,
-                                  "disallowed by robots.txt", elapsed_ms=elapsed)
-            outcome = await self._one_request(current, headers, started)
-            if isinstance(outcome, FetchError) or outcome.status not in (301, 302, 303, 307, 308):
+            host = urlsplit(current).hostname or ""
+            guarded = await self._guarded_hop(host, untrusted_from)
+            if check_robots and self.settings.respect_robots:
+                refused = await self.robots.check(self, current,
+                                                  untrusted_from if guarded else None)
+                if refused is not None:
+                    return refused
+            outcome = await self._one_request(current, headers, started, guarded)
+            if isinstance(outcome, FetchError) or outcome.status not in REDIRECTS:
                 return outcome
             location = outcome.headers.get("location")
             if not location:
-                return FetchError(current, "http_error", Severity.SOFT,
+                return FetchError(current, Reason.HTTP_ERROR, Severity.SOFT,
                                   f"HTTP {outcome.status} without Location", outcome.status)
             seen.add(current)
-            current = http_url(location, current) or location
+            target = http_url(location, current)
+            if target is None:
+                return FetchError(current, Reason.BAD_URL, Severity.HARD,
+                                  f"redirect to a non-http(s) URL: {location[:200]}",
+                                  outcome.status)
+            current = target
             if current in seen:
-                return FetchError(url, "too_many_redirects", Severity.SOFT,
+                return FetchError(url, Reason.TOO_MANY_REDIRECTS, Severity.SOFT,
                                   f"redirect loop at {current[:200]}", outcome.status)
-        return FetchError(url, "too_many_redirects", Severity.SOFT,
+        return FetchError(url, Reason.TOO_MANY_REDIRECTS, Severity.SOFT,
                           f"more than {self.settings.max_redirects} redirects")
 
-    async def _one_request(self, url: str, headers: dict[str, str],
-                           started: float) -> FetchResult | FetchError:
-        assert self._client is not None, "use Fetcher as an async context manager"
+    async def _one_request(self, url: str, headers: dict[str, str], started: float,
+                           guarded: bool) -> FetchResult | FetchError:
         host_name = urlsplit(url).netloc.lower()
         host = self._host(host_name)
         loop = asyncio.get_running_loop()
         async with host.semaphore:
             if host.blocked_until - loop.time() > self.settings.total_timeout:
-                return FetchError(url, "rate_limited", Severity.TEMPORARY,
+                return FetchError(url, Reason.RATE_LIMITED, Severity.TEMPORARY,
                                   f"{host_name} asked us to wait; skipped in this pass",
                                   retry_after=host.blocked_until - loop.time())
             async with host.lock:
@@ -319,14 +297,15 @@ class Fetcher:
                     await asyncio.sleep(wait)
                 host.next_start = loop.time() + self.settings.host_delay_seconds
             async with self._global:
-                outcome = await self._send(url, headers, started)
+                outcome = await self._send(url, headers, started, guarded)
         if isinstance(outcome, FetchError) and outcome.retry_after:
             host.blocked_until = loop.time() + min(outcome.retry_after, 3600)
         return outcome
 
-    async def _send(self, url: str, headers: dict[str, str],
-                    started: float) -> FetchResult | FetchError:
-        assert self._client is not None
+    async def _send(self, url: str, headers: dict[str, str], started: float,
+                    guarded: bool) -> FetchResult | FetchError:
+        client = self._guarded if guarded else self._client
+        assert client is not None, "use Fetcher as an async context manager"
         limit = self.settings.max_bytes
 
         def elapsed() -> int:
@@ -334,70 +313,42 @@ class Fetcher:
 
         try:
             async with asyncio.timeout(self.settings.total_timeout):
-                request = self._client.build_request("GET", url, headers=headers)
-                response = await self._client.send(request, stream=True)
+                request = client.build_request("GET", url, headers=headers)
+                response = await client.send(request, stream=True)
                 try:
                     resp_headers = {k.lower(): v for k, v in response.headers.items()}
                     status = response.status_code
-                    if status in (301, 302, 303, 307, 308) or status == 304:
+                    if status in REDIRECTS or status == 304:
                         return FetchResult(url, status, resp_headers, b"", elapsed(),
                                            not_modified=status == 304)
                     if status >= 400:
-                        return _status_error(url, status, resp_headers, elapsed())
+                        return status_error(url, status, resp_headers, elapsed())
                     declared = resp_headers.get("content-length", "")
                     if declared.isdigit() and int(declared) > limit and not resp_headers.get(
                             "content-encoding"):
-                        return FetchError(url, "too_large", Severity.SOFT,
+                        return FetchError(url, Reason.TOO_LARGE, Severity.SOFT,
                                           f"body of {declared} bytes exceeds {limit}", status)
                     try:
                         decoder = _Decoder(resp_headers.get("content-encoding", ""), limit)
                     except ValueError as error:
-                        return FetchError(url, "unsupported_encoding", Severity.SOFT,
+                        return FetchError(url, Reason.UNSUPPORTED_ENCODING, Severity.SOFT,
                                           f"Content-Encoding {error}", status)
                     async for chunk in response.aiter_raw():
                         decoder.feed(chunk)
                     return FetchResult(url, status, resp_headers, decoder.body(), elapsed())
                 finally:
                     await response.aclose()
+        except BlockedAddress as error:
+            return FetchError(url, Reason.BLOCKED_ADDRESS, Severity.HARD, str(error),
+                              elapsed_ms=elapsed())
         except _BodyTooLarge:
-            return FetchError(url, "too_large", Severity.SOFT,
+            return FetchError(url, Reason.TOO_LARGE, Severity.SOFT,
                               f"body exceeds {limit} bytes after decompression",
                               elapsed_ms=elapsed())
         except zlib.error as error:
-            return FetchError(url, "unsupported_encoding", Severity.SOFT,
+            return FetchError(url, Reason.UNSUPPORTED_ENCODING, Severity.SOFT,
                               f"corrupt compressed body: {error}", elapsed_ms=elapsed())
         except (httpx.HTTPError, OSError, TimeoutError) as error:
-            return _exception_error(url, error, elapsed())
+            return exception_error(url, error, elapsed())
 
 
-class RobotsCache:
-    """robots.txt per origin (RFC 9309): 4xx allows all, 5xx or unreachable disallows all."""
-
-    def __init__(self, ttl_seconds: float = 86_400) -> None:
-        self.ttl = ttl_seconds
-        self._rules: dict[str, tuple[float, RobotFileParser | bool]] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
-
-    async def allowed(self, fetcher: Fetcher, url: str) -> bool:
-        parts = urlsplit(url)
-        origin = f"{parts.scheme}://{parts.netloc.lower()}"
-        lock = self._locks.setdefault(origin, asyncio.Lock())
-        async with lock:
-            cached = self._rules.get(origin)
-            if cached is None or time.monotonic() - cached[0] > self.ttl:
-                cached = (time.monotonic(), await self._load(fetcher, origin))
-                self._rules[origin] = cached
-        rules = cached[1]
-        if isinstance(rules, bool):
-            return rules
-        return rules.can_fetch(fetcher.settings.user_agent, url)
-
-    @staticmethod
-    async def _load(fetcher: Fetcher, origin: str) -> RobotFileParser | bool:
-        outcome = await fetcher.get(f"{origin}/robots.txt", accept="text/plain")
-        if isinstance(outcome, FetchError):
-            return not (outcome.status is None or outcome.status >= 500
-                        or outcome.reason == "rate_limited")
-        parser = RobotFileParser()
-        parser.parse(outcome.body.decode("utf-8", errors="replace").splitlines())
-        return parser

@@ -21,12 +21,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from collectors import schedule, store
-from collectors.dedup import NearDuplicateIndex, canonicalize_url
+from collectors.dedup import NearDuplicateIndex
 from collectors.feeds import ParsedEntry
-from collectors.fetch import Fetcher, FetchError
+from collectors.fetch import Fetcher
 from collectors.offload import Offload
+from collectors.outcome import FetchError
 from collectors.pages import ExtractedPage
 from collectors.related import GATE_THRESHOLD, RelevanceGate
+from collectors.urls import canonicalize_url
 from config import Settings
 from db.models import Article, ArticleLink
 

@@ -25,9 +25,10 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
-from collectors.dedup import Fingerprint, canonical_urls, fingerprint
+from collectors.dedup import Fingerprint, fingerprint
 from collectors.feeds import ParsedFeed, parse_feed
 from collectors.pages import ExtractedPage, extract_page
+from collectors.urls import canonical_urls
 
 log = logging.getLogger("cait.collect")
 MAX_BROKEN_POOLS = 3  # in a row, without one document handled in between
@@ -103,7 +104,8 @@ class Offload:
             failed = ParsedFeed(None, [], "", "none",
                                 error=f"the parser process died on this feed ({result})"[:300])
             return PreparedFeed(failed, [], [])
-        return result
+        prepared: PreparedFeed = result
+        return prepared
 
     async def extract_page(self, body: bytes, url: str, content_type: str) -> ExtractedPage:
         result = await self._run(extract_page, body, url, content_type, inline_thread=True)
@@ -111,7 +113,8 @@ class Offload:
             return ExtractedPage(url=url, canonical_url=url, title=None, text=None, author=None,
                                  published_at=None, language=None, encoding="", related=[],
                                  error=f"the extraction process died on this page ({result})")
-        return result
+        page: ExtractedPage = result
+        return page
 
     async def _run(self, function: Any, *args: Any, inline_thread: bool) -> Any:
         """The function's result, or the BrokenProcessPool that lost it. Inline, a slow

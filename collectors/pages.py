@@ -16,10 +16,10 @@ import lxml.html
 import trafilatura
 from lxml import etree
 
-from collectors.dedup import de_amp_url, http_url
 from collectors.feeds import sane_date
-from collectors.fetch import same_site
 from collectors.textutil import decode_body
+from collectors.urls import de_amp_url, http_url, same_site
+from common.text import count_cjk
 
 MAX_LINKS_PER_BLOCK = 50
 MAX_RELATED_LINKS = 100
@@ -102,7 +102,7 @@ def _language(tree: Any, metadata_language: str | None, text: str | None) -> str
         return metadata_language.split("-")[0].lower()[:8]
     if text:
         sample = text[:2000]
-        cjk = sum(1 for ch in sample if "\u4e00" <= ch <= "\u9fff")
+        cjk = count_cjk(sample)
         letters = sum(1 for ch in sample if ch.isalpha())
         if letters and cjk / letters > 0.3:
             return "zh"
@@ -202,7 +202,7 @@ def extract_page(body: bytes, url: str, content_type: str = "") -> ExtractedPage
     try:
         doc = trafilatura.bare_extraction(html, url=url, with_metadata=True,
                                           include_comments=False, include_tables=False)
-    except Exception as error:  # noqa: BLE001 - trafilatura raises many types on odd HTML
+    except Exception as error:  # trafilatura raises many types on odd HTML
         failure: str | None = f"extraction failed: {type(error).__name__}: {error}"[:300]
     else:
         failure = None if doc is not None and doc.text else "no article text found"

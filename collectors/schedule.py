@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from collectors.fetch import SEVERITY_WEIGHT, Severity
+from collectors.outcome import SEVERITY_WEIGHT, Severity
 
 JITTER = 0.1
 LONGEST_RETRY_AFTER = 7 * 86_400

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote_plus, urlsplit
 from xml.etree import ElementTree
 
-from config import UserError
+from common.errors import UserError
 from db.models import SOURCE_KINDS
 
 DEFAULT_SOURCES = Path(__file__).resolve().parent / "default_sources.toml"

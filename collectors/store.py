@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from collectors.dedup import Fingerprint, NearDuplicateIndex, fingerprint
-from collectors.fetch import FetchError
+from collectors.outcome import FetchError
 from collectors.pages import RelatedLink
 from collectors.schedule import Decision
 from collectors.sources import SourceSpec

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from collectors import schedule, store
 from collectors.dedup import Fingerprint
 from collectors.feeds import ParsedEntry
-from collectors.fetch import Fetcher, FetchError, FetchResult, RobotsCache, Severity
+from collectors.fetch import Fetcher
 from collectors.follow import (
     PAGE_ACCEPT,
     PassContext,
@@ -36,9 +36,12 @@ from collectors.follow import (
     follow_related,
 )
 from collectors.offload import Offload, PreparedFeed
+from collectors.outcome import FetchError, FetchResult, Reason, Severity
 from collectors.pages import ExtractedPage
 from collectors.related import RelevanceGate, keyword_relevance
-from config import Settings, UserError
+from collectors.robots import RobotsCache
+from common.errors import UserError
+from config import Settings
 from db.models import Source
 from db.queries import claim_due_sources, release_leases
 
@@ -68,7 +71,9 @@ class PassReport:
     related_skipped: int = 0
 
     def summary(self) -> dict[str, int]:
-        count = lambda outcome: sum(1 for s in self.sources if s.outcome == outcome)  # noqa: E731
+        def count(outcome: str) -> int:
+            return sum(1 for s in self.sources if s.outcome == outcome)
+
         return {
             "sources": len(self.sources),
             "fetched": count("ok"),
@@ -234,7 +239,7 @@ def _log_outcome(result: SourceReport) -> None:
 
 def _record_crash(ctx: PassContext, snap: _Snapshot, error: BaseException) -> SourceReport:
     log.error("source=%r crashed: %s", snap.name, error, exc_info=error)
-    failure = FetchError(snap.url, "parse_error", Severity.SOFT,
+    failure = FetchError(snap.url, Reason.PARSE_ERROR, Severity.SOFT,
                          f"internal error {type(error).__name__}: {error}"[:500])
     return _finish(ctx, snap, failure, None, "crashed")
 
@@ -310,7 +315,7 @@ async def _process_source(ctx: PassContext, snap: _Snapshot) -> SourceReport:
         page = await ctx.offload.extract_page(fetched.body, fetched.url,
                                               fetched.headers.get("content-type", ""))
         if page.text is None and not page.title:
-            failure = FetchError(snap.url, "extraction_failed", Severity.SOFT,
+            failure = FetchError(snap.url, Reason.EXTRACTION_FAILED, Severity.SOFT,
                                  page.error or "no article found", fetched.status)
             return _finish(ctx, snap, failure, fetched, "failed")
         item = article_from_page(page, snap.id, None, "manual", 0, None)
@@ -319,7 +324,7 @@ async def _process_source(ctx: PassContext, snap: _Snapshot) -> SourceReport:
     prepared = await ctx.offload.prepare_feed(fetched.body, fetched.headers, fetched.url)
     parsed = prepared.parsed
     if not parsed.ok:
-        reason = "not_a_feed" if parsed.format in ("", "html") else "parse_error"
+        reason = Reason.NOT_A_FEED if parsed.format in ("", "html") else Reason.PARSE_ERROR
         failure = FetchError(snap.url, reason, Severity.SOFT, parsed.error or "unreadable",
                              fetched.status)
         return _finish(ctx, snap, failure, fetched, "failed")

@@ -36,8 +36,6 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-THEMES: tuple[str, ...] = ("chips", "data", "talent", "open_source")
-RELEVANCE = "china_ai"
 SOURCE_KINDS: tuple[str, ...] = ("feed", "page", "search")
 DISCOVERED_VIA: tuple[str, ...] = ("feed", "related", "manual")
 
@@ -66,9 +64,8 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if isinstance(value, str):  # raw SQL results on SQLite
-            value = datetime.fromisoformat(value)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        stamp: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+        return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
 
 
 class Base(DeclarativeBase):

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from common.vocabulary import RELEVANCE
 from db.models import (
-    RELEVANCE,
     Article,
     ArticleTheme,
     FetchLog,

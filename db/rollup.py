@@ -15,7 +15,8 @@ from sqlalchemy import and_, delete, func, insert, literal, literal_column, sele
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnClause
 
-from db.models import RELEVANCE, THEMES, Article, ArticleTheme, ThemeDaily
+from common.vocabulary import RELEVANCE, THEMES
+from db.models import Article, ArticleTheme, ThemeDaily
 
 ALL = "*"
 

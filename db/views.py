@@ -6,7 +6,7 @@ function it was written against, so old migrations keep producing the same SQL.
 
 from __future__ import annotations
 
-from db.models import RELEVANCE, THEMES
+from common.vocabulary import RELEVANCE, THEMES
 
 
 def iso_week_sql(expr: str, dialect: str) -> str:

@@ -16,7 +16,8 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session, aliased
 
-from db.models import RELEVANCE, THEMES, Article, ArticleTheme, Digest, Source
+from common.vocabulary import RELEVANCE, THEMES
+from db.models import Article, ArticleTheme, Digest, Source
 from db.queries import dated_between
 from reports.escape import html_text, md_text, safe_url
 from reports.narratives import words

@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import math
-import re
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
@@ -29,7 +28,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
-from db.models import RELEVANCE, Article, ArticleTheme
+from common.text import content_words
+from common.vocabulary import RELEVANCE
+from db.models import Article, ArticleTheme
 from db.queries import dated_between
 from reports.timeline import period_of
 
@@ -44,17 +45,14 @@ SEED_FRAMINGS = {
     "talent density": ("talent density",),
 }
 TOP_TERMS = 8
-_STOP = frozenset("""a an and are as at be by for from has have had in is it its of on or
-that the to was were will with this these those their they them said says say new more than
-also after over into about but not can could would should may might been who what which when
-where how all one two its his her our out up year years week time first last just like
-other some such only most many much very there here we you he she i us do does did so if no
-china chinese ai company companies""".split())
-_WORD = re.compile(r"[a-z][a-z0-9\-]{2,}")
+# Words every China-AI article shares, on top of the common stopwords.
+_DOMAIN_STOP = frozenset({"china", "chinese", "ai", "company", "companies", "中国", "人工智能",
+                          "公司", "企业", "技术", "发展"})
 
 
 def words(value: str) -> list[str]:
-    return [w for w in _WORD.findall(value.lower()) if w not in _STOP]
+    """The terms narratives and digests compare: content words, Chinese included."""
+    return [w for w in content_words(value) if w not in _DOMAIN_STOP]
 
 
 @dataclass

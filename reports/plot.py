@@ -7,9 +7,9 @@ import io
 import matplotlib
 
 matplotlib.use("Agg")  # render to files only; the worker and CI have no display
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from reports.timeline import Timeline  # noqa: E402
+from reports.timeline import Timeline
 
 COLORS = {"chips": "#d1495b", "data": "#00798c", "talent": "#edae49", "open_source": "#30638e"}
 

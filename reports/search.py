@@ -16,10 +16,11 @@ from typing import Any
 from sqlalchemy import and_, column, exists, func, literal_column, or_, select, table, text
 from sqlalchemy.orm import Session, aliased
 
-from db.models import RELEVANCE, THEMES, Article, ArticleTheme, Source
+from common.text import has_cjk
+from common.vocabulary import RELEVANCE, THEMES
+from db.models import Article, ArticleTheme, Source
 from db.queries import dated_between
 
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _WORD = re.compile(r"\w+", re.UNICODE)
 FTS = table("articles_fts", column("rowid"))  # the FTS5 table of migration 0003
 PG_DOCUMENT = "coalesce(articles.title, '') || ' ' || coalesce(articles.text, " \
@@ -53,7 +54,7 @@ def search(session: Session, query: str | None = None, *, themes: list[str] | No
     stmt: Any = select(Article.id, literal_column("NULL").label("snippet"))
     order: list[Any] = [dated.desc(), Article.id.desc()]
     words = query.strip() if query else ""
-    if words and _CJK.search(words):
+    if words and has_cjk(words):
         pattern = f"%{words}%"
         stmt = stmt.where(or_(Article.title.like(pattern), Article.text.like(pattern),
                               Article.summary.like(pattern)))
@@ -75,7 +76,7 @@ def search(session: Session, query: str | None = None, *, themes: list[str] | No
                     "StartSel=[, StopSel=], MaxWords=24, MinWords=10").label("snippet"))
                 .where(document.op("@@")(tsquery)))
         order = [func.ts_rank(document, tsquery).desc(), *order]
-    if not (words and dialect == "sqlite" and not _CJK.search(words)):
+    if not (words and dialect == "sqlite" and not has_cjk(words)):
         stmt = stmt.select_from(Article)
     for theme in themes or []:
         tagged = aliased(ArticleTheme)

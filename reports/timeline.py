@@ -29,7 +29,8 @@ from sqlalchemy import case, func, literal_column, select, text
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnClause
 
-from db.models import RELEVANCE, THEMES, Article, ArticleTheme, FetchLog, Source, ThemeDaily
+from common.vocabulary import RELEVANCE, THEMES
+from db.models import Article, ArticleTheme, FetchLog, Source, ThemeDaily
 from db.rollup import ALL
 from db.views import iso_week_sql
 

@@ -49,7 +49,7 @@ class LoopbackServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 with server._lock:
                     server.requests.append(Seen(self.path, {k.lower(): v for k, v in
                                                             self.headers.items()}, time.time()))

@@ -12,11 +12,12 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 
 from classify.examples import ANCHORS, anchor_examples, document, labelled_file
-from classify.model import ModelMismatch, ThemeModel
+from classify.model import ThemeModel
 from classify.tagging import relevance_gate, tag_articles
-from classify.terms import TermMatcher, term_hits
 from classify.train import fit
-from db.models import RELEVANCE, THEMES, Article, ArticleTheme
+from common.errors import ModelMismatch
+from common.vocabulary import RELEVANCE, THEMES, TermMatcher, term_hits
+from db.models import Article, ArticleTheme
 from db.session import session_scope
 from tests.pages import seed_paragraphs
 

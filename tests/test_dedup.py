@@ -9,14 +9,12 @@ from hypothesis.provisional import urls
 from collectors.dedup import (
     Fingerprint,
     NearDuplicateIndex,
-    canonical_urls,
-    canonicalize_url,
     content_hash,
-    de_amp_url,
     fingerprint,
     hamming,
     simhash,
 )
+from collectors.urls import canonical_urls, canonicalize_url, de_amp_url
 from tests.conftest import SEEDS
 
 

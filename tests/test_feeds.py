@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import feedparser
 import pytest
 
-from collectors.dedup import canonical_urls
 from collectors.feeds import parse_feed, refresh_hint_seconds
+from collectors.urls import canonical_urls
 from tests.conftest import CORPUS, DATA
 
 EXPECTED = json.loads((DATA / "feeds_expected.json").read_text())

@@ -8,7 +8,9 @@ import time
 
 import pytest
 
-from collectors.fetch import Fetcher, FetchError, FetchResult, RobotsCache, Severity
+from collectors.fetch import Fetcher
+from collectors.outcome import FetchError, FetchResult, Severity
+from collectors.robots import RobotsCache
 from config import Settings
 from tests.server import (
     LoopbackServer,

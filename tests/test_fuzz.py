@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from classify.examples import read_input
-from collectors.dedup import canonicalize_url
 from collectors.feeds import parse_feed
 from collectors.pages import extract_page, find_related_links, parse_html
+from collectors.urls import canonicalize_url
 from tests.conftest import CORPUS
 
 FEEDS = sorted((CORPUS / "feeds").iterdir())

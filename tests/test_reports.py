@@ -11,7 +11,8 @@ from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from cli import app
-from db.models import RELEVANCE, THEMES, Article, ArticleTheme, Digest, FetchLog, Source
+from common.vocabulary import RELEVANCE, THEMES
+from db.models import Article, ArticleTheme, Digest, FetchLog, Source
 from db.rollup import rebuild
 from db.session import session_scope
 from reports.digest import build_digest, store_digest, to_html, to_markdown, week_bounds

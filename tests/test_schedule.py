@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from collectors.fetch import Severity
+from collectors.outcome import Severity
 from collectors.schedule import Policy, adapt_interval, after_failure, after_success, cache_max_age
 
 NOW = datetime(2026, 5, 12, 12, 0, tzinfo=UTC)

@@ -14,7 +14,7 @@ from collectors.sources import (
     to_opml,
     to_toml,
 )
-from config import UserError
+from common.errors import UserError
 
 
 def test_default_sources_are_many_valid_and_each_has_a_reason() -> None:

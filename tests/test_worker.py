@@ -20,12 +20,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from collectors.sources import SourceSpec
 from collectors.store import add_sources
+from common.errors import WorkerRefused
 from db import migrate
 from db.models import Article, Source, WorkerHeartbeat
 from db.queries import claim_due_sources
 from db.session import make_engine
 from tests.server import LoopbackServer, Reply
-from worker import WorkerRefused, sqlite_lock
+from worker import sqlite_lock
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -10,28 +10,33 @@ from __future__ import annotations
 
 import html
 import json
+import tempfile
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Annotated
 
+import typer
 from sqlalchemy.orm import sessionmaker
 
 from classify.examples import ANCHORS
-from classify.tagging import relevance_gate, tag_articles
-from classify.train import model_for_database
+from cli._common import console
 from collectors.sources import SourceSpec
 from collectors.store import add_sources
-from collectors.update import PassReport, collect
+from collectors.update import PassReport
 from config import Settings, load_settings
 from db import migrate
 from db.session import make_engine, session_scope
+from pipeline import run_pass
 from reports.digest import build_digest, last_complete_week, store_digest, to_html
+from reports.render import timeline_markdown
 from reports.timeline import Timeline, build_timeline
 
-ROOT = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parent.parent
 ARTICLE_FILES = [ROOT / "bench" / "data" / "dev.jsonl", ANCHORS / "articles.jsonl"]
 RELATED_NEWS = [  # the block at the end of the first seed article, as published
     "AMD reportedly seeks Samsung to manufacture its chips, while TSMC's capacity crunch "
@@ -102,7 +107,7 @@ def serve(routes: dict[str, tuple[str, bytes]]) -> ThreadingHTTPServer:
         def log_message(self, *args: object) -> None:
             pass
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             content_type, body = routes.get(self.path, ("text/plain", b""))
             self.send_response(200 if self.path in routes else 404)
             self.send_header("Content-Type", f"{content_type}; charset=utf-8")
@@ -136,12 +141,8 @@ def run_demo(data_dir: Path, say: Callable[[str], None]) -> tuple[PassReport, Ti
                            full_text=True)], settings.default_interval_seconds)
             session.commit()
         say(f"serving the demo snapshot at {base}; collecting…")
-        with session_scope(engine) as session:
-            model = model_for_database(session, settings.effective_model_dir)
-        report = collect(sessions, settings, due_only=False, gate=relevance_gate(model))
-        say("classifying…")
-        with session_scope(engine) as session:
-            tag_articles(session, model)
+        result = run_pass(engine, settings, due_only=False, on_stage=lambda _: say("classifying…"))
+        report = result.collected
         with session_scope(engine) as session:
             timeline = build_timeline(session)
             week = last_complete_week(now)
@@ -154,3 +155,35 @@ def run_demo(data_dir: Path, say: Callable[[str], None]) -> tuple[PassReport, Ti
         server.shutdown()
         server.server_close()
         engine.dispose()
+
+
+app = typer.Typer()
+
+
+@app.command("demo")
+def demo_command(
+    data_dir: Annotated[Path | None, typer.Option(
+        help="Where to keep the demo database and digest (default: a new temporary "
+             "directory).")] = None,
+) -> None:
+    """Run the whole pipeline offline on a bundled snapshot and show what cait does.
+
+    Example: cait demo
+    """
+    target = data_dir or Path(tempfile.mkdtemp(prefix="cait-demo-"))
+    target.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    report, timeline, digest_path = run_demo(
+        target, lambda message: console.print(message, highlight=False))
+    summary = report.summary()
+    console.print(f"collected {summary['new_articles']} articles from {summary['sources']} "
+                  f"sources, followed {summary['related_followed']} Related-News link(s)",
+                  highlight=False)
+    recent = timeline.periods[-6:]
+    rows = [r for r in timeline.rows if r.period in recent]
+    console.print(timeline_markdown(type(timeline)(timeline.by, timeline.themes, recent, rows,
+                                                   timeline.gaps)), highlight=False,
+                  markup=False)
+    console.print(f"digest: {digest_path}\ndatabase: {target / 'demo.db'} (try: "
+                  f"DATABASE_URL=sqlite:///{target / 'demo.db'} cait search --theme chips)\n"
+                  f"done in {time.monotonic() - started:.0f} s", highlight=False)

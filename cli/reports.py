@@ -15,10 +15,13 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from cli import app, console, open_session, print_json
-from config import UserError
-from db.models import THEMES
+from cli._common import console, open_session, print_json
+from common.errors import UserError
+from common.vocabulary import THEMES
 from reports.escape import clean
+
+app = typer.Typer()
+
 
 ThemeOption = Annotated[list[str] | None, typer.Option("--theme", help="A theme; repeat.")]
 SinceOption = Annotated[str | None, typer.Option(help="From this date (YYYY-MM-DD), UTC.")]

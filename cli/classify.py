@@ -15,12 +15,16 @@ import typer
 from rich.table import Table
 from sqlalchemy import select
 
-from cli import app, console, open_session, print_json, settings
-from config import UserError
-from db.models import RELEVANCE, THEMES, Article, Label
+from cli._common import console, open_session, print_json, settings
+from common.errors import UserError
+from common.vocabulary import RELEVANCE, THEMES
+from db.models import Article, Label
 
 if TYPE_CHECKING:
     from classify.model import ThemeModel
+
+
+app = typer.Typer()
 
 
 def _model_dir() -> Path:
@@ -41,12 +45,12 @@ def classify_command(
     Example: cait classify
     Example: cait classify --input articles.jsonl --output tags.jsonl
     """
-    from classify import tagging, train
+    from classify import registry, tagging
 
     if input_file is not None:
         if not input_file.exists():
             raise UserError(f"no such file: {input_file}")
-        model = train.model_for_files(_model_dir())
+        model = registry.file_model(_model_dir())
         handle: TextIO = output.open("w", encoding="utf-8") if output else sys.stdout
         try:
             _classify_file(model, input_file, handle)
@@ -55,7 +59,7 @@ def classify_command(
                 handle.close()
         return
     with open_session() as session:
-        model = train.model_for_database(session, _model_dir())
+        model = registry.ensure_model(session, _model_dir())
         report = tagging.tag_articles(session, model, retag_all=retag_all)
     console.print(f"tagged {report.tagged} articles with {model.version}: "
                   f"{report.china_ai} about China's AI; " + ", ".join(
@@ -158,14 +162,14 @@ def train_command() -> None:
     Example: cait train
     """
     from classify import examples as ex
-    from classify import train
+    from classify import registry, train
 
     with open_session() as session:
         labelled = ex.label_examples(session)
         model = train.fit(ex.anchor_examples() + labelled)
         path = model.save(_model_dir())
-        train.record(session, model, path)
-        train.set_current(_model_dir(), path)
+        registry.record(session, model, path)
+        registry.set_current(_model_dir(), path)
     cv = model.metrics["cross_validated"]
     console.print(f"model {model.version}: {model.metrics['examples']} examples "
                   f"({len(labelled)} from human labels); cross-validated macro-F1 "
@@ -185,16 +189,16 @@ def eval_command(
     Example: cait eval --input gold.jsonl
     """
     from classify import examples as ex
-    from classify import train
+    from classify import registry, train
 
     if input_file is not None:
         if not input_file.exists():
             raise UserError(f"no such file: {input_file}")
-        model = train.model_for_files(_model_dir())
+        model = registry.file_model(_model_dir())
         result = train.evaluate(train.model_predictor(model), ex.labelled_file(input_file))
         source = f"{input_file} ({model.version})"
     else:
-        model = train.model_for_files(_model_dir())
+        model = registry.file_model(_model_dir())
         result = model.metrics["cross_validated"]
         source = f"cross-validation of {model.version} on its training data"
     if as_json:
@@ -221,11 +225,11 @@ def explain_command(
     Example: cait explain --text "Huawei ships Ascend 910C chips to DeepSeek"
     """
     from classify import examples as ex
-    from classify import train
+    from classify import registry
 
     if text is not None:
         doc = ex.document("", text)
-        model = train.model_for_files(_model_dir())
+        model = registry.file_model(_model_dir())
     elif article_id is not None:
         with open_session() as session:
             row = session.execute(select(Article.title, Article.text, Article.summary)
@@ -233,7 +237,7 @@ def explain_command(
             if row is None:
                 raise UserError(f"no article with id {article_id}")
             doc = ex.document(row.title, row.text or row.summary)
-            model = train.model_for_database(session, _model_dir())
+            model = registry.ensure_model(session, _model_dir())
     else:
         raise UserError("give an ARTICLE_ID or --text")
     prediction = model.predict([doc])[0]

@@ -1,44 +1,27 @@
-"""`cait sources …`, `cait collect` and `cait inspect`: thin commands over `collectors`."""
+"""`cait sources …`: add, list, enable, disable, remove, import and export sources."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from sqlalchemy import func, select
-from sqlalchemy.orm import sessionmaker
 
-from cli import CaitGroup, app, console, engine, open_session, print_json, settings
+from cli._common import JsonFlag, console, open_session, print_json, settings, when
 from collectors import sources as source_files
 from collectors import store
 from collectors.discover import discover_feed
-from collectors.feeds import parse_feed
-from collectors.fetch import Fetcher, FetchError, FetchResult
-from collectors.pages import extract_page
-from collectors.update import FEED_ACCEPT, SourceReport, collect
-from config import UserError
+from common.errors import UserError
 from db.models import Article, Source
 from db.queries import source_by_name
 
-sources_app = typer.Typer(cls=CaitGroup, help="Manage the sources cait polls.",
-                          no_args_is_help=True)
-app.add_typer(sources_app, name="sources")
+app = typer.Typer(help="Manage the sources cait polls.", no_args_is_help=True)
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-
-
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value else "-"
-
-
-@sources_app.command("add")
+@app.command("add")
 def sources_add(
     url: Annotated[str, typer.Argument(help="Feed URL, site home page, article page, or "
                                             "search words with --kind search.")],
@@ -75,7 +58,7 @@ def sources_add(
     console.print(f"added {spec.kind} source {spec.name!r}: {spec.url}", highlight=False)
 
 
-@sources_app.command("add-defaults")
+@app.command("add-defaults")
 def sources_add_defaults() -> None:
     """Add cait's curated China-AI sources (collectors/default_sources.toml); keeps existing ones.
 
@@ -87,7 +70,7 @@ def sources_add_defaults() -> None:
     console.print(f"{added} sources added, {len(specs) - added} already present")
 
 
-@sources_app.command("list")
+@app.command("list")
 def sources_list(as_json: JsonFlag = False) -> None:
     """List sources with their fetch state: next fetch, interval, failures, last error.
 
@@ -115,7 +98,7 @@ def sources_list(as_json: JsonFlag = False) -> None:
         state = (f"muted: {row.disabled_reason}" if row.disabled_reason
                  else "enabled" if row.enabled else "disabled")
         table.add_row(row.name, row.kind, state, str(item["articles"]),
-                      _when(row.last_fetched_at), _when(row.next_fetch_at),
+                      when(row.last_fetched_at), when(row.next_fetch_at),
                       f"{row.interval_seconds // 60} min", str(row.consecutive_failures),
                       row.last_error or "")
     console.print(table)
@@ -133,7 +116,7 @@ def _set_enabled(name: str, enabled: bool) -> None:
     console.print(f"{'enabled' if enabled else 'disabled'} {name}", highlight=False)
 
 
-@sources_app.command("enable")
+@app.command("enable")
 def sources_enable(name: str) -> None:
     """Enable a source (also un-mutes one muted after HTTP 410) and make it due now.
 
@@ -142,7 +125,7 @@ def sources_enable(name: str) -> None:
     _set_enabled(name, True)
 
 
-@sources_app.command("disable")
+@app.command("disable")
 def sources_disable(name: str) -> None:
     """Disable a source: it keeps its articles but is not polled.
 
@@ -151,7 +134,7 @@ def sources_disable(name: str) -> None:
     _set_enabled(name, False)
 
 
-@sources_app.command("remove")
+@app.command("remove")
 def sources_remove(name: str) -> None:
     """Remove a source; its articles stay (their source_id becomes empty).
 
@@ -165,7 +148,7 @@ def sources_remove(name: str) -> None:
     console.print(f"removed {name}", highlight=False)
 
 
-@sources_app.command("import")
+@app.command("import")
 def sources_import(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
     replace: Annotated[bool, typer.Option(help="Update sources whose name exists.")] = False,
@@ -182,7 +165,7 @@ def sources_import(
                   f"{len(specs) - added - updated} already present")
 
 
-@sources_app.command("export")
+@app.command("export")
 def sources_export(
     format: Annotated[str, typer.Option("--format", help="opml | toml")] = "toml",
 ) -> None:
@@ -198,119 +181,4 @@ def sources_export(
     sys.stdout.write(source_files.to_opml(specs) if format == "opml"
                      else source_files.to_toml(specs))
 
-
-@app.command("collect")
-def collect_command(
-    source: Annotated[list[str] | None, typer.Option(
-        "--source", help="Only this source (by name); repeat for more.")] = None,
-    due_only: Annotated[bool, typer.Option(
-        "--due-only/--all", help="Only sources whose next fetch time has come.")] = True,
-    as_json: JsonFlag = False,
-) -> None:
-    """Run one collection pass and print a per-source summary.
-
-    Example: cait collect --all
-    Example: cait collect --source "SCMP China" --json
-    """
-    from classify.tagging import relevance_gate  # scikit-learn: imported only when needed
-    from classify.train import model_for_database
-
-    cfg = settings()
-    eng = engine()
-    with open_session() as session:  # also checks that the database is initialised
-        gate = relevance_gate(model_for_database(session, cfg.effective_model_dir))
-    factory = sessionmaker(bind=eng, expire_on_commit=False)
-    show_progress = sys.stderr.isatty() and not as_json
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  console=console, transient=True, disable=not show_progress) as progress:
-        task = progress.add_task("collecting", total=None)
-
-        def done(result: SourceReport) -> None:
-            progress.update(task, advance=1, description=f"collecting · {result.name[:40]}")
-
-        report = collect(factory, cfg, names=source, due_only=due_only, on_source_done=done,
-                         gate=gate)
-    if as_json:
-        print_json({**report.summary(), "per_source": report.to_json()["per_source"]})
-        return
-    table = Table("source", "outcome", "HTTP", "entries", "new", "dup", "next fetch", "error")
-    for s in report.sources:
-        table.add_row(s.name, s.outcome, str(s.http_status or ""), str(s.entries),
-                      str(s.new_articles), str(s.duplicates), _when(s.next_fetch_at),
-                      s.error or "")
-    console.print(table)
-    console.print(" · ".join(f"{k} {v}" for k, v in report.summary().items()), highlight=False)
-
-
-@app.command("inspect")
-def inspect_command(
-    target: Annotated[str, typer.Argument(help="A URL or a local file (feed or HTML page).")],
-    base_url: Annotated[str | None, typer.Option(
-        "--url", help="For a file: the address it was saved from (resolves its links).")] = None,
-    as_json: JsonFlag = False,
-) -> None:
-    """Show what the collector makes of one feed or page, without storing anything.
-
-    Example: cait inspect https://technode.com/feed/
-    Example: cait inspect saved-article.html --json
-    """
-    path = Path(target)
-    if path.exists():
-        body, headers = path.read_bytes(), {}
-        url = base_url or path.resolve().as_uri()
-    else:
-        fetched = asyncio.run(_fetch_one(target))
-        if isinstance(fetched, FetchError):
-            raise UserError(f"cannot fetch {target}: {fetched.describe()}")
-        body, headers, url = fetched.body, fetched.headers, fetched.url
-    parsed = parse_feed(body, headers, url)
-    if parsed.ok:
-        data: dict[str, object] = {
-            "type": "feed", "format": parsed.format, "parser": parsed.parser,
-            "title": parsed.title, "refresh_hint_seconds": parsed.ttl_seconds,
-            "warnings": parsed.warnings,
-            "entries": [{"url": e.url, "title": e.title, "published_at": e.published_at,
-                         "author": e.author, "summary": (e.summary or "")[:200]}
-                        for e in parsed.entries]}
-    else:
-        page = extract_page(body, url, headers.get("content-type", ""))
-        data = {"type": "page", "feed_error": parsed.error, "title": page.title,
-                "canonical_url": page.canonical_url, "published_at": page.published_at,
-                "author": page.author, "language": page.language, "encoding": page.encoding,
-                "error": page.error, "text": page.text,
-                "related": [{"url": r.url, "anchor_text": r.anchor_text, "block": r.block}
-                            for r in page.related]}
-    if as_json:
-        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
-        return
-    _print_inspection(data)
-
-
-async def _fetch_one(url: str) -> FetchResult | FetchError:
-    async with Fetcher(settings()) as fetcher:
-        return await fetcher.get(url, accept=FEED_ACCEPT)
-
-
-def _print_inspection(data: dict[str, object]) -> None:
-    if data["type"] == "feed":
-        console.print(f"feed · {data['format']} · parsed by {data['parser']} · "
-                      f"{data['title']!r}", highlight=False, markup=False)
-        table = Table("published", "title", "url")
-        for e in data["entries"]:  # type: ignore[attr-defined]
-            table.add_row(_when(e["published_at"]), e["title"] or "", e["url"])
-        console.print(table)
-        return
-    console.print(f"page · {data['title']!r} · {data['language']} · {data['encoding']} · "
-                  f"published {data['published_at']}", highlight=False, markup=False)
-    console.print(f"canonical: {data['canonical_url']}", highlight=False, markup=False)
-    if data["error"]:
-        console.print(f"extraction: {data['error']}", highlight=False, markup=False)
-    text = str(data["text"] or "")
-    console.print(text[:1500] + ("…" if len(text) > 1500 else ""), highlight=False,
-                  markup=False)
-    related = data["related"]
-    console.print(f"\nrelated links: {len(related)}")  # type: ignore[arg-type]
-    for r in related:  # type: ignore[attr-defined]
-        console.print(f"  [{r['block']}] {r['anchor_text']} → {r['url']}", highlight=False,
-                      markup=False)
 

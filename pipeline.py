@@ -1,0 +1,58 @@
+"""One pass of the tracker: collect due sources, follow gated Related-News links, tag what is new.
+
+The driver-level step that the worker, `cait collect` and the demo all call. It wires the
+stages together (they never import each other): the classifier's relevance score becomes the
+collectors' Related-News gate, and the articles the pass stored are tagged by the same model.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import sessionmaker
+
+from classify.model import ThemeModel
+from classify.registry import ensure_model
+from classify.tagging import TagReport, relevance_gate, tag_articles
+from collectors.offload import Offload
+from collectors.robots import RobotsCache
+from collectors.update import PassReport, SourceReport, collect
+from config import Settings
+from db.session import session_scope
+
+
+@dataclass(frozen=True)
+class PassResult:
+    """What one pass did: the per-source collection report and the tagging counts."""
+
+    collected: PassReport
+    tagged: TagReport
+
+
+def prepare_model(engine: Engine, settings: Settings) -> ThemeModel:
+    """The model the pass uses: the current one, or the default one bootstrapped (logged)."""
+    with session_scope(engine) as session:
+        return ensure_model(session, settings.effective_model_dir)
+
+
+def run_pass(engine: Engine, settings: Settings, *, model: ThemeModel | None = None,
+             names: list[str] | None = None, due_only: bool = True, owner: str = "cli",
+             stop: threading.Event | None = None, robots: RobotsCache | None = None,
+             offload: Offload | None = None,
+             on_source_done: Callable[[SourceReport], None] | None = None,
+             on_stage: Callable[[str], None] | None = None) -> PassResult:
+    """Collect (due or named) sources with the model's relevance gate, then tag new articles."""
+    model = model if model is not None else prepare_model(engine, settings)
+    sessions = sessionmaker(bind=engine, expire_on_commit=False)
+    report = collect(sessions, settings, names=names, due_only=due_only,
+                     gate=relevance_gate(model), robots=robots, offload=offload,
+                     on_source_done=on_source_done, owner=owner, stop=stop)
+    if on_stage is not None:
+        on_stage("classifying")
+    with session_scope(engine) as session:
+        tagged = tag_articles(session, model,
+                              should_stop=stop.is_set if stop is not None else None)
+    return PassResult(report, tagged)
