@@ -40,7 +40,8 @@ from db import migrate
 from db.models import WorkerHeartbeat
 from db.session import describe_url, get_engine, session_scope
 from pipeline import run_pass
-from reports.digest import build_digest, last_complete_week, store_digest, to_html, to_markdown
+from reports.digest import build_digest, last_complete_week, store_digest
+from reports.render import digest_html, digest_markdown
 
 log = logging.getLogger("cait.worker")
 MAX_BACKOFF_SECONDS = 300
@@ -135,8 +136,8 @@ class Worker:
             return
         directory = self.settings.data_dir / "digests"
         directory.mkdir(parents=True, exist_ok=True)
-        (directory / f"{week}.md").write_text(to_markdown(data), encoding="utf-8")
-        (directory / f"{week}.html").write_text(to_html(data), encoding="utf-8")
+        (directory / f"{week}.md").write_text(digest_markdown(data), encoding="utf-8")
+        (directory / f"{week}.html").write_text(digest_html(data), encoding="utf-8")
         log.info("event=digest week=%s outcome=ok path=%s", week, directory / f"{week}.html")
 
     def run(self) -> int:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,6 +27,8 @@ class Example:
     themes: set[str] = field(default_factory=set)
     china_ai: bool = False
     title: str = ""
+    group: str = ""  # the site it came from: cross-validation keeps a site in one fold
+
 
     @property
     def document(self) -> str:
@@ -39,7 +42,7 @@ def document(title: str | None, text: str | None) -> str:
     return f"{title}\n{title}\n{body}" if title else body
 
 
-def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, 1):
             if line.strip():
@@ -47,6 +50,8 @@ def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                     row = json.loads(line)
                 except json.JSONDecodeError as error:
                     raise UserError(f"{path}:{number}: not valid JSON ({error.msg})") from None
+                except RecursionError:
+                    raise UserError(f"{path}:{number}: JSON nested too deeply") from None
                 if not isinstance(row, dict):
                     raise UserError(f"{path}:{number}: expected a JSON object")
                 yield number, row
@@ -55,7 +60,7 @@ def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 def labelled_file(path: Path) -> list[Example]:
     """Examples from a JSONL file of {id, title?, text, labels: [themes], china_ai: bool}."""
     examples = []
-    for number, row in _read_jsonl(path):
+    for number, row in read_jsonl(path):
         labels = row.get("labels", [])
         unknown = set(labels) - set(THEMES)
         if unknown:
@@ -63,8 +68,18 @@ def labelled_file(path: Path) -> list[Example]:
         if not isinstance(row.get("text"), str):
             raise UserError(f"{path}:{number}: 'text' must be a string")
         examples.append(Example(str(row.get("id", number)), row["text"], set(labels),
-                                bool(row.get("china_ai", False)), str(row.get("title") or "")))
+                                bool(row.get("china_ai", False)), str(row.get("title") or ""),
+                                _group(row, path)))
     return examples
+
+
+def _group(row: dict[str, Any], path: Path) -> str:
+    """The item's site: its `site` field, else its URL's host, else its source file."""
+    if row.get("site"):
+        return str(row["site"])
+    if row.get("url"):
+        return urlsplit(str(row["url"])).hostname or str(row["url"])
+    return str(row.get("source") or path.name)
 
 
 def anchor_examples() -> list[Example]:
@@ -90,8 +105,46 @@ def label_examples(session: Session) -> list[Example]:
         themes = {t for t, v in verdicts.items() if v and t in THEMES}
         china = verdicts.get(RELEVANCE, True)
         examples.append(Example(f"article-{article.id}", article.text or article.summary or "",
-                                themes, china, article.title or ""))
+                                themes, china, article.title or "",
+                                urlsplit(article.url).hostname or article.url))
     return examples
+
+
+MAX_ARTICLE_ID = 2**63 - 1  # BIGINT
+LABEL_ROW_KEYS = frozenset({"article_id", "labels", "not", "china_ai", "author", "note"})
+
+
+def label_row(row: dict[str, Any], where: str) -> tuple[int, dict[str, bool]]:
+    """One `cait label --import` row checked strictly: (article id, {label: verdict}).
+
+    JSON has no place for guesses: `"china_ai": "no"` is not false, `true` is not an id.
+    Anything off is refused with one line naming the row.
+    """
+    unknown_keys = set(row) - LABEL_ROW_KEYS
+    if unknown_keys:
+        raise UserError(f"{where}: unknown field(s) {', '.join(sorted(unknown_keys))}")
+    target = row.get("article_id")
+    if isinstance(target, bool) or not isinstance(target, int) or not (
+            1 <= target <= MAX_ARTICLE_ID):
+        raise UserError(f"{where}: article_id must be a positive integer, not {target!r:.40}")
+    verdicts: dict[str, bool] = {}
+    for key, value in (("labels", True), ("not", False)):
+        themes = row.get(key, [])
+        if not isinstance(themes, list) or not all(isinstance(t, str) for t in themes):
+            raise UserError(f"{where}: {key!r} must be a list of theme names")
+        unknown = set(themes) - set(THEMES)
+        if unknown:
+            raise UserError(f"{where}: unknown theme(s) {', '.join(sorted(unknown))} "
+                            f"(themes are {', '.join(THEMES)})")
+        verdicts.update(dict.fromkeys(themes, value))
+    if "china_ai" in row:
+        if not isinstance(row["china_ai"], bool):
+            raise UserError(f"{where}: china_ai must be true or false, "
+                            f"not {row['china_ai']!r:.40}")
+        verdicts[RELEVANCE] = row["china_ai"]
+    if not verdicts:
+        raise UserError(f"{where}: nothing to label (give labels, not or china_ai)")
+    return target, verdicts
 
 
 @dataclass(frozen=True)
@@ -112,6 +165,9 @@ def read_input(path: Path) -> Iterator[InputItem]:
                 row = json.loads(line)
             except json.JSONDecodeError as error:
                 yield InputItem(None, "", "", f"line {number}: not valid JSON ({error.msg})")
+                continue
+            except RecursionError:
+                yield InputItem(None, "", "", f"line {number}: JSON nested too deeply")
                 continue
             if not isinstance(row, dict):
                 yield InputItem(None, "", "", f"line {number}: expected a JSON object")

@@ -9,6 +9,7 @@ cross-validation in `train.py`; China-AI relevance is a separate logistic regres
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -21,18 +22,24 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.preprocessing import StandardScaler
 
-from classify.terms import TermCounts
+from classify.terms import KINDS, CoOccurrence, TermCounts
 from common.errors import ModelMismatch
 from common.text import words
-from common.vocabulary import RELEVANCE, THEMES, load_terms, term_hits
+from common.vocabulary import RELEVANCE, THEMES, carrying_sentences, term_hits
 
 MODEL_FILE = "model.joblib"
 
 
+@lru_cache(maxsize=2048)
+def document_words(document: str) -> tuple[str, ...]:
+    """`common.text.words` of a document, remembered: both pipelines tokenize each one."""
+    return tuple(words(document))
+
+
 def _term_features(labels: list[str]) -> TermCounts:
-    terms = load_terms()
-    return TermCounts({label: terms[label] for label in labels})
+    return TermCounts(labels)
 
 
 def build_theme_pipeline(c: float = 4.0, max_features: int = 60_000,
@@ -43,7 +50,7 @@ def build_theme_pipeline(c: float = 4.0, max_features: int = 60_000,
     examples the term counts generalise better, and cross-validation picks the balance.
     """
     features = FeatureUnion([
-        ("words", TfidfVectorizer(tokenizer=words, lowercase=False, token_pattern=None,
+        ("words", TfidfVectorizer(tokenizer=document_words, lowercase=False, token_pattern=None,
                                   ngram_range=(1, ngram_max), sublinear_tf=True, min_df=1,
                                   max_features=max_features, dtype=np.float32)),
         ("terms", _term_features(list(THEMES))),
@@ -54,8 +61,8 @@ def build_theme_pipeline(c: float = 4.0, max_features: int = 60_000,
 class PerThemeLogistic(BaseEstimator, ClassifierMixin):
     """One logistic regression per theme over the shared TF-IDF and that theme's own terms.
 
-    Expects the feature layout of `build_theme_pipeline`: TF-IDF columns, then three term
-    columns per theme in sorted theme order. Hiding the other themes' term counts keeps a
+    Expects the feature layout of `build_theme_pipeline`: TF-IDF columns, then `len(KINDS)`
+    term columns per theme in sorted theme order. Hiding the other themes' term counts keeps a
     tag's evidence its own: with few labels, themes that co-occur in the training texts
     (data and talent in the seed tour reports) would otherwise borrow each other's terms.
     """
@@ -64,11 +71,11 @@ class PerThemeLogistic(BaseEstimator, ClassifierMixin):
         self.c = c
 
     def _mask(self, n_columns: int, theme_index: int) -> sp.dia_matrix:
-        n_terms = 3 * len(THEMES)
+        n_terms = len(KINDS) * len(THEMES)
         mask = np.ones(n_columns)
         mask[n_columns - n_terms:] = 0.0
-        own = n_columns - n_terms + 3 * sorted(THEMES).index(THEMES[theme_index])
-        mask[own:own + 3] = 1.0
+        own = n_columns - n_terms + len(KINDS) * sorted(THEMES).index(THEMES[theme_index])
+        mask[own:own + len(KINDS)] = 1.0
         return sp.diags(mask)
 
     def fit(self, X: Any, y: np.ndarray) -> PerThemeLogistic:
@@ -114,17 +121,26 @@ class _Constant:
                                 np.full(X.shape[0], self.prior)])
 
 
-def build_relevance_pipeline(c: float = 4.0) -> Pipeline:
+def build_relevance_pipeline(c: float = 10.0, words_weight: float = 1.0) -> Pipeline:
     """Unfitted binary pipeline: is the text substantially about AI in China?
 
-    Only evidence of China and of AI counts. Topic words are left out on purpose: in any
-    small training set the talent or open-source stories happen to be Chinese or not, and a
-    model that learns the topic as a proxy for China fails on the next batch of news.
+    The evidence is where China and AI are named (`TermCounts` over the China, AI and chips
+    lists: headline, spread over the sentences, density) and whether they are named together
+    (`CoOccurrence`), plus word TF-IDF for what the lists miss. The training set holds hard
+    negatives on purpose (AI news without China, China news without AI, passing mentions), so
+    the words learn what separates them rather than standing in for "China".
     """
+    features = FeatureUnion([
+        ("terms", Pipeline([("count", _term_features([RELEVANCE, "ai", "chips"])),
+                            ("scale", StandardScaler())])),
+        ("together", Pipeline([("count", CoOccurrence()), ("scale", StandardScaler())])),
+        ("words", TfidfVectorizer(tokenizer=document_words, lowercase=False, token_pattern=None,
+                                  sublinear_tf=True, min_df=2, dtype=np.float32)),
+    ], transformer_weights={"terms": 1.0, "together": 1.0, "words": words_weight})
     return Pipeline([
-        ("features", _term_features([RELEVANCE, "ai"])),
+        ("features", features),
         ("classify", LogisticRegression(C=c, class_weight="balanced", solver="liblinear",
-                                        max_iter=2000)),
+                                        max_iter=3000)),
     ])
 
 
@@ -189,11 +205,14 @@ class ThemeModel:
         return result
 
     def evidence(self, document_text: str, prediction: Prediction) -> dict[str, list[str]]:
-        """Why each assigned tag: the theme's terms found in the text (else top features)."""
+        """Why each assigned tag: the one or two sentences that carry it (China-AI: China named
+        beside AI or chips), else the terms found, else the features that pushed it up."""
         out: dict[str, list[str]] = {}
-        for theme in [*prediction.themes, *([RELEVANCE] if prediction.china_ai else [])]:
-            hits = term_hits(document_text, theme)[:8]
-            out[theme] = hits or [name for name, _ in self.explain(document_text)[theme][:5]]
+        for label in [*prediction.themes, *([RELEVANCE] if prediction.china_ai else [])]:
+            partners = ("ai", "chips") if label == RELEVANCE else ()
+            out[label] = (carrying_sentences(document_text, label, partners)
+                          or term_hits(document_text, label)[:8]
+                          or [name for name, _ in self.explain(document_text)[label][:5]])
         return out
 
     def save(self, directory: Path) -> Path:

@@ -20,6 +20,7 @@ from db.models import ModelVersion
 
 log = logging.getLogger("cait.classify")
 CURRENT_FILE = "current.txt"
+PREVIOUS_FILE = "previous.txt"  # the model `cait eval` shows beside the current one
 
 
 def record(session: Session, model: ThemeModel, path: Path) -> ModelVersion:
@@ -56,9 +57,32 @@ def ensure_model(session: Session, model_dir: Path) -> ThemeModel:
     return model
 
 
-def set_current(model_dir: Path, path: Path) -> None:
-    """Make the saved model at `path` the one `cait classify --input` uses."""
+def set_current(model_dir: Path, path: Path, previous: Path | None = None) -> None:
+    """Make the saved model at `path` the one `cait classify --input` uses; `previous` (the
+    one it replaces) is kept as the one `cait eval` compares it with."""
+    if previous is not None and previous.name != path.name:
+        (model_dir / PREVIOUS_FILE).write_text(previous.name + "\n", encoding="utf-8")
     (model_dir / CURRENT_FILE).write_text(path.name + "\n", encoding="utf-8")
+
+
+def file_model_path(model_dir: Path) -> Path:
+    """Where `file_model` loads from (the default model's file when none was trained)."""
+    marker = model_dir / CURRENT_FILE
+    if marker.exists():
+        path = model_dir / marker.read_text(encoding="utf-8").strip()
+        if path.exists():
+            return path
+    return model_dir / f"{default_model(model_dir).version}.joblib"
+
+
+def previous_file_model(model_dir: Path) -> ThemeModel | None:
+    """The model the current one replaced, if its file is still there."""
+    marker = model_dir / PREVIOUS_FILE
+    if marker.exists():
+        path = model_dir / marker.read_text(encoding="utf-8").strip()
+        if path.exists():
+            return ThemeModel.load(path)
+    return None
 
 
 def file_model(model_dir: Path) -> ThemeModel:

@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, exists, func, select
+from sqlalchemy import and_, case, delete, exists, func, select
 from sqlalchemy.orm import Session
 
 from classify.examples import document
 from classify.model import ThemeModel
 from common.vocabulary import RELEVANCE, THEMES
-from db.models import Article, ArticleTheme, utcnow
+from db.models import Article, ArticleTheme, Label, utcnow
 from db.rollup import refresh_days
 
 BATCH = 500
@@ -96,3 +96,20 @@ def relevance_gate(model: ThemeModel) -> Callable[[str], float]:
         return 0.5 * raw / max(1e-9, threshold)
 
     return score
+
+
+def least_certain(session: Session, model: ThemeModel, limit: int) -> list[tuple[int, float]]:
+    """Unlabelled articles whose scores from `model` lie closest to a threshold (smallest
+    margin first): the ones a label would teach the most. (article id, margin)."""
+    cuts = {**model.thresholds, RELEVANCE: model.relevance_threshold}
+    cut = case(*((ArticleTheme.theme == label, value) for label, value in cuts.items()),
+               else_=0.5)
+    margin = func.min(func.abs(ArticleTheme.score - cut)).label("margin")
+    rows = session.execute(
+        select(ArticleTheme.article_id, margin)
+        .where(ArticleTheme.model_version == model.version,
+               ~exists().where(Label.article_id == ArticleTheme.article_id))
+        .group_by(ArticleTheme.article_id)
+        .order_by(margin, ArticleTheme.article_id)
+        .limit(limit)).all()
+    return [(int(article_id), float(value)) for article_id, value in rows]

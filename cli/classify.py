@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy import select
 
 from cli._common import console, open_session, print_json, settings
 from common.errors import UserError
 from common.vocabulary import RELEVANCE, THEMES
-from db.models import Article, Label
+from db.models import Article, ArticleTheme, Label
+from reports.escape import clean
 
 if TYPE_CHECKING:
     from classify.model import ThemeModel
@@ -110,25 +112,28 @@ def label_command(
     import_file: Annotated[Path | None, typer.Option(
         "--import", help="JSON lines {article_id, labels: [themes], not: [themes], "
                          "china_ai}.", dir_okay=False)] = None,
+    suggest: Annotated[int | None, typer.Option(
+        "--suggest", min=1, max=1000,
+        help="List N unlabelled articles the current model is least sure about.")] = None,
 ) -> None:
-    """Add human labels (used by `cait train`).
+    """Add human labels (used by `cait train`), or list the articles most worth labelling.
 
     Example: cait label 42 --theme chips --not data --china-ai yes
     Example: cait label --import labels.jsonl
+    Example: cait label --suggest 20
     """
     from classify import examples as ex
 
+    if suggest is not None:
+        _suggest(suggest)
+        return
     with open_session() as session:
         rows: list[tuple[int, dict[str, bool]]] = []
         if import_file is not None:
-            for number, row in ex._read_jsonl(import_file):
-                verdicts = {t: True for t in row.get("labels", [])}
-                verdicts.update({t: False for t in row.get("not", [])})
-                if "china_ai" in row:
-                    verdicts[RELEVANCE] = bool(row["china_ai"])
-                if not isinstance(row.get("article_id"), int):
-                    raise UserError(f"{import_file}:{number}: article_id must be an integer")
-                rows.append((row["article_id"], verdicts))
+            if not import_file.exists():
+                raise UserError(f"no such file: {import_file}")
+            for number, row in ex.read_jsonl(import_file):
+                rows.append(ex.label_row(row, f"{import_file}:{number}"))
         elif article_id is not None:
             verdicts = {t: True for t in theme or []}
             verdicts.update({t: False for t in not_theme or []})
@@ -155,6 +160,32 @@ def label_command(
     console.print(f"{added} labels added")
 
 
+def _suggest(limit: int) -> None:
+    from classify import registry, tagging
+
+    with open_session() as session:
+        model = registry.ensure_model(session, _model_dir())
+        picks = tagging.least_certain(session, model, limit)
+        ids = [article_id for article_id, _ in picks]
+        titles = {article_id: title for article_id, title in session.execute(
+            select(Article.id, Article.title).where(Article.id.in_(ids)))}
+        scores = {(row.article_id, row.theme): row.score for row in session.scalars(
+            select(ArticleTheme).where(ArticleTheme.article_id.in_(ids),
+                                       ArticleTheme.model_version == model.version))}
+    if not picks:
+        console.print(f"no unlabelled articles tagged by {model.version}: run `cait classify`",
+                      highlight=False)
+        return
+    table = Table("id", "margin", *THEMES, RELEVANCE, "title",
+                  title=f"least certain under {model.version}: label these first")
+    for article_id, margin in picks:
+        table.add_row(str(article_id), f"{margin:.3f}",
+                      *(f"{scores.get((article_id, label), 0.0):.2f}"
+                        for label in [*THEMES, RELEVANCE]),
+                      Text(clean(titles.get(article_id), 90)))
+    console.print(table)
+
+
 @app.command("train")
 def train_command() -> None:
     """Retrain from the committed anchors plus all human labels; record a new model version.
@@ -165,11 +196,12 @@ def train_command() -> None:
     from classify import registry, train
 
     with open_session() as session:
+        previous = registry.file_model_path(_model_dir())
         labelled = ex.label_examples(session)
         model = train.fit(ex.anchor_examples() + labelled)
         path = model.save(_model_dir())
         registry.record(session, model, path)
-        registry.set_current(_model_dir(), path)
+        registry.set_current(_model_dir(), path, previous)
     cv = model.metrics["cross_validated"]
     console.print(f"model {model.version}: {model.metrics['examples']} examples "
                   f"({len(labelled)} from human labels); cross-validated macro-F1 "
@@ -191,27 +223,39 @@ def eval_command(
     from classify import examples as ex
     from classify import registry, train
 
+    model = registry.file_model(_model_dir())
+    before = registry.previous_file_model(_model_dir())
     if input_file is not None:
         if not input_file.exists():
             raise UserError(f"no such file: {input_file}")
-        model = registry.file_model(_model_dir())
-        result = train.evaluate(train.model_predictor(model), ex.labelled_file(input_file))
-        source = f"{input_file} ({model.version})"
+        gold = ex.labelled_file(input_file)
+        result = train.evaluate(train.model_predictor(model), gold)
+        earlier = (train.evaluate(train.model_predictor(before), gold)
+                   if before is not None else None)
+        source = f"{input_file}: {model.version}"
     else:
-        model = registry.file_model(_model_dir())
         result = model.metrics["cross_validated"]
+        earlier = before.metrics["cross_validated"] if before is not None else None
         source = f"cross-validation of {model.version} on its training data"
     if as_json:
-        print_json(result)
+        print_json({**result, "previous": None if before is None else
+                    {"version": before.version, **(earlier or {})}})
         return
-    table = Table("theme", "precision", "recall", "F1", "support", title=source)
+    table = Table("theme", "precision", "recall", "F1", "support",
+                  *([f"F1 before ({before.version})"] if before is not None else []),
+                  title=source)
     for theme in THEMES:
         row = result["themes"][theme]
         table.add_row(theme, f"{row['precision']:.3f}", f"{row['recall']:.3f}",
-                      f"{row['f1']:.3f}", str(row["support"]))
+                      f"{row['f1']:.3f}", str(row["support"]),
+                      *([f"{earlier['themes'][theme]['f1']:.3f}"] if earlier else []))
     console.print(table)
     console.print(f"macro-F1 {result['macro_f1']:.3f} · China-AI macro-F1 "
                   f"{result[RELEVANCE]['macro_f1']:.3f}", highlight=False)
+    if earlier is not None and before is not None:
+        console.print(f"before ({before.version}): macro-F1 {earlier['macro_f1']:.3f} · "
+                      f"China-AI macro-F1 {earlier[RELEVANCE]['macro_f1']:.3f}",
+                      highlight=False)
 
 
 @app.command("explain")
@@ -219,7 +263,7 @@ def explain_command(
     article_id: Annotated[int | None, typer.Argument(help="A stored article.")] = None,
     text: Annotated[str | None, typer.Option("--text", help="Explain this text instead.")] = None,
 ) -> None:
-    """Per theme, the score and the terms that pushed it up.
+    """Per theme, the score, the terms that pushed it up, and the sentences behind each tag.
 
     Example: cait explain 42
     Example: cait explain --text "Huawei ships Ascend 910C chips to DeepSeek"
@@ -249,3 +293,6 @@ def explain_command(
         table.add_row(label, f"{score:.3f}", "yes" if tagged else "",
                       ", ".join(f"{name} (+{value:.2f})" for name, value in reasons[label][:6]))
     console.print(table)
+    for label, sentences in model.evidence(doc, prediction).items():
+        for sentence in sentences:
+            console.print(Text(f"{label}: “{clean(sentence, 300)}”"))

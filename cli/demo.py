@@ -32,8 +32,8 @@ from config import Settings, load_settings
 from db import migrate
 from db.session import make_engine, session_scope
 from pipeline import run_pass
-from reports.digest import build_digest, last_complete_week, store_digest, to_html
-from reports.render import timeline_markdown
+from reports.digest import build_digest, last_complete_week, store_digest
+from reports.render import digest_html, timeline_markdown
 from reports.timeline import Timeline, build_timeline
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -149,7 +149,7 @@ def run_demo(data_dir: Path, say: Callable[[str], None]) -> tuple[PassReport, Ti
             data = build_digest(session, week)
             store_digest(session, data)
         digest_path = data_dir / f"digest-{week}.html"
-        digest_path.write_text(to_html(data), encoding="utf-8")
+        digest_path.write_text(digest_html(data), encoding="utf-8")
         return report, timeline, digest_path
     finally:
         server.shutdown()

@@ -175,13 +175,8 @@ def digest_command(
 
     Example: cait digest --week 2026-W19 --format html --output digest.html
     """
-    from reports.digest import (
-        build_digest,
-        last_complete_week,
-        store_digest,
-        to_html,
-        to_markdown,
-    )
+    from reports.digest import build_digest, last_complete_week, store_digest
+    from reports.render import digest_html, digest_markdown
 
     if format not in ("md", "html"):
         raise UserError("--format must be md or html")
@@ -192,7 +187,7 @@ def digest_command(
         except ValueError as error:
             raise UserError(str(error)) from None
         store_digest(session, data)
-    content = to_html(data) if format == "html" else to_markdown(data)
+    content = digest_html(data) if format == "html" else digest_markdown(data)
     if output is None:
         sys.stdout.write(content)
     else:

@@ -31,6 +31,12 @@ other some such only most many much very there here we you he she i us do does d
 目前 已经 可以 没有 因为 所以 如果 这些 那些 一些 通过 相关""".split())
 
 
+# Words of any script but Chinese, so that "华为AI" still yields "ai" without segmenting.
+_NON_CJK_WORD = re.compile(r"[^\W\u3400-\u9fff\uf900-\ufaff]+")
+# Where sentences end (English and Chinese punctuation, line breaks).
+SENTENCE_END = re.compile(r"[.!?]+(?=\s)|[。！？；]+|\n+")
+
+
 def has_cjk(text: str) -> bool:
     """True when the text holds at least one CJK character."""
     return CJK.search(text) is not None
@@ -68,6 +74,23 @@ def words(text: str) -> list[str]:
         else:
             out.append(token)
     return out
+
+
+def latin_word_list(lowered: str) -> list[str]:
+    """Every non-Chinese word of an already lower-cased text, Chinese left out unsegmented.
+
+    For matching term lists (Chinese terms are found as substrings, so nothing here needs
+    the segmenter); `words` is the tokenizer for everything else.
+    """
+    return _NON_CJK_WORD.findall(lowered)
+
+
+def sentence_ends(text: str) -> list[int]:
+    """Offsets where the text's sentences end; the last one is the text's length."""
+    ends = [m.end() for m in SENTENCE_END.finditer(text)]
+    if not ends or ends[-1] < len(text):
+        ends.append(len(text))
+    return ends
 
 
 def content_words(text: str, min_latin: int = 3) -> list[str]:

@@ -7,12 +7,13 @@ and shows them as evidence, and the Related-News keyword gate reads the same lis
 from __future__ import annotations
 
 import tomllib
-from collections import Counter
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from common.text import has_cjk, words
+from common.text import count_cjk, has_cjk, latin_word_list, sentence_ends
 
 THEMES: tuple[str, ...] = ("chips", "data", "talent", "open_source")
 RELEVANCE = "china_ai"
@@ -28,8 +29,19 @@ def load_terms(path: Path = TERMS_FILE) -> dict[str, tuple[str, ...]]:
 
 
 
+@dataclass(frozen=True)
+class TermProfile:
+    """Where a document names each label's terms. A document is "title\nbody"."""
+
+    counts: dict[str, dict[str, int]]      # label → {term: occurrences in the body}
+    sentences: dict[str, frozenset[int]]   # label → indexes of body sentences naming it
+    in_title: dict[str, bool]
+    n_sentences: int
+    n_words: int                           # body length in words (Chinese: 2 characters)
+
+
 class TermMatcher:
-    """Counts every label's terms in a text in one pass.
+    """Finds every label's terms in a text in one pass, with where they stand.
 
     Latin terms are matched as whole token sequences (a dictionary lookup per n-gram),
     Chinese terms as substrings (a segmenter may split a rare term differently in context);
@@ -45,44 +57,64 @@ class TermMatcher:
                 if has_cjk(term):
                     self._cjk.append((label, term))
                 else:
-                    key = tuple(words(term))
+                    key = tuple(latin_word_list(term.lower()))
                     entries = self._latin.setdefault(key, [])
                     # "open-source" and "open source" are one term once hyphens split
                     if key and all(existing != label for existing, _ in entries):
                         entries.append((label, " ".join(key)))
         self._max_n = max((len(k) for k in self._latin), default=1)
         self._starts = {k[0] for k in self._latin if len(k) > 1}
-        self._single = {k[0] for k in self._latin if len(k) == 1}
+        self._first = {k[0] for k in self._latin}
 
-    def count(self, text: str) -> dict[str, dict[str, int]]:
-        """label → {term: occurrences}."""
-        return self.count_with_length(text)[0]
-
-    def count_with_length(self, text: str) -> tuple[dict[str, dict[str, int]], int]:
-        """label → {term: occurrences}, and the text's length in words."""
-        found: dict[str, dict[str, int]] = {label: {} for label in self.labels}
-        all_words = words(text)
-        tokens = [w for w in all_words if not has_cjk(w)] if has_cjk(text) else all_words
-        latin, longest = self._latin, self._max_n
-        counted = Counter(tokens)
-        # set intersections run in C: only words that are (or start) a term are looked at
-        for word in counted.keys() & self._single:
-            for label, term in latin[(word,)]:
-                found[label][term] = found[label].get(term, 0) + counted[word]
-        if counted.keys() & self._starts:
-            starts = self._starts
+    def _hits(self, lowered: str, ends: list[int]) -> list[tuple[int, str, str]]:
+        """(sentence index, label, term) for every term occurrence in a lower-cased text
+        whose sentences end at `ends` (see `common.text.sentence_ends`)."""
+        found: list[tuple[int, str, str]] = []
+        latin, first, starts, longest = self._latin, self._first, self._starts, self._max_n
+        start = 0
+        for index, end in enumerate(ends):
+            tokens = latin_word_list(lowered[start:end])
+            start = end
             for i, word in enumerate(tokens):
+                if word not in first:
+                    continue
+                for label, term in latin.get((word,), ()):
+                    found.append((index, label, term))
                 if word in starts:
                     for n in range(2, min(longest, len(tokens) - i) + 1):
                         for label, term in latin.get(tuple(tokens[i:i + n]), ()):
-                            found[label][term] = found[label].get(term, 0) + 1
-        if len(tokens) != len(all_words):
-            lowered = text.lower()
+                            found.append((index, label, term))
+        if has_cjk(lowered):
             for label, term in self._cjk:
-                occurrences = lowered.count(term)
-                if occurrences:
-                    found[label][term] = found[label].get(term, 0) + occurrences
-        return found, max(1, len(all_words))
+                at = lowered.find(term)
+                while at >= 0:
+                    found.append((bisect_right(ends, at), label, term))
+                    at = lowered.find(term, at + len(term))
+        return found
+
+    def count(self, text: str) -> dict[str, dict[str, int]]:
+        """label → {term: occurrences}."""
+        counts: dict[str, dict[str, int]] = {label: {} for label in self.labels}
+        lowered = text.lower()
+        for _, label, term in self._hits(lowered, [len(lowered)]):
+            counts[label][term] = counts[label].get(term, 0) + 1
+        return counts
+
+    @lru_cache(maxsize=2048)  # noqa: B019 - matchers live as long as the model; both pipelines
+    def profile(self, document: str) -> TermProfile:  # profile each document once per predict
+        """Counts, sentence positions and title presence of every label in a document."""
+        title, _, body = document.partition("\n")
+        lowered = body.lower()
+        ends = sentence_ends(lowered)
+        counts: dict[str, dict[str, int]] = {label: {} for label in self.labels}
+        sentences: dict[str, set[int]] = {label: set() for label in self.labels}
+        for index, label, term in self._hits(lowered, ends):
+            counts[label][term] = counts[label].get(term, 0) + 1
+            sentences[label].add(index)
+        in_title = {label: bool(found) for label, found in self.count(title).items()}
+        n_words = len(latin_word_list(lowered)) + count_cjk(lowered) // 2
+        return TermProfile(counts, {k: frozenset(v) for k, v in sentences.items()}, in_title,
+                           len(ends), max(1, n_words))
 
 
 @lru_cache(maxsize=4)
@@ -95,3 +127,33 @@ def term_hits(text: str, label: str, path: Path = TERMS_FILE) -> list[str]:
     """The distinct terms of `label` found in `text`, most frequent first."""
     counts = default_matcher(path).count(text)[label]
     return [t for t, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def carrying_sentences(document: str, label: str, partners: Sequence[str] = (), top: int = 2,
+                       limit: int = 300) -> list[str]:
+    """The one or two body sentences that carry `label`: most of its terms (and, with
+    `partners`, only sentences that also name one of theirs), in reading order.
+
+    A document is "title\n…"; the title is used only when no body sentence qualifies.
+    """
+    matcher = default_matcher()
+    title, _, body = document.partition("\n")
+    body = body.removeprefix(title + "\n") if title else body
+    ends = sentence_ends(body)
+    scored: list[tuple[int, int, str]] = []
+    start = 0
+    for index, end in enumerate(ends):
+        sentence = " ".join(body[start:end].split())
+        start = end
+        if not sentence:
+            continue
+        counts = matcher.count(sentence)
+        hits = sum(counts[label].values())
+        if hits and (not partners or any(counts[p] for p in partners)):
+            scored.append((hits + sum(sum(counts[p].values()) for p in partners), index,
+                           sentence))
+    best = sorted(sorted(scored, key=lambda s: (-s[0], s[1]))[:top], key=lambda s: s[1])
+    chosen = [sentence for _, _, sentence in best]
+    if not chosen and title.strip() and sum(matcher.count(title)[label].values()):
+        chosen = [" ".join(title.split())]
+    return [c if len(c) <= limit else c[:limit - 1].rstrip() + "…" for c in chosen]

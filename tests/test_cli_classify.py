@@ -92,6 +92,9 @@ def test_label_train_and_tag_in_the_database(env: Path, db_url: str, model_dir: 
     assert "tagged 1 articles" in tagged.output
     with session_scope(engine) as s:
         article_id = s.scalars(select(Article.id)).one()
+    suggested = runner.invoke(app, ["label", "--suggest", "5"])
+    assert suggested.exit_code == 0, suggested.output
+    assert "least certain" in suggested.output and "China's" in suggested.output
     bad = runner.invoke(app, ["label", str(article_id), "--theme", "hardware"])
     assert bad.exit_code == 1 and "unknown theme" in bad.output
     missing = runner.invoke(app, ["label", "999999", "--theme", "chips"])
@@ -112,7 +115,53 @@ def test_label_train_and_tag_in_the_database(env: Path, db_url: str, model_dir: 
         assert len(current) == 1 and current[0].metrics["examples"] > 150
     retag = runner.invoke(app, ["classify"])
     assert "tagged 1 articles" in retag.output  # the new model version re-tags it
+    assert "China's" not in runner.invoke(app, ["label", "--suggest", "5"]).output  # labelled
+    gold = env / "gold.jsonl"
+    gold.write_text(json.dumps({"id": "g1", "title": "Huawei Ascend chips",
+                                "text": "Huawei ships Ascend AI chips to Chinese cloud firms.",
+                                "labels": ["chips"], "china_ai": True}) + "\n")
+    compared = runner.invoke(app, ["eval", "--input", str(gold)])
+    assert compared.exit_code == 0, compared.output
+    assert "F1 before" in compared.output and "before (tfidf-terms-" in compared.output
     assert runner.invoke(app, ["explain", str(article_id)]).exit_code == 0
     status = json.loads(runner.invoke(app, ["status", "--json"]).output)
     assert status["model_version"] == current[0].version
     engine.dispose()
+
+
+@pytest.mark.parametrize(("row", "message"), [
+    ({"article_id": True, "china_ai": False}, "article_id must be a positive integer"),
+    ({"article_id": 1, "china_ai": "no"}, "china_ai must be true or false"),
+    ({"article_id": 1, "labels": 5}, "'labels' must be a list"),
+    ({"article_id": 10**30, "labels": ["chips"]}, "article_id must be a positive integer"),
+    ({"article_id": 1, "labels": ["hardware"]}, "unknown theme"),
+    ({"article_id": 1, "lables": ["chips"]}, "unknown field"),
+    ({"article_id": 1}, "nothing to label"),
+])
+def test_bad_label_rows_are_refused_in_one_line(env: Path, db_url: str,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                row: dict[str, object], message: str) -> None:
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    engine = make_engine(db_url)
+    with session_scope(engine) as s:
+        s.add(Article(url="u", canonical_url="https://x.cn/a", title="t", text="x"))
+    labels_file = env / "labels.jsonl"
+    labels_file.write_text(json.dumps(row) + "\n")
+    result = runner.invoke(app, ["label", "--import", str(labels_file)])
+    assert result.exit_code == 1 and message in result.output, result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+    with session_scope(engine) as s:
+        assert s.scalars(select(Label)).all() == []  # nothing half-imported
+    engine.dispose()
+
+
+def test_deeply_nested_input_line_is_one_error_line(env: Path) -> None:
+    items = env / "items.jsonl"
+    items.write_text("[" * 100_000 + "\n" + json.dumps({"id": 2, "title": "t", "text": "x"})
+                     + "\n")
+    out = env / "tags.jsonl"
+    result = runner.invoke(app, ["classify", "--input", str(items), "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert "error" in rows[0] and rows[1]["id"] == 2 and "themes" in rows[1]

@@ -12,7 +12,8 @@ from sqlalchemy.engine import Engine
 
 from db.rollup import rebuild
 from db.session import session_scope
-from reports.digest import build_digest, to_html
+from reports.digest import build_digest
+from reports.render import digest_html
 from tests.test_reports import MONDAY, add_article
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -39,7 +40,7 @@ def test_digest_renders_in_chromium_with_hostile_titles_as_text(
         rebuild(s)
     with session_scope(engine) as s:
         page = tmp_path / "digest.html"
-        page.write_text(to_html(build_digest(s, "2026-W15")), encoding="utf-8")
+        page.write_text(digest_html(build_digest(s, "2026-W15")), encoding="utf-8")
     engine.dispose()
     assert CHROMIUM is not None
     common = [CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]

@@ -15,8 +15,9 @@ from common.vocabulary import RELEVANCE, THEMES
 from db.models import Article, ArticleTheme, Digest, FetchLog, Source
 from db.rollup import rebuild
 from db.session import session_scope
-from reports.digest import build_digest, store_digest, to_html, to_markdown, week_bounds
+from reports.digest import build_digest, store_digest, week_bounds
 from reports.plot import timeline_png
+from reports.render import digest_html, digest_markdown
 from reports.search import search
 from reports.timeline import build_timeline
 
@@ -148,7 +149,7 @@ def test_digest_escapes_article_text_and_is_stored(corpus: Engine) -> None:
     with session_scope(corpus) as s:
         data = build_digest(s, "2026-W19")
         store_digest(s, data)
-    html, md = to_html(data), to_markdown(data)
+    html, md = digest_html(data), digest_markdown(data)
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "\x1b" not in html and "\x1b" not in md
     assert "javascript:" not in html.split("<main>")[1].split("href=")[0]
