@@ -18,23 +18,16 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy.orm import sessionmaker
 
 from classify.examples import ANCHORS
 from cli._common import console
-from collectors.sources import SourceSpec
-from collectors.store import add_sources
-from collectors.update import PassReport
-from config import Settings, load_settings
-from db import migrate
-from db.session import make_engine, session_scope
-from pipeline import run_pass
-from reports.digest import build_digest, last_complete_week, store_digest
-from reports.render import digest_html, timeline_markdown
-from reports.timeline import Timeline, build_timeline
+
+if TYPE_CHECKING:
+    from collectors.update import PassReport
+    from reports.timeline import Timeline
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLE_FILES = [ROOT / "bench" / "data" / "dev.jsonl", ANCHORS / "articles.jsonl"]
@@ -123,6 +116,20 @@ def serve(routes: dict[str, tuple[str, bytes]]) -> ThreadingHTTPServer:
 
 def run_demo(data_dir: Path, say: Callable[[str], None]) -> tuple[PassReport, Timeline, Path]:
     """Collect, classify, report on the snapshot in `data_dir`; returns what it made."""
+    # The whole pipeline (scikit-learn, trafilatura, matplotlib) is imported here, not when
+    # the CLI starts: every other command would pay for it.
+    from sqlalchemy.orm import sessionmaker
+
+    from collectors.sources import SourceSpec
+    from collectors.store import add_sources
+    from config import Settings, load_settings
+    from db import migrate
+    from db.session import make_engine, session_scope
+    from pipeline import run_pass
+    from reports.digest import build_digest, last_complete_week, store_digest
+    from reports.render import digest_html
+    from reports.timeline import build_timeline
+
     settings: Settings = load_settings(
         data_dir=data_dir, database_url=f"sqlite:///{data_dir / 'demo.db'}",
         host_delay_seconds=0.0, host_concurrency=8, allow_private_networks=True,
@@ -170,6 +177,8 @@ def demo_command(
 
     Example: cait demo
     """
+    from reports.render import timeline_markdown
+
     target = data_dir or Path(tempfile.mkdtemp(prefix="cait-demo-"))
     target.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
