@@ -6,6 +6,7 @@ and shows them as evidence, and the Related-News keyword gate reads the same lis
 
 from __future__ import annotations
 
+import re
 import tomllib
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
@@ -38,6 +39,7 @@ class TermProfile:
     in_title: dict[str, bool]
     n_sentences: int
     n_words: int                           # body length in words (Chinese: 2 characters)
+    cjk_share: float                       # share of the body's characters that are CJK
 
 
 class TermMatcher:
@@ -62,19 +64,31 @@ class TermMatcher:
                     # "open-source" and "open source" are one term once hyphens split
                     if key and all(existing != label for existing, _ in entries):
                         entries.append((label, " ".join(key)))
+        # Chinese terms by first character: one C-level scan finds where any may start.
+        self._cjk_by_first: dict[str, list[tuple[str, str]]] = {}
+        for label, term in self._cjk:
+            self._cjk_by_first.setdefault(term[0], []).append((label, term))
+        self._cjk_starts = re.compile(
+            "[" + "".join(re.escape(c) for c in sorted(self._cjk_by_first)) + "]"
+            if self._cjk_by_first else "(?!)")
         self._max_n = max((len(k) for k in self._latin), default=1)
         self._starts = {k[0] for k in self._latin if len(k) > 1}
         self._first = {k[0] for k in self._latin}
 
-    def _hits(self, lowered: str, ends: list[int]) -> list[tuple[int, str, str]]:
+    def _hits(self, lowered: str, ends: list[int]) -> tuple[list[tuple[int, str, str]], int]:
         """(sentence index, label, term) for every term occurrence in a lower-cased text
-        whose sentences end at `ends` (see `common.text.sentence_ends`)."""
+        whose sentences end at `ends` (see `common.text.sentence_ends`), and its word count
+        (Chinese: two characters a word)."""
         found: list[tuple[int, str, str]] = []
+        n_words = 0
         latin, first, starts, longest = self._latin, self._first, self._starts, self._max_n
         start = 0
         for index, end in enumerate(ends):
             tokens = latin_word_list(lowered[start:end])
+            n_words += len(tokens)
             start = end
+            if first.isdisjoint(tokens):  # most sentences name no term: skip them in C
+                continue
             for i, word in enumerate(tokens):
                 if word not in first:
                     continue
@@ -85,18 +99,22 @@ class TermMatcher:
                         for label, term in latin.get(tuple(tokens[i:i + n]), ()):
                             found.append((index, label, term))
         if has_cjk(lowered):
-            for label, term in self._cjk:
-                at = lowered.find(term)
-                while at >= 0:
-                    found.append((bisect_right(ends, at), label, term))
-                    at = lowered.find(term, at + len(term))
-        return found
+            n_words += count_cjk(lowered) // 2
+            # A term is counted once per non-overlapping occurrence, as str.count would.
+            next_free: dict[tuple[str, str], int] = {}
+            for match in self._cjk_starts.finditer(lowered):
+                at = match.start()
+                for label, term in self._cjk_by_first[match.group()]:
+                    if at >= next_free.get((label, term), 0) and lowered.startswith(term, at):
+                        found.append((bisect_right(ends, at), label, term))
+                        next_free[(label, term)] = at + len(term)
+        return found, n_words
 
     def count(self, text: str) -> dict[str, dict[str, int]]:
         """label → {term: occurrences}."""
         counts: dict[str, dict[str, int]] = {label: {} for label in self.labels}
         lowered = text.lower()
-        for _, label, term in self._hits(lowered, [len(lowered)]):
+        for _, label, term in self._hits(lowered, [len(lowered)])[0]:
             counts[label][term] = counts[label].get(term, 0) + 1
         return counts
 
@@ -108,13 +126,14 @@ class TermMatcher:
         ends = sentence_ends(lowered)
         counts: dict[str, dict[str, int]] = {label: {} for label in self.labels}
         sentences: dict[str, set[int]] = {label: set() for label in self.labels}
-        for index, label, term in self._hits(lowered, ends):
+        hits, n_words = self._hits(lowered, ends)
+        for index, label, term in hits:
             counts[label][term] = counts[label].get(term, 0) + 1
             sentences[label].add(index)
         in_title = {label: bool(found) for label, found in self.count(title).items()}
-        n_words = len(latin_word_list(lowered)) + count_cjk(lowered) // 2
+        letters = sum(1 for ch in lowered if ch.isalpha()) if lowered else 0
         return TermProfile(counts, {k: frozenset(v) for k, v in sentences.items()}, in_title,
-                           len(ends), max(1, n_words))
+                           len(ends), max(1, n_words), count_cjk(lowered) / max(1, letters))
 
 
 @lru_cache(maxsize=4)
