@@ -1,0 +1,134 @@
+"""Related-News detection on hand-labelled real pages, beside two baselines, in one run.
+
+Gold: the links of the blocks labelled `related` or `inline` on each page of
+`bench/data/blocks/labels*.jsonl` (pages of ../shared/corpus/articles and
+bench/data/blocks/pages; see `bench/blocks_tool.py` for how they were labelled). Scored:
+  naive rule   – blocks whose heading or class/id says "related" (and the like)
+  before       – the related links of the release before the detector (`SHIPPED_REF`), run
+                 by that release's own code in a temporary git worktree
+  detector     – the learned block detector, cross-validated by site: the pages of each
+                 fifth of the sites are scored by a model trained on the other sites only
+Printed: link precision, recall and F1 over all pages (95 % bootstrap interval over pages),
+and the share of pages whose "has a related block" verdict is right.
+
+Run: .venv/bin/python -m bench.related_bench [--no-before]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.model_selection import GroupKFold
+
+from bench.blocks_data import label_rows, page_candidates
+from bench.blocks_tool import page_path
+from collectors.block_model import FOLLOWED, fit, follow_score
+from collectors.blocks import RELATED_WORDS
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_REF = "f548194"  # the last commit that landed before the block detector
+OLD_CODE = """
+import gzip, json, sys
+from collectors.pages import find_related_links, parse_html
+from collectors.textutil import decode_body
+out = {}
+for page, path, url in json.load(open(sys.argv[1])):
+    raw = open(path, "rb").read()
+    raw = gzip.decompress(raw) if path.endswith(".gz") else raw
+    out[page] = [link.url for link in find_related_links(parse_html(decode_body(raw)[0]), url)]
+json.dump(out, open(sys.argv[2], "w"))
+"""
+
+
+def before_links(rows: list[dict[str, Any]]) -> dict[str, set[str]] | None:
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp) / "tree"
+        added = subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach",
+                                str(tree), SHIPPED_REF], capture_output=True, text=True)
+        if added.returncode != 0:
+            print(f"'before' skipped: {added.stderr.strip().splitlines()[-1]}")
+            return None
+        try:
+            jobs, out = Path(tmp) / "jobs.json", Path(tmp) / "out.json"
+            jobs.write_text(json.dumps([(r["page"], str(page_path(r["page"])), r["url"])
+                                        for r in rows]), encoding="utf-8")
+            subprocess.run([sys.executable, "-c", OLD_CODE, str(jobs), str(out)], cwd=tree,
+                           env={**os.environ, "PYTHONPATH": str(tree)}, check=True)
+            found = json.loads(out.read_text(encoding="utf-8"))
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)],
+                           capture_output=True)
+    return {page: set(urls) for page, urls in found.items()}
+
+
+def scores(gold: dict[str, set[str]], found: dict[str, set[str]]
+           ) -> dict[str, tuple[float, float, float]]:
+    pages = sorted(gold)
+    tp = np.array([len(gold[p] & found.get(p, set())) for p in pages], dtype=float)
+    fp = np.array([len(found.get(p, set()) - gold[p]) for p in pages], dtype=float)
+    fn = np.array([len(gold[p] - found.get(p, set())) for p in pages], dtype=float)
+    has = np.array([bool(gold[p]) == bool(found.get(p)) for p in pages], dtype=float)
+
+    def figures(pick: np.ndarray) -> dict[str, float]:
+        t, f_p, f_n = tp[pick].sum(), fp[pick].sum(), fn[pick].sum()
+        precision = t / (t + f_p) if t + f_p else 0.0
+        recall = t / (t + f_n) if t + f_n else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        return {"precision": precision, "recall": recall, "F1": f1,
+                "page accuracy": float(has[pick].mean())}
+
+    point = figures(np.arange(len(pages)))
+    rng = np.random.default_rng(0)
+    samples = [figures(rng.integers(0, len(pages), len(pages))) for _ in range(1000)]
+    return {k: (point[k], float(np.percentile([s[k] for s in samples], 2.5)),
+                float(np.percentile([s[k] for s in samples], 97.5))) for k in point}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--no-before", action="store_true")
+    args = parser.parse_args()
+    rows = label_rows()
+    pages = {r["page"]: page_candidates(r) for r in rows}
+    gold = {r["page"]: {url for b in r["blocks"] if b["kind"] in FOLLOWED for url in b["links"]}
+            for r in rows}
+    sites = {r["page"]: r["site"] for r in rows}
+    print(f"{len(rows)} labelled pages from {len(set(sites.values()))} sites; "
+          f"{sum(1 for g in gold.values() if g)} with a related block; "
+          f"{sum(len(g) for g in gold.values())} related links")
+    naive = {page: {url for c, _, _ in found
+                    if RELATED_WORDS.search(c.heading) or "related" in c.markers
+                    for url, _ in c.links} for page, found in pages.items()}
+    detector: dict[str, set[str]] = {}
+    order = sorted(pages)
+    for train_idx, test_idx in GroupKFold(5).split(order, groups=[sites[p] for p in order]):
+        train = [{"features": f, "kind": k} for i in train_idx for _, f, k in pages[order[i]]]
+        model = fit(train)
+        for i in test_idx:
+            found = pages[order[i]]
+            probabilities = model.scores([f for _, f, _ in found])
+            detector[order[i]] = {url for (c, _, _), s in zip(found, probabilities, strict=True)
+                                  if follow_score(s) >= model.threshold for url, _ in c.links}
+    results = {"naive rule": scores(gold, naive)}
+    if not args.no_before:
+        before = before_links(rows)
+        if before is not None:
+            results["before"] = scores(gold, before)
+    results["detector"] = scores(gold, detector)
+    keys = ["precision", "recall", "F1", "page accuracy"]
+    print(f"{'':12}" + "".join(f"{k:>22}" for k in keys))
+    for name, figures in results.items():
+        print(f"{name:12}" + "".join(f"{figures[k][0]:>8.3f} [{figures[k][1]:.2f}-"
+                                     f"{figures[k][2]:.2f}]" for k in keys))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""The Related-News block detector: which candidate blocks (`collectors.blocks`) to follow.
+
+A scikit-learn model learned from hand-labelled pages (`collectors/anchors/blocks.jsonl`: the
+features of every candidate block of every labelled page, and its kind: related, inline,
+popular, nav or other; `bench/blocks_data.py` makes it from `bench/data/blocks/`). It is
+trained from that file on first use in each process (about a second, deterministic) rather
+than shipped as a pickle, so it works with whatever scikit-learn is installed; the version is
+a hash of the data and parameters. Related and inline blocks are followed; popular lists and
+navigation never are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.feature_extraction import DictVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+
+DATA = Path(__file__).resolve().parent / "anchors" / "blocks.jsonl"
+KINDS = ("related", "inline", "popular", "nav", "other")
+FOLLOWED = ("related", "inline")
+PARAMS: dict[str, Any] = {"c": 1.0, "threshold": 0.5}
+
+
+def build_pipeline(c: float = 1.0) -> Pipeline:
+    """Unfitted: candidate features (a dict each) → one multinomial logistic regression."""
+    return Pipeline([
+        ("features", DictVectorizer()),
+        ("classify", LogisticRegression(C=c, class_weight="balanced", max_iter=3000)),
+    ])
+
+
+@dataclass(frozen=True)
+class BlockModel:
+    """A fitted detector: the pipeline, the follow threshold and its version."""
+
+    pipeline: Pipeline
+    threshold: float
+    version: str
+
+    def scores(self, rows: list[dict[str, float]]) -> list[dict[str, float]]:
+        """Per candidate, the probability of each kind."""
+        if not rows:
+            return []
+        probabilities = np.asarray(self.pipeline.predict_proba(rows))
+        classes = [str(c) for c in self.pipeline.named_steps["classify"].classes_]
+        return [{kind: float(p[classes.index(kind)]) if kind in classes else 0.0
+                 for kind in KINDS} for p in probabilities]
+
+
+def follow_score(scores: dict[str, float]) -> float:
+    """How likely a block is one whose links are followed (related or inline)."""
+    return sum(scores[kind] for kind in FOLLOWED)
+
+
+def load_rows(path: Path = DATA) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+
+
+def fit(rows: list[dict[str, Any]], params: dict[str, Any] | None = None) -> BlockModel:
+    """Train on labelled candidate rows ({features, kind, …})."""
+    p = {**PARAMS, **(params or {})}
+    pipeline = build_pipeline(p["c"]).fit([r["features"] for r in rows],
+                                          [r["kind"] for r in rows])
+    digest = hashlib.sha256(json.dumps([p, [(r["features"], r["kind"]) for r in rows]],
+                                       sort_keys=True).encode()).hexdigest()
+    return BlockModel(pipeline, p["threshold"], f"blocks-{digest[:12]}")
+
+
+@lru_cache(maxsize=1)
+def default_model() -> BlockModel | None:
+    """The detector trained from the committed labelled blocks (None if there are none)."""
+    if not DATA.exists():
+        return None
+    return fit(load_rows())

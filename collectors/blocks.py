@@ -1,0 +1,226 @@
+"""Link blocks of an article page: every candidate container, and what describes it.
+
+A candidate is a DOM container holding two or more links to other pages, taken at the level
+where its links spread over two or more children (the list, not each item; not the whole
+page). `features` describes a candidate for the block detector (`collectors/related_model.py`
+learns from labelled pages which candidates are Related-News blocks): its heading, class and
+id words, how its links and their texts look, where it stands against the article body, and
+its sibling structure. The heading rules of old are features here, not gates.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from collectors.urls import http_url, same_site
+
+MAX_CANDIDATES = 400
+MAX_LINKS_PER_BLOCK = 60
+MAX_HEADING_CHARS = 80
+SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "svg", "head", "select",
+                       "form", "button", "iframe"})
+CONTAINER_TAGS = frozenset({"ul", "ol", "div", "section", "aside", "nav", "footer", "header",
+                            "table", "tbody", "dl", "p", "article", "span", "td", "main",
+                            "figure", "li"})
+HEADING_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6")
+
+# Headings that introduce related coverage, most-read lists, and navigation (EN and ZH).
+RELATED_WORDS = re.compile(
+    r"related|more on|more from|more about|read more|see also|also read|read next|recommended"
+    r"|you (may|might) (also )?like|further reading|more stories|more news|keep reading"
+    r"|相关|相關|延伸|推荐|推薦|更多|猜你喜欢|热点推荐", re.I)
+POPULAR_WORDS = re.compile(r"most (read|popular|viewed|shared|emailed)|popular|trending"
+                           r"|top stories|editor'?s picks|热门|熱門|排行|最热|最熱|点击|點擊", re.I)
+NAV_WORDS = re.compile(r"menu|nav|navigation|breadcrumb|footer|header|topics|sections|tags?\b"
+                       r"|share|social|follow us|subscribe|newsletter|login|sign in|导航|導航"
+                       r"|频道|頻道|登录|登錄|分享", re.I)
+_MARKER_SPLIT = re.compile(r"[\s_\-:.]+|(?<=[a-z])(?=[A-Z])")
+_WORD = re.compile(r"\w+")
+# Paths that look like one article: a date, a long number, .html, or a slug of three words.
+_ARTICLE_PATH = re.compile(
+    r"(/\d{4}/\d{1,2}/)|(\d{5,})|(\.s?html?$)|([a-z0-9]+-[a-z0-9]+-[a-z0-9]+)", re.I)
+
+
+@dataclass
+class Candidate:
+    """A container of links on a page, with what the detector looks at."""
+
+    index: int                           # order on the page
+    path: str                            # XPath, to find it again
+    tag: str
+    heading: str                         # the text that introduces it, if any
+    markers: str                         # class and id words of it and two ancestors
+    links: list[tuple[str, str]] = field(default_factory=list)   # (url, anchor text)
+    element: Any = None
+
+
+def _text(element: Any) -> str:
+    return " ".join(element.text_content().split())
+
+
+def _markers(element: Any) -> str:
+    words: list[str] = []
+    node = element
+    for _level in range(3):
+        if node is None or not isinstance(node.tag, str):
+            break
+        for value in (node.get("class") or "", node.get("id") or ""):
+            words += [w.lower() for w in _MARKER_SPLIT.split(value) if w]
+        node = node.getparent()
+    return " ".join(words)
+
+
+def _heading(element: Any) -> str:
+    """The heading inside the block's start, or the one just before it."""
+    for child in element.iterdescendants(*HEADING_TAGS, "strong", "b", "dt", "caption",
+                                         "legend"):
+        text = _text(child)
+        if text and len(text) <= MAX_HEADING_CHARS and not child.xpath("ancestor::a"):
+            return text
+        break
+    for attribute in ("aria-label", "title", "data-title"):
+        if element.get(attribute):
+            return " ".join(str(element.get(attribute)).split())[:MAX_HEADING_CHARS]
+    node = element
+    for _level in range(3):
+        previous = node.getprevious()
+        while previous is not None and not isinstance(previous.tag, str):
+            previous = previous.getprevious()
+        if previous is not None:
+            text = _text(previous)
+            if 0 < len(text) <= MAX_HEADING_CHARS and not previous.xpath(".//a[@href]"):
+                return text
+            return ""
+        node = node.getparent()
+        if node is None:
+            break
+    return ""
+
+
+def candidates(tree: Any, page_url: str) -> list[Candidate]:
+    """Every container of two or more links to other pages, in page order."""
+    if tree is None:
+        return []
+    base = str((tree.xpath("//base/@href") or [page_url])[0])
+    base_url = http_url(base, page_url) or page_url
+    page = page_url.split("#")[0]
+    links_of: dict[Any, list[tuple[str, str]]] = {}
+    order: dict[Any, int] = {}
+    for position, element in enumerate(tree.iter()):
+        order[element] = position
+    for anchor in tree.iter("a"):
+        if anchor.xpath("ancestor::*[self::script or self::style or self::noscript]"):
+            continue
+        href = (anchor.get("href") or "").strip()
+        url = http_url(href, base_url) if href and not href.startswith("#") else None
+        if url is None or url.split("#")[0] == page:
+            continue
+        item = (url.split("#")[0], _text(anchor)[:300])
+        for ancestor in anchor.iterancestors():
+            if ancestor.tag in SKIP_TAGS:
+                break
+            links_of.setdefault(ancestor, []).append(item)
+    found: list[Candidate] = []
+    seen_sets: dict[frozenset[str], Candidate] = {}
+    for element in sorted(links_of, key=lambda e: -order.get(e, 0)):  # deepest last-first
+        if not isinstance(element.tag, str) or element.tag not in CONTAINER_TAGS:
+            continue
+        links = links_of[element]
+        urls = frozenset(u for u, _ in links)
+        if len(urls) < 2:
+            continue
+        # the level where links spread: no single child holds them all
+        if any(len(links_of.get(child, ())) == len(links) for child in element):
+            continue
+        if urls in seen_sets:
+            continue
+        candidate = Candidate(0, tree.getroottree().getpath(element), element.tag,
+                              _heading(element), _markers(element),
+                              _unique(links)[:MAX_LINKS_PER_BLOCK], element)
+        seen_sets[urls] = candidate
+        found.append(candidate)
+    found.sort(key=lambda c: order.get(c.element, 0))
+    found = found[:MAX_CANDIDATES]
+    for index, candidate in enumerate(found):
+        candidate.index = index
+    return found
+
+
+def _unique(links: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    seen: dict[str, str] = {}
+    for url, text in links:
+        if url not in seen or (text and not seen[url]):
+            seen[url] = text
+    return list(seen.items())
+
+
+def body_element(tree: Any) -> Any:
+    """The element that holds the most paragraph text: where the article body is."""
+    best, best_len = None, 0
+    for element in tree.iter("div", "article", "section", "main", "td"):
+        length = sum(len(p.text_content()) for p in element.iterchildren("p"))
+        if length > best_len:
+            best, best_len = element, length
+    return best
+
+
+def features(candidate: Candidate, page_url: str, body: Any, n_elements: int,
+             order: dict[Any, int]) -> dict[str, float]:
+    """What the detector sees of one candidate: numbers and words (heading, markers)."""
+    element = candidate.element
+    host = urlsplit(page_url).hostname or ""
+    texts = [text for _, text in candidate.links]
+    words = [len(_WORD.findall(t)) for t in texts] or [0]
+    n = len(candidate.links)
+    same = sum(1 for url, _ in candidate.links if same_site(urlsplit(url).hostname or "", host))
+    articles = sum(1 for url, _ in candidate.links if _ARTICLE_PATH.search(urlsplit(url).path))
+    total_text = len(_text(element)) or 1
+    link_text = sum(len(t) for t in texts)
+    children = [c for c in element if isinstance(c.tag, str)]
+    child_tags = [c.tag for c in children]
+    position = order.get(element, 0) / max(1, n_elements)
+    out: dict[str, float] = {
+        "links": min(n, 60) / 60, "links_log": float(len(str(n))),
+        "anchor_words_mean": min(sum(words) / len(words), 30) / 30,
+        "headline_like": sum(1 for w in words if w >= 5) / len(words),
+        "one_word": sum(1 for w in words if w <= 1) / len(words),
+        "same_site": same / n, "article_like": articles / n,
+        "link_density": min(1.0, link_text / total_text),
+        "position": position, "after_body": 0.0, "inside_body": 0.0,
+        "children": min(len(children), 30) / 30,
+        "uniform_children": (max(child_tags.count(t) for t in set(child_tags)) / len(child_tags)
+                             if child_tags else 0.0),
+        "heading_related": float(bool(RELATED_WORDS.search(candidate.heading))),
+        "heading_popular": float(bool(POPULAR_WORDS.search(candidate.heading))),
+        "heading_nav": float(bool(NAV_WORDS.search(candidate.heading))),
+        "heading_none": float(not candidate.heading),
+        "marker_related": float(bool(RELATED_WORDS.search(candidate.markers))),
+        "marker_popular": float(bool(POPULAR_WORDS.search(candidate.markers))),
+        "marker_nav": float(bool(NAV_WORDS.search(candidate.markers))),
+        f"tag={candidate.tag}": 1.0,
+    }
+    for ancestor in element.iterancestors("nav", "footer", "header", "aside"):
+        out[f"in_{ancestor.tag}"] = 1.0
+    if body is not None:
+        if element is body or body in element.iterancestors():
+            out["inside_body"] = 1.0
+        elif order.get(element, 0) > order.get(body, 0):
+            out["after_body"] = 1.0
+    for word in set(_WORD.findall(candidate.heading.lower())[:8]):
+        out[f"h={word}"] = 1.0
+    for word in set(candidate.markers.split()[:12]):
+        out[f"m={word}"] = 1.0
+    return out
+
+
+def described(tree: Any, page_url: str) -> list[tuple[Candidate, dict[str, float]]]:
+    """Every candidate of a page with its features."""
+    found = candidates(tree, page_url)
+    if not found:
+        return []
+    order = {element: position for position, element in enumerate(tree.iter())}
+    body = body_element(tree)
+    return [(c, features(c, page_url, body, len(order), order)) for c in found]
