@@ -106,6 +106,26 @@ class _BodyTooLarge(Exception):
     pass
 
 
+class _BadLocation(Exception):
+    """A redirect whose Location is no http(s) URL (`javascript:`, `mailto:`, `data:`)."""
+
+    def __init__(self, location: str, status: int) -> None:
+        super().__init__(location)
+        self.location, self.status = location, status
+
+
+async def _check_location(response: httpx.Response) -> None:
+    """Response hook: refuse a bad Location before httpx builds its redirect request.
+
+    httpx builds the next request even with follow_redirects=False, and raises InvalidURL
+    from deep inside `send` for `javascript:alert(1)`; raising here gives the reason its name.
+    """
+    location = response.headers.get("location")
+    if response.status_code in REDIRECTS and location is not None and http_url(
+            location, str(response.request.url)) is None:
+        raise _BadLocation(location, response.status_code)
+
+
 class _Decoder:
     """Content-Encoding decoder that never produces more than `limit` bytes."""
 
@@ -182,6 +202,7 @@ class Fetcher:
             "timeout": httpx.Timeout(s.read_timeout, connect=s.connect_timeout),
             "follow_redirects": False,
             "headers": {"User-Agent": s.user_agent, "Accept-Encoding": "gzip, deflate"},
+            "event_hooks": {"response": [_check_location]},
         }
         self._client = httpx.AsyncClient(
             limits=httpx.Limits(max_connections=s.concurrency,
@@ -341,6 +362,10 @@ class Fetcher:
         except BlockedAddress as error:
             return FetchError(url, Reason.BLOCKED_ADDRESS, Severity.HARD, str(error),
                               elapsed_ms=elapsed())
+        except _BadLocation as error:
+            return FetchError(url, Reason.BAD_URL, Severity.HARD,
+                              f"redirect to a non-http(s) URL: {error.location[:200]}",
+                              error.status, elapsed_ms=elapsed())
         except _BodyTooLarge:
             return FetchError(url, Reason.TOO_LARGE, Severity.SOFT,
                               f"body exceeds {limit} bytes after decompression",
