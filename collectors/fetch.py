@@ -278,8 +278,9 @@ class Fetcher:
             host = urlsplit(current).hostname or ""
             guarded = await self._guarded_hop(host, untrusted_from)
             if check_robots and self.settings.respect_robots:
-                refused = await self.robots.check(self, current,
-                                                  untrusted_from if guarded else None)
+                # robots.txt of a page reached from untrusted content is untrusted too, even
+                # when the page's own hop was not guarded: its redirects may lead anywhere
+                refused = await self.robots.check(self, current, untrusted_from)
                 if refused is not None:
                     return refused
             outcome = await self._one_request(current, headers, started, guarded)

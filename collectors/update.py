@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -359,9 +360,13 @@ async def _items_from_entries(ctx: PassContext, snap: _Snapshot, prepared: Prepa
     if not snap.full_text:
         return items, pages, known_count
     budget = ctx.settings.full_text_per_source
+    source_host = urlsplit(snap.url).hostname or ""
 
     async def with_page(index: int, entry: ParsedEntry) -> None:
-        fetched = await ctx.fetcher.get(entry.url, accept=PAGE_ACCEPT, check_robots=True)
+        # Entry links are third-party content (search feeds above all): the same rules as
+        # Related-News links (issue 13, item 11).
+        fetched = await ctx.fetcher.get(entry.url, accept=PAGE_ACCEPT, check_robots=True,
+                                        untrusted_from=source_host)
         if isinstance(fetched, FetchError):
             log.info("source=%r page=%s full text unavailable: %s", snap.name, entry.url,
                      fetched.describe())
