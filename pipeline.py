@@ -18,8 +18,9 @@ from classify.model import ThemeModel
 from classify.registry import ensure_model
 from classify.tagging import TagReport, relevance_gate, tag_articles
 from collectors.offload import Offload
+from collectors.report import PassReport, SourceReport
 from collectors.robots import RobotsCache
-from collectors.update import PassReport, SourceReport, collect
+from collectors.update import collect
 from config import Settings
 from db.session import session_scope
 

@@ -24,7 +24,8 @@ from collectors.feeds import parse_feed
 from collectors.fetch import Fetcher
 from collectors.outcome import FetchError, FetchResult
 from collectors.pages import extract_page
-from collectors.update import FEED_ACCEPT, SourceReport
+from collectors.report import SourceReport
+from collectors.update import FEED_ACCEPT
 from common.errors import UserError
 
 app = typer.Typer()

@@ -25,9 +25,9 @@ from sqlalchemy.orm import sessionmaker
 
 from classify.examples import ANCHORS
 from cli._common import console
+from collectors.report import PassReport
 from collectors.sources import SourceSpec
 from collectors.store import add_sources
-from collectors.update import PassReport
 from config import Settings, load_settings
 from db import migrate
 from db.session import make_engine, session_scope
