@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
@@ -17,6 +18,8 @@ from cli._common import (
     console,
     initialised_engine,
     print_json,
+    safe,
+    say,
     settings,
     when,
 )
@@ -55,7 +58,9 @@ def collect_command(
         task = progress.add_task("collecting", total=None)
 
         def done(result: SourceReport) -> None:
-            progress.update(task, advance=1, description=f"collecting · {result.name[:40]}")
+            # the description is read as markup: a name like "Reuters [/bold]" must stay text
+            name = escape(str(safe(result.name, 40)))
+            progress.update(task, advance=1, description=f"collecting · {name}")
 
         result = run_pass(eng, cfg, model=model, names=source, due_only=due_only,
                           on_source_done=done)
@@ -66,9 +71,9 @@ def collect_command(
         return
     table = Table("source", "outcome", "HTTP", "entries", "new", "dup", "next fetch", "error")
     for s in report.sources:
-        table.add_row(s.name, s.outcome, str(s.http_status or ""), str(s.entries),
+        table.add_row(safe(s.name), s.outcome, str(s.http_status or ""), str(s.entries),
                       str(s.new_articles), str(s.duplicates), when(s.next_fetch_at),
-                      s.error or "")
+                      safe(s.error))
     console.print(table)
     console.print(" · ".join(f"{k} {v}" for k, v in summary.items()), highlight=False)
 
@@ -124,24 +129,21 @@ async def _fetch_one(url: str) -> FetchResult | FetchError:
 
 def _print_inspection(data: dict[str, object]) -> None:
     if data["type"] == "feed":
-        console.print(f"feed · {data['format']} · parsed by {data['parser']} · "
-                      f"{data['title']!r}", highlight=False, markup=False)
+        say(f"feed · {data['format']} · parsed by {data['parser']} · {data['title']!r}")
         table = Table("published", "title", "url")
         for e in data["entries"]:  # type: ignore[attr-defined]
-            table.add_row(when(e["published_at"]), e["title"] or "", e["url"])
+            table.add_row(when(e["published_at"]), safe(e["title"]), safe(e["url"], 2000))
         console.print(table)
         return
-    console.print(f"page · {data['title']!r} · {data['language']} · {data['encoding']} · "
-                  f"published {data['published_at']}", highlight=False, markup=False)
-    console.print(f"canonical: {data['canonical_url']}", highlight=False, markup=False)
+    say(f"page · {data['title']!r} · {data['language']} · {data['encoding']} · "
+        f"published {data['published_at']}")
+    say(f"canonical: {data['canonical_url']}")
     if data["error"]:
-        console.print(f"extraction: {data['error']}", highlight=False, markup=False)
+        say(f"extraction: {data['error']}")
     text = str(data["text"] or "")
-    console.print(text[:1500] + ("…" if len(text) > 1500 else ""), highlight=False,
-                  markup=False)
+    say(text[:1500] + ("…" if len(text) > 1500 else ""))
     related = data["related"]
     console.print(f"\nrelated links: {len(related)}")  # type: ignore[arg-type]
     for r in related:  # type: ignore[attr-defined]
-        console.print(f"  [{r['block']}] {r['anchor_text']} → {r['url']}", highlight=False,
-                      markup=False)
+        say(f"  [{r['block']}] {r['anchor_text']} → {r['url']}")
 
