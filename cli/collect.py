@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import socket
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -16,7 +18,9 @@ from rich.table import Table
 from cli._common import (
     JsonFlag,
     console,
+    err_console,
     initialised_engine,
+    open_session,
     print_json,
     safe,
     say,
@@ -30,6 +34,7 @@ from collectors.pages import extract_page
 from collectors.report import SourceReport
 from collectors.update import FEED_ACCEPT
 from common.errors import UserError
+from db.queries import reclaim_dead_leases
 
 app = typer.Typer()
 
@@ -51,6 +56,7 @@ def collect_command(
 
     cfg = settings()
     eng = initialised_engine()
+    owner = _take_back_leases()
     model = prepare_model(eng, cfg)
     show_progress = sys.stderr.isatty() and not as_json
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -63,7 +69,7 @@ def collect_command(
             progress.update(task, advance=1, description=f"collecting · {name}")
 
         result = run_pass(eng, cfg, model=model, names=source, due_only=due_only,
-                          on_source_done=done)
+                          on_source_done=done, owner=owner)
     report = result.collected
     summary = {**report.summary(), "tagged": result.tagged.tagged}
     if as_json:
@@ -76,6 +82,28 @@ def collect_command(
                       safe(s.error))
     console.print(table)
     console.print(" · ".join(f"{k} {v}" for k, v in summary.items()), highlight=False)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def _take_back_leases() -> str:
+    """This run's lease owner (`cli@HOST:PID`), after releasing the leases of earlier runs on
+    this host whose process is gone (a kill -9 would otherwise hold them for the lease time)."""
+    prefix = f"cli@{socket.gethostname()}:"
+    with open_session() as session:
+        released = reclaim_dead_leases(session, prefix, _alive)
+    if released:
+        err_console.print(f"took back {released} sources leased by an earlier `cait collect` "
+                          f"that is no longer running", highlight=False, markup=False)
+    return f"{prefix}{os.getpid()}"
 
 
 @app.command("inspect")

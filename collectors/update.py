@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -160,20 +161,26 @@ async def run_pass(sessions: SessionFactory, settings: Settings, *,
         watcher.cancel()
         crashes: list[BaseException] = []
         interrupted: list[int] = []
+        unwritten: list[int] = []
         for snap, result in zip(snapshots, results, strict=True):
             if isinstance(result, asyncio.CancelledError):
                 interrupted.append(snap.id)
+            elif isinstance(result, sa_exc.SQLAlchemyError):
+                # The database's error (full disk, server gone), not the source's: no parse
+                # error and no backoff on the source; the caller backs off the pass (issue 13).
+                log.error("source=%r outcome=database_error error=%r", snap.name,
+                          str(getattr(result, "orig", None) or result)[:200])
+                crashes.append(result)
+                unwritten.append(snap.id)
             elif isinstance(result, BaseException):
                 crashes.append(result)
                 report.sources.append(_record_crash(ctx, snap, result))
             else:
                 report.sources.append(result)
+        _give_back(sessions, owner, interrupted + unwritten)
         if interrupted:
-            with sessions() as session:
-                release_leases(session, owner, interrupted)
-                session.commit()
             log.info("pass stopped: %d sources left for later", len(interrupted))
-        if not (stop is not None and stop.is_set()):
+        if not (stop is not None and stop.is_set()) and not unwritten:
             followed, skipped = await follow_related(ctx)
             report.related_followed, report.related_skipped = followed, skipped
     with sessions() as session:
@@ -182,6 +189,20 @@ async def run_pass(sessions: SessionFactory, settings: Settings, *,
     if crashes:
         raise crashes[0]
     return report
+
+
+def _give_back(sessions: SessionFactory, owner: str, source_ids: list[int]) -> None:
+    """Release the leases of sources this pass did not write; best effort, since the database
+    may be what failed (an unreleased lease expires by itself)."""
+    if not source_ids:
+        return
+    try:
+        with sessions() as session:
+            release_leases(session, owner, source_ids)
+            session.commit()
+    except sa_exc.SQLAlchemyError as error:
+        log.warning("leases of %d sources not released: %s", len(source_ids),
+                    str(error).splitlines()[0][:200])
 
 
 async def _cancel_on(stop: threading.Event | None, tasks: Sequence[asyncio.Future[Any]]) -> None:

@@ -12,6 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
+from cli._common import open_session
+from collectors.sources import SourceSpec
+from collectors.store import add_sources
 from tests.server import LoopbackServer, Reply, redirect
 from tests.test_cli_collect import env  # noqa: F401  (the fixture)
 
@@ -59,12 +62,12 @@ def test_collect_and_sources_list_with_hostile_names_and_errors(
     server.routes["/feed"] = Reply(200, json_feed(HOSTILE), content_type="application/json")
     server.routes["/bad"] = redirect("javascript:[/bold][link=http://evil]x[/link]")
     toml = tmp_path / "s.toml"
-    toml.write_text(
-        '[[source]]\nname = "Reuters [/bold] \\u001b[2J\\u001b]0;pwned\\u0007"\n'
-        f'url = "{server.url("/feed")}"\n\n'
-        '[[source]]\nname = "[link=http://evil]bad[/link]"\n'
-        f'url = "{server.url("/bad")}"\n', encoding="utf-8")
+    toml.write_text('[[source]]\nname = "[link=http://evil]bad[/link]"\n'
+                    f'url = "{server.url("/bad")}"\n', encoding="utf-8")
     run("sources", "import", str(toml))
+    with open_session() as session:  # a name stored before control characters were refused
+        add_sources(session, [SourceSpec("Reuters [/bold] \x1b[2J\x1b]0;pwned\x07",
+                                         server.url("/feed"))], 3600)
     out = run("collect", "--all")
     assert "Reuters [/bold]" in out and "[link=http://evil]bad[/link]" in out
     assert "javascript:[/bold]" in out

@@ -1,5 +1,5 @@
-"""Issue 13, item 9: SIGTERM during tagging of a large backlog stops the worker in seconds,
-and what was tagged before the signal is kept."""
+"""Issue 13: SIGTERM during tagging of a large backlog stops the worker in seconds (what was
+tagged before the signal is kept), and SIGHUP stops it cleanly like SIGTERM."""
 
 from __future__ import annotations
 
@@ -52,4 +52,24 @@ def test_sigterm_with_an_8000_article_backlog_exits_within_10_s(
         assert tagged is not None and 0 < tagged < BACKLOG  # kept, and really interrupted
         beat = s.get(WorkerHeartbeat, "w0")
         assert beat is not None and beat.state == "stopped"
+    engine.dispose()
+
+
+@pytest.mark.slow
+def test_sighup_stops_the_worker_like_sigterm(
+        sqlite_url: str, tmp_path: Path, model_dir: Path,
+        stop_all: list[subprocess.Popen[bytes]]) -> None:
+    engine, sessions = _database(sqlite_url)
+    stop_all += _start_workers(1, _worker_env(sqlite_url, tmp_path, model_dir), tmp_path)
+
+    def idle() -> bool:
+        with sessions() as s:
+            beat = s.get(WorkerHeartbeat, "w0")
+            return beat is not None and beat.state == "idle"
+    _wait(idle, 90)
+    stop_all[0].send_signal(signal.SIGHUP)
+    assert stop_all[0].wait(timeout=10) == 0  # a clean exit, not death by signal (-1)
+    with sessions() as s:
+        beat = s.get(WorkerHeartbeat, "w0")
+        assert beat is not None and beat.state == "stopped" and beat.stopped_at is not None
     engine.dispose()
