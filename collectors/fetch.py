@@ -6,27 +6,29 @@ The client is polite (per-host concurrency and spacing, robots.txt for pages, co
 Retry-After) and bounded (timeouts including a total one, redirect limit, a cap on the
 *decompressed* body so a gzip bomb is cut off, never inflated).
 
-URLs that came from untrusted content (Related-News links, feed entry links, redirects they
-lead to) go through a second, guarded client: it resolves each host once, refuses unless every
-address is public (`collectors.urls.is_public_address`), and connects to the address it checked,
-so a DNS answer that changes between check and connect (rebinding) cannot reach inside. TLS
-still verifies the host name (SNI and the Host header keep the name, only the socket is pinned).
+URLs that came from untrusted content (Related-News links, feed entry links, robots.txt and
+the redirects they lead to) go through a second, guarded client (`collectors.guard`): public
+addresses only, resolved once and pinned.
 """
 
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 import zlib
-from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpcore
 import httpx
 
+from collectors.guard import (
+    BlockedAddress,
+    GuardedTransport,
+    Resolver,
+    addresses_of,
+    system_resolver,
+)
 from collectors.outcome import (
     FetchError,
     FetchResult,
@@ -36,70 +38,10 @@ from collectors.outcome import (
     status_error,
 )
 from collectors.robots import RobotsCache
-from collectors.urls import http_url, is_ip_literal, is_public_address, same_site
+from collectors.urls import http_url, is_public_address, same_site
 from config import Settings
 
-Resolver = Callable[[str, int], Awaitable[list[str]]]
 REDIRECTS = (301, 302, 303, 307, 308)
-
-
-async def system_resolver(host: str, port: int) -> list[str]:
-    """Every address the system resolver gives for `host`."""
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [str(info[4][0]) for info in infos]
-
-
-async def _addresses(resolve: Resolver, host: str, port: int) -> list[str]:
-    return [host.strip("[]")] if is_ip_literal(host) else await resolve(host, port)
-
-
-class BlockedAddress(Exception):
-    """A guarded connection was refused: the host resolves to a non-public address."""
-
-
-class _PinnedBackend(httpcore.AsyncNetworkBackend):
-    """Resolve once, check every address, connect to the checked address (fail closed)."""
-
-    def __init__(self, resolve: Resolver) -> None:
-        self._resolve = resolve
-        self._inner = httpcore.AnyIOBackend()
-
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                          local_address: str | None = None,
-                          socket_options: Iterable[Any] | None = None,
-                          ) -> httpcore.AsyncNetworkStream:
-        try:
-            addresses = await _addresses(self._resolve, host, port)
-        except (OSError, UnicodeError) as error:
-            raise BlockedAddress(f"{host} could not be resolved ({error})") from None
-        refused = [a for a in addresses if not is_public_address(a)]
-        if refused or not addresses:
-            raise BlockedAddress(f"{host} resolves to {refused[0] if refused else 'nothing'}, "
-                                 f"not a public address")
-        return await self._inner.connect_tcp(addresses[0], port, timeout=timeout,
-                                             local_address=local_address,
-                                             socket_options=socket_options)
-
-    async def connect_unix_socket(self, path: str, timeout: float | None = None,
-                                  socket_options: Iterable[Any] | None = None,
-                                  ) -> httpcore.AsyncNetworkStream:
-        raise BlockedAddress("unix sockets are never reached from untrusted links")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-class _GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport over a connection pool whose sockets go through `_PinnedBackend`."""
-
-    def __init__(self, settings: Settings, resolve: Resolver) -> None:
-        super().__init__()
-        # httpx has no public hook for the network backend; the pool is rebuilt with one.
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
-            max_connections=settings.concurrency,
-            max_keepalive_connections=settings.concurrency,
-            network_backend=_PinnedBackend(resolve))
 
 
 class _BodyTooLarge(Exception):
@@ -207,7 +149,7 @@ class Fetcher:
         self._client = httpx.AsyncClient(
             limits=httpx.Limits(max_connections=s.concurrency,
                                 max_keepalive_connections=s.concurrency), **options)
-        self._guarded = httpx.AsyncClient(transport=_GuardedTransport(s, self._resolve),
+        self._guarded = httpx.AsyncClient(transport=GuardedTransport(s, self._resolve),
                                           **options)
         return self
 
@@ -226,7 +168,7 @@ class Fetcher:
         links may stay there); resolved once per pass."""
         if host not in self._private_origins:
             try:
-                addresses = await _addresses(self._resolve, host, 0)
+                addresses = await addresses_of(self._resolve, host, 0)
             except (OSError, UnicodeError):
                 addresses = []
             self._private_origins[host] = any(not is_public_address(a) for a in addresses)

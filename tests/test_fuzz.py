@@ -150,7 +150,8 @@ def _fetch_all(fetch_settings: Settings, urls: list[tuple[str, str | None]]) -> 
             return [await fetcher.get(url, untrusted_from=origin, check_robots=True)
                     for url, origin in urls]
 
-    with mock.patch("collectors.fetch.is_public_address", _never_public):
+    with mock.patch("collectors.fetch.is_public_address", _never_public), \
+            mock.patch("collectors.guard.is_public_address", _never_public):
         outcomes = asyncio.run(run())
     assert all(isinstance(o, FetchResult | FetchError) for o in outcomes)
     return outcomes

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from collectors.fetch import Fetcher, Resolver
+from collectors.fetch import Fetcher
+from collectors.guard import Resolver
 from collectors.outcome import FetchError, FetchResult
 from collectors.pages import extract_page
 from collectors.robots import RobotsCache
@@ -146,7 +147,8 @@ def test_a_robots_txt_redirect_to_an_internal_address_is_not_followed(
     server.routes["/robots.txt"] = redirect("http://internal.example/admin")
     server.routes["/page"] = Reply(200, b"<html>page</html>")
     # Tests never leave loopback: 127.0.0.1 plays the public address, 10.0.0.1 the inside.
-    monkeypatch.setattr("collectors.fetch.is_public_address", lambda a: a == "127.0.0.1")
+    for module in ("collectors.fetch", "collectors.guard"):
+        monkeypatch.setattr(f"{module}.is_public_address", lambda a: a == "127.0.0.1")
     resolve, asked = _stub([["127.0.0.1"], ["10.0.0.1"]])
     [result] = _get(_strict(settings), resolve, f"http://public.example:{server.port}/page",
                     untrusted_from="news.example.com", check_robots=True)
