@@ -77,8 +77,7 @@ def test_a_worker_pass_with_poisoned_links_still_tags(
 
 
 @pytest.mark.parametrize("location", ["javascript:alert(1)", "mailto:a@example.com",
-                                      "data:text/html,<script>alert(1)</script>",
-                                      "http://a..evil.test/", "http://ev\u00adil.test/"])
+                                      "data:text/html,<script>alert(1)</script>"])
 def test_a_redirect_to_a_non_http_location_is_one_fetch_error(
         server: LoopbackServer, settings: Settings, location: str) -> None:
     server.routes["/r"] = redirect(location)
@@ -91,8 +90,7 @@ def test_a_redirect_to_a_non_http_location_is_one_fetch_error(
 
     for outcome in asyncio.run(run()):
         assert isinstance(outcome, FetchError)  # a value, never an exception
-        if not location.startswith("http"):
-            assert outcome.reason == "bad_url" and "non-http" in outcome.message
+        assert outcome.reason == "bad_url" and "non-http" in outcome.message
 
 
 def test_a_javascript_redirect_fails_the_source_and_the_link_not_the_pass(

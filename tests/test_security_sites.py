@@ -96,16 +96,35 @@ def _get(settings: Settings, resolve: Resolver, *urls: str, untrusted_from: str,
     return asyncio.run(run())
 
 
-def test_dns_rebinding_cannot_reach_loopback(server: LoopbackServer, settings: Settings) -> None:
-    server.routes["/secret"] = Reply(200, b"secret")
-    # first answer public (what a separate check would have seen), then 127.0.0.1
-    resolve, asked = _stub([["93.184.216.34"], ["127.0.0.1"]])
-    url = f"http://rebind.example:{server.port}/secret"
-    first, second = _get(_strict(settings), resolve, url, url, untrusted_from="news.example.com")
+def test_dns_rebinding_cannot_reach_inside(server: LoopbackServer, settings: Settings,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The name is resolved once per connection and the socket goes to the checked address:
+    a second, different answer (the rebinding) is never what a connection uses.
+
+    Tests never leave loopback, so 127.0.0.1 (where the server listens) plays the public
+    address and 127.0.0.2 (where nothing listens on that port) the inside one.
+    """
+    for module in ("collectors.fetch", "collectors.guard"):
+        monkeypatch.setattr(f"{module}.is_public_address", lambda a: a == "127.0.0.1")
+    server.routes["/page"] = Reply(200, b"checked address")
+    resolve, asked = _stub([["127.0.0.1"], ["127.0.0.2"]])
+    url = f"http://rebind.example:{server.port}/page"
+    [first] = _get(_strict(settings), resolve, url, untrusted_from="news.example.com")
+    assert isinstance(first, FetchResult) and first.body == b"checked address"
+    assert asked == ["rebind.example"]  # once: no second lookup to connect with
+    [second] = _get(_strict(settings), resolve, url, untrusted_from="news.example.com")
     assert isinstance(second, FetchError) and second.reason == "blocked_address"
-    assert not isinstance(first, FetchResult) or first.body != b"secret"
-    assert server.hits("/secret") == []
-    assert asked  # the guarded path resolved through the stub, never the system
+    assert len(server.hits("/page")) == 1
+
+
+def test_a_rebinding_answer_of_loopback_is_refused(server: LoopbackServer,
+                                                   settings: Settings) -> None:
+    server.routes["/secret"] = Reply(200, b"secret")
+    resolve, asked = _stub([["127.0.0.1"]])  # what the name answers when it is fetched
+    url = f"http://rebind.example:{server.port}/secret"
+    [result] = _get(_strict(settings), resolve, url, untrusted_from="news.example.com")
+    assert isinstance(result, FetchError) and result.reason == "blocked_address"
+    assert server.hits("/secret") == [] and asked == ["rebind.example"]
 
 
 def test_a_mixed_answer_is_refused_whole(server: LoopbackServer, settings: Settings) -> None:
