@@ -7,6 +7,7 @@ import json
 import os
 import socket
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -34,7 +35,7 @@ from collectors.pages import extract_page
 from collectors.report import SourceReport
 from collectors.update import FEED_ACCEPT
 from common.errors import UserError
-from db.queries import reclaim_dead_leases
+from db.queries import held_leases, reclaim_dead_leases
 
 app = typer.Typer()
 
@@ -71,6 +72,8 @@ def collect_command(
         result = run_pass(eng, cfg, model=model, names=source, due_only=due_only,
                           on_source_done=done, owner=owner)
     report = result.collected
+    if due_only and not source and not report.sources:
+        _explain_held_leases()
     summary = {**report.summary(), "tagged": result.tagged.tagged}
     if as_json:
         print_json({**summary, "per_source": report.to_json()["per_source"]})
@@ -104,6 +107,16 @@ def _take_back_leases() -> str:
         err_console.print(f"took back {released} sources leased by an earlier `cait collect` "
                           f"that is no longer running", highlight=False, markup=False)
     return f"{prefix}{os.getpid()}"
+
+
+def _explain_held_leases() -> None:
+    """Say in one line why a due-only pass found nothing, when leases are the reason."""
+    with open_session() as session:
+        count, until = held_leases(session, datetime.now(UTC))
+    if count:
+        err_console.print(f"{count} sources are leased by another run (a worker, or a "
+                          f"`cait collect` elsewhere) until {when(until)} UTC",
+                          highlight=False, markup=False)
 
 
 @app.command("inspect")

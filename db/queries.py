@@ -60,6 +60,14 @@ def release_leases(session: Session, owner: str, source_ids: list[int]) -> None:
         row.lease_owner, row.lease_expires_at = None, None
 
 
+def held_leases(session: Session, now: datetime) -> tuple[int, datetime | None]:
+    """How many sources are under an unexpired lease, and when the last one expires."""
+    count, until = session.execute(
+        select(func.count(), func.max(Source.lease_expires_at))
+        .where(Source.lease_expires_at > now)).one()
+    return int(count), until
+
+
 def reclaim_dead_leases(session: Session, prefix: str, alive: Callable[[int], bool]) -> int:
     """Release leases whose owner is `prefix` + a process id that `alive` says is gone.
 

@@ -157,3 +157,15 @@ def test_collect_takes_back_leases_of_a_killed_collect(
         rows = {r.name: r for r in session.scalars(select(Source))}
         assert rows["dead"].lease_owner is None and rows["dead"].last_success_at is not None
         assert rows["alive"].lease_owner == f"cli@{host}:1"
+
+
+def test_collect_says_when_live_leases_hold_every_source(env: None) -> None:  # noqa: F811
+    with open_session() as session:
+        from collectors.store import add_sources
+        add_sources(session, [SourceSpec("held", "https://x.example/feed")], 3600)
+        row = session.scalars(select(Source)).one()
+        row.lease_owner = "some-worker"
+        row.lease_expires_at = datetime.now(UTC) + timedelta(minutes=15)
+    result = runner.invoke(app, ["collect"])
+    assert result.exit_code == 0, result.output
+    assert "1 sources are leased by another run" in result.output
