@@ -20,15 +20,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from collectors import schedule, store
-from collectors.dedup import Fingerprint
-from collectors.feeds import ParsedEntry
+from collectors.entries import items_from_entries
 from collectors.fetch import Fetcher
 from collectors.follow import (
     PAGE_ACCEPT,
@@ -37,9 +35,8 @@ from collectors.follow import (
     article_from_page,
     follow_related,
 )
-from collectors.offload import Offload, PreparedFeed
+from collectors.offload import Offload
 from collectors.outcome import FetchError, FetchResult, Reason, Severity
-from collectors.pages import ExtractedPage
 from collectors.related import RelevanceGate, keyword_relevance
 from collectors.report import PassReport, SourceOutcome, SourceReport
 from collectors.robots import RobotsCache
@@ -305,56 +302,7 @@ async def _process_source(ctx: PassContext, snap: _Snapshot) -> SourceReport:
         failure = FetchError(snap.url, reason, Severity.SOFT, parsed.error or "unreadable",
                              fetched.status)
         return _finish(ctx, snap, SourceOutcome("failed", failure, fetched))
-    items, pages, known = await _items_from_entries(ctx, snap, prepared)
+    items, pages, known = await items_from_entries(ctx, snap, prepared)
     return _finish(ctx, snap, SourceOutcome("ok", fetched=fetched, entries=len(parsed.entries),
                                             items=items, pages=pages,
                                             feed_hint=parsed.ttl_seconds, known=known))
-
-
-def _article_from_entry(entry: ParsedEntry, source_id: int, canonical: str,
-                        identity: Fingerprint) -> store.NewArticle:
-    return store.NewArticle(
-        url=entry.url, canonical_url=canonical, title=entry.title,
-        summary=entry.summary, text=entry.content, language=None, author=entry.author,
-        published_at=entry.published_at, source_id=source_id, fingerprint=identity)
-
-
-async def _items_from_entries(ctx: PassContext, snap: _Snapshot, prepared: PreparedFeed
-                              ) -> tuple[list[store.NewArticle], dict[str, ExtractedPage], int]:
-    """New entries as articles (for full-text sources with their pages fetched and extracted),
-    and how many distinct entries were stored already."""
-    unique: dict[str, tuple[ParsedEntry, Fingerprint]] = {}
-    for canonical, entry, identity in zip(prepared.canonical_urls, prepared.parsed.entries,
-                                          prepared.fingerprints, strict=True):
-        unique.setdefault(canonical, (entry, identity))
-    with ctx.sessions() as session:
-        known = store.existing_urls(session, unique)
-    fresh = [(url, entry, identity) for url, (entry, identity) in unique.items()
-             if url not in known]
-    items = [_article_from_entry(entry, snap.id, url, identity) for url, entry, identity in fresh]
-    pages: dict[str, ExtractedPage] = {}
-    known_count = len(unique) - len(fresh)
-    if not snap.full_text:
-        return items, pages, known_count
-    budget = ctx.settings.full_text_per_source
-    source_host = urlsplit(snap.url).hostname or ""
-
-    async def with_page(index: int, entry: ParsedEntry) -> None:
-        # Entry links are third-party content (search feeds above all): the same rules as
-        # Related-News links (issue 13, item 11).
-        fetched = await ctx.fetcher.get(entry.url, accept=PAGE_ACCEPT, check_robots=True,
-                                        untrusted_from=source_host)
-        if isinstance(fetched, FetchError):
-            log.info("source=%r page=%s full text unavailable: %s", snap.name, entry.url,
-                     fetched.describe())
-            return  # the feed's summary stands in
-        page = await ctx.offload.extract_page(fetched.body, fetched.url,
-                                              fetched.headers.get("content-type", ""))
-        if page.text:
-            items[index] = article_from_page(page, snap.id, entry, "feed", 0, None)
-            pages[items[index].canonical_url] = page
-
-    await asyncio.gather(*(with_page(i, e) for i, (_, e, _) in enumerate(fresh[:budget])))
-    return items, pages, known_count
-
-
