@@ -64,6 +64,13 @@ async def items_from_entries(ctx: PassContext, source: EntrySource, prepared: Pr
     source_host = urlsplit(source.url).hostname or ""
 
     async def with_page(index: int, entry: ParsedEntry) -> None:
+        try:
+            await fetch_page(index, entry)
+        except Exception as error:  # one entry's page never fails its source (issue 13)
+            log.warning("source=%r page=%r full text failed: %s", source.name, entry.url[:300],
+                        f"{type(error).__name__}: {error}"[:300], exc_info=error)
+
+    async def fetch_page(index: int, entry: ParsedEntry) -> None:
         # Entry links are third-party content (search feeds above all): the same rules as
         # Related-News links (issue 13, item 11).
         fetched = await ctx.fetcher.get(entry.url, accept=PAGE_ACCEPT, check_robots=True,

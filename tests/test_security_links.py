@@ -18,7 +18,7 @@ from collectors.sources import SourceSpec
 from collectors.store import add_sources
 from collectors.update import collect
 from config import Settings
-from db.models import ArticleLink, ArticleTheme, Source
+from db.models import Article, ArticleLink, ArticleTheme, Source
 from tests.pages import article_page, seed_paragraphs
 from tests.server import LoopbackServer, Reply, redirect
 from worker import Worker
@@ -113,3 +113,48 @@ def test_a_javascript_redirect_fails_the_source_and_the_link_not_the_pass(
         js = s.scalars(select(Source).where(Source.name == "js")).one()
         assert "parse_error" not in (js.last_error or "")
 
+
+
+def test_an_exception_on_one_entry_page_fails_neither_the_source_nor_the_pass(
+        server: LoopbackServer, settings: Settings, sessions: sessionmaker[Session],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    body, _ = seed_paragraphs()
+    for name in ("good", "boom"):
+        server.routes[f"/a/{name}"] = Reply(200, article_page(name, body).encode())
+    items = "".join(f"<item><title>{n}</title><link>{server.url(f'/a/{n}')}</link>"
+                    f"<description>summary {n}</description></item>" for n in ("good", "boom"))
+    server.routes["/feed"] = Reply(200, f'<?xml version="1.0"?><rss version="2.0"><channel>'
+                                        f"<title>t</title>{items}</channel></rss>".encode(),
+                                   content_type="application/xml")
+    real_extract = Offload.extract_page
+
+    async def extract(self: Offload, body: bytes, url: str, content_type: str):  # type: ignore[no-untyped-def]
+        if url.endswith("/boom"):
+            raise RuntimeError("an unexpected bug on one page")
+        return await real_extract(self, body, url, content_type)
+
+    monkeypatch.setattr(Offload, "extract_page", extract)
+    with sessions() as s:
+        add_sources(s, [SourceSpec("f", server.url("/feed"), full_text=True)], 3600)
+        s.commit()
+    report = collect(sessions, settings, due_only=False)
+    assert report.sources[0].outcome == "ok" and report.sources[0].new_articles == 2
+    with sessions() as s:
+        texts = {a.title: (a.text, a.summary) for a in s.scalars(select(Article))}
+    assert texts["good"][0] and texts["boom"] == (None, "summary boom")
+
+
+def test_a_robots_txt_the_parser_chokes_on_allows(server: LoopbackServer, settings: Settings,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    def choke(content: str) -> object:
+        raise ValueError("unparseable")
+
+    monkeypatch.setattr("collectors.robots.Protego.parse", choke)
+    server.routes["/robots.txt"] = Reply(200, b"\xff\xfe garbage", content_type="text/plain")
+    server.routes["/page"] = Reply(200, b"<html>page</html>")
+
+    async def run() -> FetchResult | FetchError:
+        async with Fetcher(settings) as fetcher:
+            return await fetcher.get(server.url("/page"), check_robots=True)
+
+    assert isinstance(asyncio.run(run()), FetchResult)
