@@ -18,8 +18,9 @@ from classify.model import ThemeModel
 from classify.registry import ensure_model
 from classify.tagging import TagReport, relevance_gate, tag_articles
 from collectors.offload import Offload
+from collectors.report import PassReport, SourceReport
 from collectors.robots import RobotsCache
-from collectors.update import PassReport, SourceReport, collect
+from collectors.update import collect
 from config import Settings
 from db.session import session_scope
 
@@ -53,6 +54,8 @@ def run_pass(engine: Engine, settings: Settings, *, model: ThemeModel | None = N
     if on_stage is not None:
         on_stage("classifying")
     with session_scope(engine) as session:
-        tagged = tag_articles(session, model,
+        # Commit each batch of 500: a stop, a kill or a lost database keeps what was tagged,
+        # and SQLite's write lock is never held for a whole backlog.
+        tagged = tag_articles(session, model, progress=lambda _count: session.commit(),
                               should_stop=stop.is_set if stop is not None else None)
     return PassResult(report, tagged)

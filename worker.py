@@ -3,7 +3,7 @@
 An APScheduler 3.11 background scheduler runs one pass at once and then every
 CAIT_COLLECT_EVERY_SECONDS (jobs never overlap: max_instances=1, coalesce, misfire grace).
 The weekly digest job runs on CAIT_DIGEST_CRON (default Monday 06:00 UTC).
-SIGTERM/SIGINT set a stop event: the running pass cancels what is in flight (each source is
+SIGTERM/SIGINT/SIGHUP set a stop event: the running pass cancels what is in flight (each source is
 written in one transaction with no await inside it, so nothing is half-written) and the
 process exits within seconds. A database that goes away is retried with backoff. On SQLite a
 lock file keeps a second worker out; on PostgreSQL any number of workers share the sources
@@ -21,11 +21,13 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import exc as sa_exc
@@ -48,19 +50,40 @@ MAX_BACKOFF_SECONDS = 300
 
 
 
-def sqlite_lock(engine: Engine) -> IO[str] | None:
-    """Hold an exclusive lock beside a SQLite database file, or refuse to start."""
+def sqlite_file(engine: Engine) -> Path | None:
+    """The database file of a SQLite engine (plain or `file:…?uri=true` form), else None."""
     url = make_url(str(engine.url))
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+    database = url.database or ""
+    if url.get_backend_name() != "sqlite" or database in ("", ":memory:"):
         return None
-    path = Path(url.database).expanduser().with_suffix(".worker.lock")
+    if str(url.query.get("uri", "")).lower() in ("true", "1") or database.startswith("file:"):
+        database = urlsplit(database).path if database.startswith("file:") else database
+        if not database or ":memory:" in database or "mode=memory" in str(engine.url):
+            return None
+    return Path(database).expanduser().resolve()
+
+
+def sqlite_lock(engine: Engine) -> IO[str] | None:
+    """Hold an exclusive lock for a SQLite database file, or refuse to start.
+
+    The lock is named by the file's device and inode, not by the path it was reached by, so
+    a hard link, a symlink or the `sqlite:///file:/path?uri=true` form is the same database
+    (issue 13); it lives in the system's temporary directory, which all names share.
+    """
+    database = sqlite_file(engine)
+    if database is None:
+        return None
+    if not database.exists():
+        database.touch()  # an empty file is an empty SQLite database, with its inode
+    info = database.stat()
+    path = Path(tempfile.gettempdir()) / f"cait-worker-{info.st_dev}-{info.st_ino}.lock"
     handle = path.open("a+")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
         raise WorkerRefused(
-            f"another cait worker is running on {url.database} (lock {path}); SQLite takes "
+            f"another cait worker is running on {database} (lock {path}); SQLite takes "
             f"one worker — use PostgreSQL (DATABASE_URL) to run several") from None
     handle.seek(0)
     handle.truncate()
@@ -81,7 +104,9 @@ class Worker:
         self.failures = 0
         self.retry_at = 0.0
 
-    def beat(self, state: str, stopped: bool = False) -> None:
+    def beat(self, state: str, stopped: bool = False, strict: bool = False) -> None:
+        """Write the heartbeat; a failure is logged, or raised with `strict` (at start, where
+        a read-only database must refuse in one line rather than fail every pass)."""
         now = datetime.now(UTC)
         try:
             with session_scope(self.engine) as session:
@@ -93,6 +118,8 @@ class Worker:
                 row.last_beat_at, row.state = now, state[:200]
                 row.stopped_at = now if stopped else None
         except sa_exc.DBAPIError as error:
+            if strict:
+                raise
             log.warning("event=heartbeat outcome=failed error=%r", str(error.orig)[:200])
 
     def pass_once(self) -> None:
@@ -141,7 +168,15 @@ class Worker:
         log.info("event=digest week=%s outcome=ok path=%s", week, directory / f"{week}.html")
 
     def run(self) -> int:
+        """Serve until stopped; the exit status (0 stopped cleanly, 1 refused)."""
         lock = sqlite_lock(self.engine)
+        try:
+            return self._serve()
+        finally:
+            if lock is not None:
+                lock.close()
+
+    def _serve(self) -> int:
         if migrate.current_revision(self.engine) != migrate.head_revision():
             log.error("event=start outcome=refused reason='database schema is not current: "
                       "run `cait init`'")
@@ -157,11 +192,13 @@ class Worker:
                           hour=int(hour or 6), minute=int(minute or 0))
         scheduler.add_job(lambda: self.beat("idle" if not self.stop.is_set() else "stopping"),
                           "interval", id="heartbeat", seconds=self.settings.heartbeat_seconds)
-        for signum in (signal.SIGTERM, signal.SIGINT):
+        # SIGHUP (a closed terminal, an ssh session gone) stops cleanly too, rather than
+        # killing the worker with its heartbeat left "idle"
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, self._on_signal)
         log.info("event=start worker=%s database=%s every_s=%d", self.id,
                  describe_url(str(self.engine.url)), self.settings.collect_every_seconds)
-        self.beat("starting")
+        self.beat("starting", strict=True)
         scheduler.start()
         while not self.stop.wait(1.0):
             pass
@@ -169,8 +206,6 @@ class Worker:
         self.offload.close()
         self.beat("stopped", stopped=True)
         log.info("event=stop worker=%s", self.id)
-        if lock is not None:
-            lock.close()
         return 0
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
@@ -193,15 +228,17 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    engine = get_engine(settings.effective_database_url)
     try:
-        return Worker(settings, engine).run()
+        return Worker(settings, get_engine(settings.effective_database_url)).run()
     except CaitError as error:  # the one place the worker turns its errors into a line
         print(f"error: {one_line(error)}", file=sys.stderr)
         return 1
     except sa_exc.OperationalError as error:
         print(f"error: database unavailable: {str(error.orig).strip().splitlines()[0]}",
               file=sys.stderr)
+        return 1
+    except OSError as error:  # a read-only or full data directory, the lock file
+        print(f"error: {error.strerror or error}: {error.filename or ''}", file=sys.stderr)
         return 1
 
 

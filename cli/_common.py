@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.text import Text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -25,6 +26,7 @@ from common.errors import CaitError, UserError, one_line
 from config import Settings, load_settings
 from db import migrate
 from db.session import describe_url, get_engine, session_scope
+from reports.escape import clean
 
 console = Console()
 err_console = Console(stderr=True)
@@ -42,6 +44,22 @@ class CaitGroup(TyperGroup):
             _fail(f"database error: {str(error.orig).strip().splitlines()[0]}")
         except sa_exc.DBAPIError as error:
             _fail(f"database error: {str(error.orig).strip().splitlines()[0]}")
+
+
+def safe(value: object, limit: int = 500) -> Text:
+    """Untrusted text (feed and page titles, source names, errors) made fit for a terminal.
+
+    Control characters (ESC sequences that clear the screen or set the window title, BEL,
+    bidi overrides) are stripped by the one cleaner the reports use, and a `Text` is never
+    read as Rich markup, so `[link=…]` stays literal and `[/bold]` cannot crash a table.
+    """
+    return Text(clean(None if value is None else str(value), limit))
+
+
+def say(message: str, limit: int = 4000) -> None:
+    """Print one line that carries untrusted text (see `safe`); its indentation is kept."""
+    indent = " " * (len(message) - len(message.lstrip(" ")))
+    console.print(Text(indent) + safe(message, limit), highlight=False)
 
 
 def _fail(message: str) -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import typer
 from rich.table import Table
 
-from cli._common import JsonFlag, console, engine, open_session, print_json, settings
+from cli._common import JsonFlag, console, engine, open_session, print_json, say, settings
 from config import documented_settings
 from db import migrate, queries
 from db.session import describe_url
@@ -87,8 +87,7 @@ def status(as_json: JsonFlag = False) -> None:
     if errors:
         console.print("\nlatest errors:")
         for log, name in errors:
-            console.print(f"  {log.started_at:%Y-%m-%d %H:%M}  {name}  {log.outcome}: "
-                          f"{log.error}", highlight=False, markup=False)
+            say(f"  {log.started_at:%Y-%m-%d %H:%M}  {name}  {log.outcome}: {log.error}")
 
 
 @app.command("config")

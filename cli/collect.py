@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import socket
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from cli._common import (
     JsonFlag,
     console,
+    err_console,
     initialised_engine,
+    open_session,
     print_json,
+    safe,
+    say,
     settings,
     when,
 )
@@ -24,8 +32,10 @@ from collectors.feeds import parse_feed
 from collectors.fetch import Fetcher
 from collectors.outcome import FetchError, FetchResult
 from collectors.pages import extract_page
-from collectors.update import FEED_ACCEPT, SourceReport
+from collectors.report import SourceReport
+from collectors.update import FEED_ACCEPT
 from common.errors import UserError
+from db.queries import held_leases, reclaim_dead_leases
 
 app = typer.Typer()
 
@@ -47,6 +57,7 @@ def collect_command(
 
     cfg = settings()
     eng = initialised_engine()
+    owner = _take_back_leases()
     model = prepare_model(eng, cfg)
     show_progress = sys.stderr.isatty() and not as_json
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -54,22 +65,58 @@ def collect_command(
         task = progress.add_task("collecting", total=None)
 
         def done(result: SourceReport) -> None:
-            progress.update(task, advance=1, description=f"collecting · {result.name[:40]}")
+            # the description is read as markup: a name like "Reuters [/bold]" must stay text
+            name = escape(str(safe(result.name, 40)))
+            progress.update(task, advance=1, description=f"collecting · {name}")
 
         result = run_pass(eng, cfg, model=model, names=source, due_only=due_only,
-                          on_source_done=done)
+                          on_source_done=done, owner=owner)
     report = result.collected
+    if due_only and not source and not report.sources:
+        _explain_held_leases()
     summary = {**report.summary(), "tagged": result.tagged.tagged}
     if as_json:
         print_json({**summary, "per_source": report.to_json()["per_source"]})
         return
     table = Table("source", "outcome", "HTTP", "entries", "new", "dup", "next fetch", "error")
     for s in report.sources:
-        table.add_row(s.name, s.outcome, str(s.http_status or ""), str(s.entries),
+        table.add_row(safe(s.name), s.outcome, str(s.http_status or ""), str(s.entries),
                       str(s.new_articles), str(s.duplicates), when(s.next_fetch_at),
-                      s.error or "")
+                      safe(s.error))
     console.print(table)
     console.print(" · ".join(f"{k} {v}" for k, v in summary.items()), highlight=False)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def _take_back_leases() -> str:
+    """This run's lease owner (`cli@HOST:PID`), after releasing the leases of earlier runs on
+    this host whose process is gone (a kill -9 would otherwise hold them for the lease time)."""
+    prefix = f"cli@{socket.gethostname()}:"
+    with open_session() as session:
+        released = reclaim_dead_leases(session, prefix, _alive)
+    if released:
+        err_console.print(f"took back {released} sources leased by an earlier `cait collect` "
+                          f"that is no longer running", highlight=False, markup=False)
+    return f"{prefix}{os.getpid()}"
+
+
+def _explain_held_leases() -> None:
+    """Say in one line why a due-only pass found nothing, when leases are the reason."""
+    with open_session() as session:
+        count, until = held_leases(session, datetime.now(UTC))
+    if count:
+        err_console.print(f"{count} sources are leased by another run (a worker, or a "
+                          f"`cait collect` elsewhere) until {when(until)} UTC",
+                          highlight=False, markup=False)
 
 
 @app.command("inspect")
@@ -123,24 +170,21 @@ async def _fetch_one(url: str) -> FetchResult | FetchError:
 
 def _print_inspection(data: dict[str, object]) -> None:
     if data["type"] == "feed":
-        console.print(f"feed · {data['format']} · parsed by {data['parser']} · "
-                      f"{data['title']!r}", highlight=False, markup=False)
+        say(f"feed · {data['format']} · parsed by {data['parser']} · {data['title']!r}")
         table = Table("published", "title", "url")
         for e in data["entries"]:  # type: ignore[attr-defined]
-            table.add_row(when(e["published_at"]), e["title"] or "", e["url"])
+            table.add_row(when(e["published_at"]), safe(e["title"]), safe(e["url"], 2000))
         console.print(table)
         return
-    console.print(f"page · {data['title']!r} · {data['language']} · {data['encoding']} · "
-                  f"published {data['published_at']}", highlight=False, markup=False)
-    console.print(f"canonical: {data['canonical_url']}", highlight=False, markup=False)
+    say(f"page · {data['title']!r} · {data['language']} · {data['encoding']} · "
+        f"published {data['published_at']}")
+    say(f"canonical: {data['canonical_url']}")
     if data["error"]:
-        console.print(f"extraction: {data['error']}", highlight=False, markup=False)
+        say(f"extraction: {data['error']}")
     text = str(data["text"] or "")
-    console.print(text[:1500] + ("…" if len(text) > 1500 else ""), highlight=False,
-                  markup=False)
+    say(text[:1500] + ("…" if len(text) > 1500 else ""))
     related = data["related"]
     console.print(f"\nrelated links: {len(related)}")  # type: ignore[arg-type]
     for r in related:  # type: ignore[attr-defined]
-        console.print(f"  [{r['block']}] {r['anchor_text']} → {r['url']}", highlight=False,
-                      markup=False)
+        say(f"  [{r['block']}] {r['anchor_text']} → {r['url']}")
 

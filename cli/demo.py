@@ -26,7 +26,7 @@ from classify.examples import ANCHORS
 from cli._common import console
 
 if TYPE_CHECKING:
-    from collectors.update import PassReport
+    from collectors.report import PassReport
     from reports.timeline import Timeline
 
 ROOT = Path(__file__).resolve().parent.parent

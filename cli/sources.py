@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 from sqlalchemy import func, select
 
-from cli._common import JsonFlag, console, open_session, print_json, settings, when
+from cli._common import JsonFlag, console, open_session, print_json, safe, say, settings, when
 from collectors import sources as source_files
 from collectors import store
 from collectors.discover import discover_feed
@@ -47,7 +47,7 @@ def sources_add(
                             f"{len(found.looked_at)} addresses). To track this one page, "
                             f"add it with --kind page")
         if found.url != url:
-            console.print(f"found feed {found.url} ({found.entries} entries)", highlight=False)
+            say(f"found feed {found.url} ({found.entries} entries)")
         url = found.url
     spec = source_files.SourceSpec(name=name or source_files.name_from_url(url), url=url,
                                    kind=kind, tags=tag or [], full_text=full_text).validated()
@@ -55,7 +55,7 @@ def sources_add(
         added, _ = store.add_sources(session, [spec], settings().default_interval_seconds)
     if not added:
         raise UserError(f"a source named {spec.name!r} exists already (pick another --name)")
-    console.print(f"added {spec.kind} source {spec.name!r}: {spec.url}", highlight=False)
+    say(f"added {spec.kind} source {spec.name!r}: {spec.url}")
 
 
 @app.command("add-defaults")
@@ -97,10 +97,10 @@ def sources_list(as_json: JsonFlag = False) -> None:
     for row, item in zip(rows, data, strict=True):
         state = (f"muted: {row.disabled_reason}" if row.disabled_reason
                  else "enabled" if row.enabled else "disabled")
-        table.add_row(row.name, row.kind, state, str(item["articles"]),
+        table.add_row(safe(row.name), row.kind, safe(state), str(item["articles"]),
                       when(row.last_fetched_at), when(row.next_fetch_at),
                       f"{row.interval_seconds // 60} min", str(row.consecutive_failures),
-                      row.last_error or "")
+                      safe(row.last_error))
     console.print(table)
 
 
@@ -113,7 +113,7 @@ def _set_enabled(name: str, enabled: bool) -> None:
         if enabled:
             row.disabled_reason = None  # enabling un-mutes a source muted by HTTP 410
             row.next_fetch_at = None
-    console.print(f"{'enabled' if enabled else 'disabled'} {name}", highlight=False)
+    say(f"{'enabled' if enabled else 'disabled'} {name}")
 
 
 @app.command("enable")
@@ -145,7 +145,7 @@ def sources_remove(name: str) -> None:
         if row is None:
             raise UserError(f"no such source: {name}")
         session.delete(row)
-    console.print(f"removed {name}", highlight=False)
+    say(f"removed {name}")
 
 
 @app.command("import")

@@ -23,7 +23,13 @@ from typing import Any
 import fastfeedparser
 import feedparser
 
-from collectors.textutil import decode_body, header_charset, strip_html, xml_charset
+from collectors.textutil import (
+    decode_body,
+    header_charset,
+    strip_html,
+    title_text,
+    xml_charset,
+)
 from collectors.urls import http_url
 
 
@@ -164,7 +170,7 @@ def _parse_fast(body: bytes, url: str) -> ParsedFeed | None:
     if not entries or any("\ufffd" in (e.title or "") for e in entries):
         return None
     feed = data.get("feed", {})
-    return ParsedFeed(_clean(feed.get("title")), entries, _sniff_format(body),
+    return ParsedFeed(title_text(feed.get("title"), markup=False), entries, _sniff_format(body),
                       "fastfeedparser", refresh_hint_seconds(body))
 
 
@@ -192,7 +198,7 @@ def _parse_feedparser(body: bytes, headers: dict[str, str], url: str) -> ParsedF
             error = f"{len(data.entries)} entries, none with a link"
         else:
             error = "the feed has no entries" if data.get("version") else "not a feed"
-    return ParsedFeed(_clean(data.feed.get("title")), entries,
+    return ParsedFeed(title_text(data.feed.get("title"), markup=False), entries,
                       data.get("version", "") or _sniff_format(body), "feedparser",
                       refresh_hint_seconds(body), error, warnings)
 
@@ -229,7 +235,7 @@ def _entry_from_dict(entry: Any, base_url: str) -> ParsedEntry | None:
     body = strip_html(content)
     return ParsedEntry(
         url=link,
-        title=strip_html(_clean(entry.get("title"))),
+        title=title_text(entry.get("title")),
         summary=summary,
         content=None if body == summary else body,  # fastfeedparser copies the description
         author=_clean(entry.get("author")),
@@ -281,8 +287,8 @@ def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
                                "summary": i.get("description"), "date_published":
                                i.get("pubDate")}, url) for i in items if isinstance(i, dict)]
         found = [e for e in entries if e is not None]
-        return ParsedFeed(_clean(channel.get("title")), found, "rss-in-json", "json",
-                          error=None if found else "the feed has no entries")
+        return ParsedFeed(title_text(channel.get("title"), markup=False), found, "rss-in-json",
+                          "json", error=None if found else "the feed has no entries")
     version = str(data.get("version", ""))
     if "jsonfeed.org" not in version and "items" not in data:
         return ParsedFeed(None, [], "json", "json", error="JSON, but not a JSON Feed")
@@ -290,7 +296,7 @@ def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
     found = [e for e in (_json_item(i, url) for i in items if isinstance(i, dict))
              if e is not None]
     fmt = "json1.1" if version.endswith("1.1") else "json1"
-    return ParsedFeed(_clean(data.get("title")), found, fmt, "json",
+    return ParsedFeed(title_text(data.get("title"), markup=False), found, fmt, "json",
                       error=None if found else "the feed has no entries")
 
 
@@ -309,7 +315,7 @@ def _json_item(item: dict[str, Any], base_url: str = "") -> ParsedEntry | None:
     content = _clean(item.get("content_html")) or _clean(item.get("content_text"))
     return ParsedEntry(
         url=link,
-        title=strip_html(_clean(item.get("title"))),
+        title=title_text(item.get("title")),
         summary=strip_html(_clean(item.get("summary"))),
         content=strip_html(content),
         author=author,

@@ -6,27 +6,29 @@ The client is polite (per-host concurrency and spacing, robots.txt for pages, co
 Retry-After) and bounded (timeouts including a total one, redirect limit, a cap on the
 *decompressed* body so a gzip bomb is cut off, never inflated).
 
-URLs that came from untrusted content (Related-News links, feed entry links, redirects they
-lead to) go through a second, guarded client: it resolves each host once, refuses unless every
-address is public (`collectors.urls.is_public_address`), and connects to the address it checked,
-so a DNS answer that changes between check and connect (rebinding) cannot reach inside. TLS
-still verifies the host name (SNI and the Host header keep the name, only the socket is pinned).
+URLs that came from untrusted content (Related-News links, feed entry links, robots.txt and
+the redirects they lead to) go through a second, guarded client (`collectors.guard`): public
+addresses only, resolved once and pinned.
 """
 
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 import zlib
-from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpcore
 import httpx
 
+from collectors.guard import (
+    BlockedAddress,
+    GuardedTransport,
+    Resolver,
+    addresses_of,
+    system_resolver,
+)
 from collectors.outcome import (
     FetchError,
     FetchResult,
@@ -36,74 +38,34 @@ from collectors.outcome import (
     status_error,
 )
 from collectors.robots import RobotsCache
-from collectors.urls import http_url, is_ip_literal, is_public_address, same_site
+from collectors.urls import http_url, is_public_address, same_site
 from config import Settings
 
-Resolver = Callable[[str, int], Awaitable[list[str]]]
 REDIRECTS = (301, 302, 303, 307, 308)
-
-
-async def system_resolver(host: str, port: int) -> list[str]:
-    """Every address the system resolver gives for `host`."""
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [str(info[4][0]) for info in infos]
-
-
-async def _addresses(resolve: Resolver, host: str, port: int) -> list[str]:
-    return [host.strip("[]")] if is_ip_literal(host) else await resolve(host, port)
-
-
-class BlockedAddress(Exception):
-    """A guarded connection was refused: the host resolves to a non-public address."""
-
-
-class _PinnedBackend(httpcore.AsyncNetworkBackend):
-    """Resolve once, check every address, connect to the checked address (fail closed)."""
-
-    def __init__(self, resolve: Resolver) -> None:
-        self._resolve = resolve
-        self._inner = httpcore.AnyIOBackend()
-
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                          local_address: str | None = None,
-                          socket_options: Iterable[Any] | None = None,
-                          ) -> httpcore.AsyncNetworkStream:
-        try:
-            addresses = await _addresses(self._resolve, host, port)
-        except (OSError, UnicodeError) as error:
-            raise BlockedAddress(f"{host} could not be resolved ({error})") from None
-        refused = [a for a in addresses if not is_public_address(a)]
-        if refused or not addresses:
-            raise BlockedAddress(f"{host} resolves to {refused[0] if refused else 'nothing'}, "
-                                 f"not a public address")
-        return await self._inner.connect_tcp(addresses[0], port, timeout=timeout,
-                                             local_address=local_address,
-                                             socket_options=socket_options)
-
-    async def connect_unix_socket(self, path: str, timeout: float | None = None,
-                                  socket_options: Iterable[Any] | None = None,
-                                  ) -> httpcore.AsyncNetworkStream:
-        raise BlockedAddress("unix sockets are never reached from untrusted links")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-class _GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport over a connection pool whose sockets go through `_PinnedBackend`."""
-
-    def __init__(self, settings: Settings, resolve: Resolver) -> None:
-        super().__init__()
-        # httpx has no public hook for the network backend; the pool is rebuilt with one.
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
-            max_connections=settings.concurrency,
-            max_keepalive_connections=settings.concurrency,
-            network_backend=_PinnedBackend(resolve))
 
 
 class _BodyTooLarge(Exception):
     pass
+
+
+class _BadLocation(Exception):
+    """A redirect whose Location is no http(s) URL (`javascript:`, `mailto:`, `data:`)."""
+
+    def __init__(self, location: str, status: int) -> None:
+        super().__init__(location)
+        self.location, self.status = location, status
+
+
+async def _check_location(response: httpx.Response) -> None:
+    """Response hook: refuse a bad Location before httpx builds its redirect request.
+
+    httpx builds the next request even with follow_redirects=False, and raises InvalidURL
+    from deep inside `send` for `javascript:alert(1)`; raising here gives the reason its name.
+    """
+    location = response.headers.get("location")
+    if response.status_code in REDIRECTS and location is not None and http_url(
+            location, str(response.request.url)) is None:
+        raise _BadLocation(location, response.status_code)
 
 
 class _Decoder:
@@ -182,11 +144,12 @@ class Fetcher:
             "timeout": httpx.Timeout(s.read_timeout, connect=s.connect_timeout),
             "follow_redirects": False,
             "headers": {"User-Agent": s.user_agent, "Accept-Encoding": "gzip, deflate"},
+            "event_hooks": {"response": [_check_location]},
         }
         self._client = httpx.AsyncClient(
             limits=httpx.Limits(max_connections=s.concurrency,
                                 max_keepalive_connections=s.concurrency), **options)
-        self._guarded = httpx.AsyncClient(transport=_GuardedTransport(s, self._resolve),
+        self._guarded = httpx.AsyncClient(transport=GuardedTransport(s, self._resolve),
                                           **options)
         return self
 
@@ -205,7 +168,7 @@ class Fetcher:
         links may stay there); resolved once per pass."""
         if host not in self._private_origins:
             try:
-                addresses = await _addresses(self._resolve, host, 0)
+                addresses = await addresses_of(self._resolve, host, 0)
             except (OSError, UnicodeError):
                 addresses = []
             self._private_origins[host] = any(not is_public_address(a) for a in addresses)
@@ -257,8 +220,9 @@ class Fetcher:
             host = urlsplit(current).hostname or ""
             guarded = await self._guarded_hop(host, untrusted_from)
             if check_robots and self.settings.respect_robots:
-                refused = await self.robots.check(self, current,
-                                                  untrusted_from if guarded else None)
+                # robots.txt of a page reached from untrusted content is untrusted too, even
+                # when the page's own hop was not guarded: its redirects may lead anywhere
+                refused = await self.robots.check(self, current, untrusted_from)
                 if refused is not None:
                     return refused
             outcome = await self._one_request(current, headers, started, guarded)
@@ -341,6 +305,10 @@ class Fetcher:
         except BlockedAddress as error:
             return FetchError(url, Reason.BLOCKED_ADDRESS, Severity.HARD, str(error),
                               elapsed_ms=elapsed())
+        except _BadLocation as error:
+            return FetchError(url, Reason.BAD_URL, Severity.HARD,
+                              f"redirect to a non-http(s) URL: {error.location[:200]}",
+                              error.status, elapsed_ms=elapsed())
         except _BodyTooLarge:
             return FetchError(url, Reason.TOO_LARGE, Severity.SOFT,
                               f"body exceeds {limit} bytes after decompression",

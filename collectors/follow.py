@@ -4,6 +4,11 @@ Links are read back from the database rather than carried in memory, so links le
 by an interrupted pass are followed by the next one. A link is followed when its anchor text
 passes the relevance gate, within CAIT_RELATED_DEPTH hops and CAIT_RELATED_PER_RUN per pass;
 third-party pages may only lead to the same site or to public addresses.
+
+Every exception from one link becomes that link's recorded outcome (marked, with a skip reason,
+logged): links found in the wild are hostile or broken, and one of them must never stop the
+pass, nor the tagging after it, nor the next pass (issue 13, item 1). Only database errors
+propagate: they belong to the pass, not to the link.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -86,8 +92,12 @@ async def follow_related(ctx: PassContext) -> tuple[int, int]:
             if ctx.related_budget <= 0:
                 break  # left pending for the next pass
             ctx.related_budget -= 1
-            tasks.append(_follow_one(ctx, from_id, url, depth + 1, source_id, parent_url))
-        results = await asyncio.gather(*tasks)
+            tasks.append(_follow_guarded(ctx, from_id, url, depth + 1, source_id, parent_url))
+        # return_exceptions: a database error in one link must not orphan the others mid-write
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
         followed += sum(1 for r in results if r)
         skipped += sum(1 for r in results if not r)
         if ctx.related_budget <= 0:
@@ -117,6 +127,21 @@ def _mark(ctx: PassContext, from_id: int, url: str, followed: bool, *,
         store.mark_link(session, from_id, url, followed=followed, to_article_id=to_article_id,
                         skip_reason=skip_reason)
         session.commit()
+
+
+async def _follow_guarded(ctx: PassContext, from_id: int, url: str, depth: int,
+                          source_id: int | None, parent_url: str) -> bool:
+    """`_follow_one`, with any exception but the database's recorded as the link's outcome."""
+    try:
+        return await _follow_one(ctx, from_id, url, depth, source_id, parent_url)
+    except sa_exc.SQLAlchemyError:
+        raise
+    except Exception as error:  # one hostile link is never the pass's problem
+        log.warning("related=%r from_article=%d outcome=crashed error=%r", url[:300], from_id,
+                    f"{type(error).__name__}: {error}"[:300], exc_info=error)
+        _mark(ctx, from_id, url, False,
+              skip_reason=f"internal error {type(error).__name__}: {error}"[:500])
+        return False
 
 
 async def _follow_one(ctx: PassContext, from_id: int, url: str, depth: int,

@@ -17,7 +17,7 @@ import trafilatura
 from lxml import etree
 
 from collectors.feeds import sane_date
-from collectors.textutil import decode_body
+from collectors.textutil import decode_body, title_text
 from collectors.urls import de_amp_url, http_url, same_site
 from common.text import count_cjk
 
@@ -207,7 +207,8 @@ def extract_page(body: bytes, url: str, content_type: str = "") -> ExtractedPage
     else:
         failure = None if doc is not None and doc.text else "no article text found"
     text: str | None = doc.text if doc is not None else None
-    title: str | None = (doc.title if doc is not None else None) or _title_tag(tree)
+    title = title_text((doc.title if doc is not None else None) or _title_tag(tree),
+                       markup=False)
     published = None
     if doc is not None and doc.date:
         try:
@@ -226,7 +227,7 @@ def _title_tag(tree: Any) -> str | None:
     if tree is None:
         return None
     titles = tree.xpath("//title/text()")
-    return " ".join(str(titles[0]).split()) if titles else None
+    return title_text(titles[0], markup=False) if titles else None
 
 
 def discover_feed_links(body: bytes, page_url: str, content_type: str = "") -> list[str]:

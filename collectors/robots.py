@@ -62,4 +62,7 @@ class RobotsCache:
                 return outcome
             return not (outcome.status is None or outcome.status >= 500
                         or outcome.reason == Reason.RATE_LIMITED)
-        return Protego.parse(outcome.body.decode("utf-8", errors="replace"))
+        try:
+            return Protego.parse(outcome.body.decode("utf-8", errors="replace"))
+        except Exception:  # RFC 9309 2.2.2: what cannot be parsed is ignored, i.e. allowed
+            return True

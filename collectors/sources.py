@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from common.errors import UserError
 from db.models import SOURCE_KINDS
 
 DEFAULT_SOURCES = Path(__file__).resolve().parent / "default_sources.toml"
+MAX_TAGS = 8  # folder levels kept as tags of an OPML outline
 GOOGLE_NEWS_SEARCH = "https://news.google.com/rss/search?q={query}&hl=en-US&gl=US&ceid=US:en"
 
 
@@ -34,6 +36,10 @@ class SourceSpec:
     def validated(self) -> SourceSpec:
         if not self.name.strip():
             raise UserError("a source needs a name")
+        if any(unicodedata.category(ch) == "Cc" for ch in self.name):
+            # OPML (XML 1.0) cannot carry them, and a name is shown in terminals: refused at
+            # add time rather than lost on export → import (issue 13)
+            raise UserError(f"source name {self.name!r} contains control characters")
         if self.kind not in SOURCE_KINDS:
             raise UserError(f"source {self.name!r}: kind must be one of {', '.join(SOURCE_KINDS)}")
         parts = urlsplit(self.url)
@@ -76,7 +82,7 @@ def load_toml(path: Path) -> list[SourceSpec]:
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise UserError(f"cannot read {path}: {error}") from None
     items = data.get("source", [])
-    if not isinstance(items, list):
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
         raise UserError(f"{path}: expected [[source]] tables")
     return [_spec_from_mapping(dict(item), str(path)) for item in items]
 
@@ -87,22 +93,24 @@ def load_opml(path: Path) -> list[SourceSpec]:
     except (OSError, ElementTree.ParseError) as error:
         raise UserError(f"cannot read {path}: {error}") from None
     specs: list[SourceSpec] = []
-
-    def walk(node: ElementTree.Element, folder: list[str]) -> None:
-        for outline in node.findall("outline"):
-            url = outline.get("xmlUrl")
-            title = outline.get("title") or outline.get("text") or ""
-            if url:
-                specs.append(SourceSpec(name=title.strip() or name_from_url(url), url=url,
-                                        kind=outline.get("caitKind", "feed"),
-                                        tags=list(folder)).validated())
-            else:
-                walk(outline, [*folder, title] if title else folder)
-
     body = root.find("body")
     if body is None:
         raise UserError(f"{path}: not an OPML file (no <body>)")
-    walk(body, [])
+    # Depth-first in document order with an explicit stack: 5,000 nested folders exceeded
+    # Python's recursion limit (issue 13). Folder tags keep only the nearest few levels.
+    stack: list[tuple[ElementTree.Element, list[str]]] = [
+        (outline, []) for outline in reversed(body.findall("outline"))]
+    while stack:
+        outline, folder = stack.pop()
+        url = outline.get("xmlUrl")
+        title = outline.get("title") or outline.get("text") or ""
+        if url:
+            specs.append(SourceSpec(name=title.strip() or name_from_url(url), url=url,
+                                    kind=outline.get("caitKind", "feed"),
+                                    tags=list(folder)).validated())
+        else:
+            inner = ([*folder, title] if title else folder)[-MAX_TAGS:]
+            stack.extend((child, inner) for child in reversed(outline.findall("outline")))
     return specs
 
 
@@ -117,7 +125,10 @@ def load_file(path: Path) -> list[SourceSpec]:
 
 
 def _toml_string(value: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    """A TOML basic string; every control character escaped (TOML refuses them raw)."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    escaped = "".join(f"\\u{ord(ch):04x}" if unicodedata.category(ch) == "Cc" else ch
+                      for ch in escaped)
     return f'"{escaped}"'
 
 

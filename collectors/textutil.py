@@ -122,3 +122,21 @@ def strip_html(value: str | None) -> str | None:
     else:
         text = value
     return _tidy(text) or None
+
+
+MAX_TITLE_CHARS = 1000  # longer is an attack or an accident; a 9 MB feed title was stored
+
+
+def title_text(value: object, *, markup: bool = True) -> str | None:
+    """A title as cait keeps it: HTML stripped (when `markup`), whitespace tidied, and capped
+    at MAX_TITLE_CHARS, as bodies are capped (issue 13: stripping a 200 MB title took 191 s).
+
+    The raw value is cut first, with room for the markup the stripping removes.
+    """
+    if value is None:
+        return None
+    text = str(value)[:MAX_TITLE_CHARS * 8].strip()
+    if markup:
+        text = strip_html(text) or ""
+    text = " ".join(text[:MAX_TITLE_CHARS * 2].split())[:MAX_TITLE_CHARS]
+    return text or None

@@ -17,16 +17,16 @@ import logging
 import random
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from collectors import schedule, store
-from collectors.dedup import Fingerprint
-from collectors.feeds import ParsedEntry
+from collectors.entries import items_from_entries
 from collectors.fetch import Fetcher
 from collectors.follow import (
     PAGE_ACCEPT,
@@ -35,10 +35,10 @@ from collectors.follow import (
     article_from_page,
     follow_related,
 )
-from collectors.offload import Offload, PreparedFeed
+from collectors.offload import Offload
 from collectors.outcome import FetchError, FetchResult, Reason, Severity
-from collectors.pages import ExtractedPage
 from collectors.related import RelevanceGate, keyword_relevance
+from collectors.report import PassReport, SourceOutcome, SourceReport
 from collectors.robots import RobotsCache
 from common.errors import UserError
 from config import Settings
@@ -49,45 +49,6 @@ log = logging.getLogger("cait.collect")
 
 FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, "
                "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5")
-
-
-@dataclass
-class SourceReport:
-    name: str
-    outcome: str                 # ok | not_modified | failed | crashed
-    http_status: int | None = None
-    entries: int = 0
-    new_articles: int = 0
-    duplicates: int = 0
-    error: str | None = None
-    next_fetch_at: datetime | None = None
-    duration_ms: int = 0
-
-
-@dataclass
-class PassReport:
-    sources: list[SourceReport] = field(default_factory=list)
-    related_followed: int = 0
-    related_skipped: int = 0
-
-    def summary(self) -> dict[str, int]:
-        def count(outcome: str) -> int:
-            return sum(1 for s in self.sources if s.outcome == outcome)
-
-        return {
-            "sources": len(self.sources),
-            "fetched": count("ok"),
-            "not_modified": count("not_modified"),
-            "failed": count("failed") + count("crashed"),
-            "new_articles": sum(s.new_articles for s in self.sources),
-            "duplicates": sum(s.duplicates for s in self.sources),
-            "related_followed": self.related_followed,
-        }
-
-    def to_json(self) -> dict[str, object]:
-        return {**self.summary(), "per_source": [
-            {**asdict(s), "next_fetch_at": s.next_fetch_at.isoformat() if s.next_fetch_at
-             else None} for s in self.sources]}
 
 
 @dataclass(frozen=True)
@@ -197,20 +158,26 @@ async def run_pass(sessions: SessionFactory, settings: Settings, *,
         watcher.cancel()
         crashes: list[BaseException] = []
         interrupted: list[int] = []
+        unwritten: list[int] = []
         for snap, result in zip(snapshots, results, strict=True):
             if isinstance(result, asyncio.CancelledError):
                 interrupted.append(snap.id)
+            elif isinstance(result, sa_exc.SQLAlchemyError):
+                # The database's error (full disk, server gone), not the source's: no parse
+                # error and no backoff on the source; the caller backs off the pass (issue 13).
+                log.error("source=%r outcome=database_error error=%r", snap.name,
+                          str(getattr(result, "orig", None) or result)[:200])
+                crashes.append(result)
+                unwritten.append(snap.id)
             elif isinstance(result, BaseException):
                 crashes.append(result)
                 report.sources.append(_record_crash(ctx, snap, result))
             else:
                 report.sources.append(result)
+        _give_back(sessions, owner, interrupted + unwritten)
         if interrupted:
-            with sessions() as session:
-                release_leases(session, owner, interrupted)
-                session.commit()
             log.info("pass stopped: %d sources left for later", len(interrupted))
-        if not (stop is not None and stop.is_set()):
+        if not (stop is not None and stop.is_set()) and not unwritten:
             followed, skipped = await follow_related(ctx)
             report.related_followed, report.related_skipped = followed, skipped
     with sessions() as session:
@@ -219,6 +186,20 @@ async def run_pass(sessions: SessionFactory, settings: Settings, *,
     if crashes:
         raise crashes[0]
     return report
+
+
+def _give_back(sessions: SessionFactory, owner: str, source_ids: list[int]) -> None:
+    """Release the leases of sources this pass did not write; best effort, since the database
+    may be what failed (an unreleased lease expires by itself)."""
+    if not source_ids:
+        return
+    try:
+        with sessions() as session:
+            release_leases(session, owner, source_ids)
+            session.commit()
+    except sa_exc.SQLAlchemyError as error:
+        log.warning("leases of %d sources not released: %s", len(source_ids),
+                    str(error).splitlines()[0][:200])
 
 
 async def _cancel_on(stop: threading.Event | None, tasks: Sequence[asyncio.Future[Any]]) -> None:
@@ -241,17 +222,13 @@ def _record_crash(ctx: PassContext, snap: _Snapshot, error: BaseException) -> So
     log.error("source=%r crashed: %s", snap.name, error, exc_info=error)
     failure = FetchError(snap.url, Reason.PARSE_ERROR, Severity.SOFT,
                          f"internal error {type(error).__name__}: {error}"[:500])
-    return _finish(ctx, snap, failure, None, "crashed")
+    return _finish(ctx, snap, SourceOutcome("crashed", failure))
 
 
-def _finish(ctx: PassContext, snap: _Snapshot, error: FetchError | None,
-            fetched: FetchResult | None, outcome: str, *, entries: int = 0,
-            items: list[store.NewArticle] | None = None,
-            pages: dict[str, ExtractedPage] | None = None,
-            feed_hint: int | None = None, known: int = 0) -> SourceReport:
+def _finish(ctx: PassContext, snap: _Snapshot, result: SourceOutcome) -> SourceReport:
     """Write one source's outcome in one transaction and return its report line."""
     now = ctx.now()
-    headers = fetched.headers if fetched is not None else {}
+    error, fetched = result.error, result.fetched
     if error is not None:
         decision = schedule.after_failure(now, snap.interval_seconds, snap.failure_score,
                                           snap.consecutive_failures, error.severity,
@@ -259,43 +236,40 @@ def _finish(ctx: PassContext, snap: _Snapshot, error: FetchError | None,
     else:
         decision = None  # a success is scheduled after storing, by how much was new
     new_ids: list[int] = []
-    duplicates = known  # entries already stored before this pass
+    duplicates = result.known  # entries already stored before this pass
     with ctx.sessions() as session:
         source = session.get(Source, snap.id)
         if source is None:  # removed while we fetched
             return SourceReport(snap.name, "failed", error="source was removed")
-        if items:
-            stored = store.store_articles(session, items, ctx.near, now)
+        if result.items:
+            stored = store.store_articles(session, result.items, ctx.near, now)
             new_ids = stored.new_ids
             duplicates += stored.duplicates
-            for canonical, page in (pages or {}).items():
+            for canonical, page in result.pages.items():
                 article_id = stored.ids_by_canonical.get(canonical)
                 if article_id is not None and page.related:
                     store.store_links(session, article_id, page.related)
         if decision is None:
             decision = schedule.after_success(
-                now, snap.interval_seconds, len(new_ids), entries, ctx.policy, ctx.rng,
-                feed_hint, schedule.cache_max_age(headers.get("cache-control")))
+                now, snap.interval_seconds, len(new_ids), result.entries, ctx.policy, ctx.rng,
+                result.feed_hint, schedule.cache_max_age(result.headers.get("cache-control")))
         store.record_outcome(
-            session, source, now=now, decision=decision, status=outcome,
-            http_status=(fetched.status if fetched is not None else error.status
-                         if error is not None else None),
-            error=error, etag=fetched.etag if fetched is not None else None,
+            session, source, now=now, decision=decision, status=result.outcome,
+            http_status=result.http_status, error=error,
+            etag=fetched.etag if fetched is not None else None,
             last_modified=fetched.last_modified if fetched is not None else None,
             body_hash=_body_hash(fetched) if fetched is not None and fetched.body else None,
             new_articles=len(new_ids), duplicates=duplicates,
             size=len(fetched.body) if fetched is not None else 0,
-            duration_ms=(fetched.elapsed_ms if fetched is not None else
-                         error.elapsed_ms if error is not None else 0), url=snap.url)
+            duration_ms=result.elapsed_ms, url=snap.url)
         session.commit()
-    result = SourceReport(
-        snap.name, outcome, http_status=(fetched.status if fetched else
-                                         error.status if error else None),
-        entries=entries, new_articles=len(new_ids), duplicates=duplicates,
+    report = SourceReport(
+        snap.name, result.outcome, http_status=result.http_status, entries=result.entries,
+        new_articles=len(new_ids), duplicates=duplicates,
         error=error.describe() if error else None, next_fetch_at=decision.next_fetch_at,
-        duration_ms=fetched.elapsed_ms if fetched else error.elapsed_ms if error else 0)
-    _log_outcome(result)
-    return result
+        duration_ms=result.elapsed_ms)
+    _log_outcome(report)
+    return report
 
 
 def _body_hash(fetched: FetchResult) -> str:
@@ -307,72 +281,28 @@ async def _process_source(ctx: PassContext, snap: _Snapshot) -> SourceReport:
     fetched = await ctx.fetcher.get(snap.url, etag=snap.etag, last_modified=snap.last_modified,
                                     accept=PAGE_ACCEPT if is_page else FEED_ACCEPT)
     if isinstance(fetched, FetchError):
-        return _finish(ctx, snap, fetched, None, "failed")
+        return _finish(ctx, snap, SourceOutcome("failed", fetched))
     if fetched.not_modified or (snap.last_content_hash is not None
                                 and _body_hash(fetched) == snap.last_content_hash):
-        return _finish(ctx, snap, None, fetched, "not_modified")
+        return _finish(ctx, snap, SourceOutcome("not_modified", fetched=fetched))
     if is_page:
         page = await ctx.offload.extract_page(fetched.body, fetched.url,
                                               fetched.headers.get("content-type", ""))
         if page.text is None and not page.title:
             failure = FetchError(snap.url, Reason.EXTRACTION_FAILED, Severity.SOFT,
                                  page.error or "no article found", fetched.status)
-            return _finish(ctx, snap, failure, fetched, "failed")
+            return _finish(ctx, snap, SourceOutcome("failed", failure, fetched))
         item = article_from_page(page, snap.id, None, "manual", 0, None)
-        return _finish(ctx, snap, None, fetched, "ok", entries=1, items=[item],
-                       pages={item.canonical_url: page})
+        return _finish(ctx, snap, SourceOutcome("ok", fetched=fetched, entries=1, items=[item],
+                                                pages={item.canonical_url: page}))
     prepared = await ctx.offload.prepare_feed(fetched.body, fetched.headers, fetched.url)
     parsed = prepared.parsed
     if not parsed.ok:
         reason = Reason.NOT_A_FEED if parsed.format in ("", "html") else Reason.PARSE_ERROR
         failure = FetchError(snap.url, reason, Severity.SOFT, parsed.error or "unreadable",
                              fetched.status)
-        return _finish(ctx, snap, failure, fetched, "failed")
-    items, pages, known = await _items_from_entries(ctx, snap, prepared)
-    return _finish(ctx, snap, None, fetched, "ok", entries=len(parsed.entries), items=items,
-                   pages=pages, feed_hint=parsed.ttl_seconds, known=known)
-
-
-def _article_from_entry(entry: ParsedEntry, source_id: int, canonical: str,
-                        identity: Fingerprint) -> store.NewArticle:
-    return store.NewArticle(
-        url=entry.url, canonical_url=canonical, title=entry.title,
-        summary=entry.summary, text=entry.content, language=None, author=entry.author,
-        published_at=entry.published_at, source_id=source_id, fingerprint=identity)
-
-
-async def _items_from_entries(ctx: PassContext, snap: _Snapshot, prepared: PreparedFeed
-                              ) -> tuple[list[store.NewArticle], dict[str, ExtractedPage], int]:
-    """New entries as articles (for full-text sources with their pages fetched and extracted),
-    and how many distinct entries were stored already."""
-    unique: dict[str, tuple[ParsedEntry, Fingerprint]] = {}
-    for canonical, entry, identity in zip(prepared.canonical_urls, prepared.parsed.entries,
-                                          prepared.fingerprints, strict=True):
-        unique.setdefault(canonical, (entry, identity))
-    with ctx.sessions() as session:
-        known = store.existing_urls(session, unique)
-    fresh = [(url, entry, identity) for url, (entry, identity) in unique.items()
-             if url not in known]
-    items = [_article_from_entry(entry, snap.id, url, identity) for url, entry, identity in fresh]
-    pages: dict[str, ExtractedPage] = {}
-    known_count = len(unique) - len(fresh)
-    if not snap.full_text:
-        return items, pages, known_count
-    budget = ctx.settings.full_text_per_source
-
-    async def with_page(index: int, entry: ParsedEntry) -> None:
-        fetched = await ctx.fetcher.get(entry.url, accept=PAGE_ACCEPT, check_robots=True)
-        if isinstance(fetched, FetchError):
-            log.info("source=%r page=%s full text unavailable: %s", snap.name, entry.url,
-                     fetched.describe())
-            return  # the feed's summary stands in
-        page = await ctx.offload.extract_page(fetched.body, fetched.url,
-                                              fetched.headers.get("content-type", ""))
-        if page.text:
-            items[index] = article_from_page(page, snap.id, entry, "feed", 0, None)
-            pages[items[index].canonical_url] = page
-
-    await asyncio.gather(*(with_page(i, e) for i, (_, e, _) in enumerate(fresh[:budget])))
-    return items, pages, known_count
-
-
+        return _finish(ctx, snap, SourceOutcome("failed", failure, fetched))
+    items, pages, known = await items_from_entries(ctx, snap, prepared)
+    return _finish(ctx, snap, SourceOutcome("ok", fetched=fetched, entries=len(parsed.entries),
+                                            items=items, pages=pages,
+                                            feed_hint=parsed.ttl_seconds, known=known))

@@ -188,6 +188,12 @@ def is_public_address(address: str) -> bool:
         inner = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
         if inner is not None:
             return is_public_address(str(inner))
-        if ip in ipaddress.ip_network("fec0::/10"):  # deprecated site-local, still routed inside
-            return False
+    if any(ip in network for network in _NOT_PUBLIC):
+        return False
     return bool(ip.is_global) and not ip.is_multicast
+
+
+# Ranges `is_global` lets through on some Python versions: fec0::/10 is deprecated site-local
+# but still routed inside networks; 192.0.0.0/24 is IETF protocol assignments (RFC 6890),
+# where Python 3.11 calls 192.0.0.8 (RFC 7600's dummy address) global.
+_NOT_PUBLIC = (ipaddress.ip_network("fec0::/10"), ipaddress.ip_network("192.0.0.0/24"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -57,6 +58,31 @@ def release_leases(session: Session, owner: str, source_ids: list[int]) -> None:
     for row in session.scalars(select(Source).where(Source.id.in_(source_ids),
                                                     Source.lease_owner == owner)):
         row.lease_owner, row.lease_expires_at = None, None
+
+
+def held_leases(session: Session, now: datetime) -> tuple[int, datetime | None]:
+    """How many sources are under an unexpired lease, and when the last one expires."""
+    count, until = session.execute(
+        select(func.count(), func.max(Source.lease_expires_at))
+        .where(Source.lease_expires_at > now)).one()
+    return int(count), until
+
+
+def reclaim_dead_leases(session: Session, prefix: str, alive: Callable[[int], bool]) -> int:
+    """Release leases whose owner is `prefix` + a process id that `alive` says is gone.
+
+    `cait collect` leases as `cli@HOST:PID`; after a kill -9 its leases would hold the sources
+    for CAIT_LEASE_SECONDS, and a plain re-run would silently do nothing (issue 13).
+    """
+    released = 0
+    for row in session.scalars(select(Source).where(Source.lease_owner.startswith(
+            prefix, autoescape=True))):
+        pid = (row.lease_owner or "")[len(prefix):]
+        if pid.isdigit() and not alive(int(pid)):
+            row.lease_owner, row.lease_expires_at = None, None
+            released += 1
+    session.flush()
+    return released
 
 
 def dated_between(start: datetime | None, end: datetime | None) -> ColumnElement[bool]:

@@ -11,6 +11,8 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from common.errors import CaitError
+
 _ENGINES: dict[str, Engine] = {}
 
 
@@ -28,8 +30,16 @@ def make_engine(url: str) -> Engine:
     """A new engine for `url`; SQLite files get their directory created and the pragmas set."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        database = parsed.database or ""
+        if database.startswith("file:"):  # the URI form (`?uri=true`): no directory named
+            database = ""                  # "file:" is made; SQLite opens what exists
+        if database and database != ":memory:":
+            directory = Path(database).expanduser().parent
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+            except OSError as error:  # read-only filesystem, a file in the way
+                raise CaitError(f"cannot create the data directory {directory}: "
+                                f"{error.strerror or error}") from None
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine

@@ -4,6 +4,7 @@ rules hold for every URL, not just the examples."""
 from __future__ import annotations
 
 import json
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -13,7 +14,9 @@ from classify.examples import read_input
 from collectors.feeds import parse_feed
 from collectors.pages import extract_page, find_related_links, parse_html
 from collectors.urls import canonicalize_url
+from config import Settings
 from tests.conftest import CORPUS
+from tests.server import LoopbackServer
 
 FEEDS = sorted((CORPUS / "feeds").iterdir())
 FUZZ = settings(max_examples=60, deadline=None,
@@ -115,3 +118,68 @@ def test_tracking_parameters_never_change_identity(path: str, query: dict[str, s
     base = f"https://news.example/{path}?{urlencode(query)}"
     tracked = f"{base}&{tracker}={value}" if query else f"{base}{tracker}={value}"
     assert canonicalize_url(tracked) == canonicalize_url(base)
+
+
+# ---- URLs from links and Location headers (issue 13): Fetcher.get never raises ---------
+
+URL_PARTS = st.sampled_from([
+    "http://", "https://", "javascript:", "mailto:", "data:", "file:///", "//", "a..b",
+    "\u00ad", "\u200b", "\x7f", "\x01", "%", "%zz", "[", "]", "[::1", ":", ":99999", "@",
+    "xn--", "xn--zz", "..", "/", "?", "#", " ", "\\", "例子.中国", "127.0.0.1", "0x7f.1",
+])
+HOSTILE_URLS = st.lists(st.one_of(URL_PARTS, st.text(max_size=12)), max_size=8).map("".join)
+
+
+def _never_public(address: str) -> bool:
+    return False  # every guarded hop is refused: nothing here may leave loopback
+
+
+async def _stub_resolver(host: str, port: int) -> list[str]:
+    return ["127.0.0.1"]
+
+
+def _fetch_all(fetch_settings: Settings, urls: list[tuple[str, str | None]]) -> list[object]:
+    import asyncio
+    from unittest import mock
+
+    from collectors.fetch import Fetcher
+    from collectors.outcome import FetchError, FetchResult
+
+    async def run() -> list[object]:
+        async with Fetcher(fetch_settings, resolve=_stub_resolver) as fetcher:
+            return [await fetcher.get(url, untrusted_from=origin, check_robots=True)
+                    for url, origin in urls]
+
+    with mock.patch("collectors.fetch.is_public_address", _never_public), \
+            mock.patch("collectors.guard.is_public_address", _never_public):
+        outcomes = asyncio.run(run())
+    assert all(isinstance(o, FetchResult | FetchError) for o in outcomes)
+    return outcomes
+
+
+@FUZZ
+@given(st.one_of(HOSTILE_URLS, st.text(max_size=60)))
+def test_any_text_as_a_link_is_a_fetch_outcome(settings: Settings, url: str) -> None:
+    strict = Settings(**{**settings.__dict__, "allow_private_networks": False,
+                         "total_timeout": 2.0})
+    _fetch_all(strict, [(url, "news.example.com"), ("http://" + url, "news.example.com")])
+
+
+@FUZZ
+@given(st.one_of(HOSTILE_URLS, st.text(max_size=60),
+                 st.binary(max_size=60).map(lambda b: b.decode("latin-1"))))
+def test_any_location_header_is_a_fetch_outcome(server: LoopbackServer, settings: Settings,
+                                                location: str) -> None:
+    raw = location.replace("\r", "").replace("\n", "").encode("utf-8", "surrogateescape")
+
+    def handle(h: BaseHTTPRequestHandler) -> None:
+        h.wfile.write(b"HTTP/1.1 302 Found\r\nLocation: " + raw
+                      + b"\r\nContent-Length: 0\r\n\r\n")
+
+    server.routes["/loc"] = handle
+    strict = Settings(**{**settings.__dict__, "allow_private_networks": False,
+                         "total_timeout": 2.0})
+    # The loopback page is on the user's own private site (trusted there); every hop the
+    # Location leads to elsewhere is guarded, and refused before any connection. (A trusted
+    # fetch would follow the Location to any host: not something a test may do.)
+    _fetch_all(strict, [(server.url("/loc"), "127.0.0.1")])

@@ -137,6 +137,7 @@ def test_a_full_disk_is_a_clear_error_and_leaves_no_half_written_source(
     engine.dispose()
     with sessions() as s:  # the source's transaction was rolled back as a whole ...
         assert s.scalar(select(func.count()).select_from(Article)) == 0
-        source = s.scalars(select(Source)).one()  # ... and the failure recorded on it
-        assert "full" in (source.last_error or "") and source.consecutive_failures == 1
+        source = s.scalars(select(Source)).one()  # ... and not blamed for the database's
+        assert source.last_error is None and source.consecutive_failures == 0  # error (#13)
+        assert source.failure_score == 0 and source.lease_owner is None
     engine.dispose()

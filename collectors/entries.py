@@ -1,0 +1,89 @@
+"""Feed entries → articles: new entries only, and for full-text sources their pages fetched
+(through the guarded path: entry links are third-party content) and extracted.
+
+Part of one collection pass (`collectors.update`); nothing here writes to the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from collectors import store
+from collectors.dedup import Fingerprint
+from collectors.feeds import ParsedEntry
+from collectors.follow import PAGE_ACCEPT, PassContext, article_from_page
+from collectors.offload import PreparedFeed
+from collectors.outcome import FetchError
+from collectors.pages import ExtractedPage
+
+log = logging.getLogger("cait.collect")
+
+
+class EntrySource(Protocol):
+    """What the entries need to know of their source."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def full_text(self) -> bool: ...
+
+
+def _article_from_entry(entry: ParsedEntry, source_id: int, canonical: str,
+                        identity: Fingerprint) -> store.NewArticle:
+    return store.NewArticle(
+        url=entry.url, canonical_url=canonical, title=entry.title,
+        summary=entry.summary, text=entry.content, language=None, author=entry.author,
+        published_at=entry.published_at, source_id=source_id, fingerprint=identity)
+
+
+async def items_from_entries(ctx: PassContext, source: EntrySource, prepared: PreparedFeed
+                             ) -> tuple[list[store.NewArticle], dict[str, ExtractedPage], int]:
+    """New entries as articles (for full-text sources with their pages fetched and extracted),
+    and how many distinct entries were stored already."""
+    unique: dict[str, tuple[ParsedEntry, Fingerprint]] = {}
+    for canonical, entry, identity in zip(prepared.canonical_urls, prepared.parsed.entries,
+                                          prepared.fingerprints, strict=True):
+        unique.setdefault(canonical, (entry, identity))
+    with ctx.sessions() as session:
+        known = store.existing_urls(session, unique)
+    fresh = [(url, entry, identity) for url, (entry, identity) in unique.items()
+             if url not in known]
+    items = [_article_from_entry(entry, source.id, url, identity) for url, entry, identity in fresh]
+    pages: dict[str, ExtractedPage] = {}
+    known_count = len(unique) - len(fresh)
+    if not source.full_text:
+        return items, pages, known_count
+    budget = ctx.settings.full_text_per_source
+    source_host = urlsplit(source.url).hostname or ""
+
+    async def with_page(index: int, entry: ParsedEntry) -> None:
+        try:
+            await fetch_page(index, entry)
+        except Exception as error:  # one entry's page never fails its source (issue 13)
+            log.warning("source=%r page=%r full text failed: %s", source.name, entry.url[:300],
+                        f"{type(error).__name__}: {error}"[:300], exc_info=error)
+
+    async def fetch_page(index: int, entry: ParsedEntry) -> None:
+        # Entry links are third-party content (search feeds above all): the same rules as
+        # Related-News links (issue 13, item 11).
+        fetched = await ctx.fetcher.get(entry.url, accept=PAGE_ACCEPT, check_robots=True,
+                                        untrusted_from=source_host)
+        if isinstance(fetched, FetchError):
+            log.info("source=%r page=%s full text unavailable: %s", source.name, entry.url,
+                     fetched.describe())
+            return  # the feed's summary stands in
+        page = await ctx.offload.extract_page(fetched.body, fetched.url,
+                                              fetched.headers.get("content-type", ""))
+        if page.text:
+            items[index] = article_from_page(page, source.id, entry, "feed", 0, None)
+            pages[items[index].canonical_url] = page
+
+    await asyncio.gather(*(with_page(i, e) for i, (_, e, _) in enumerate(fresh[:budget])))
+    return items, pages, known_count
