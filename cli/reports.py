@@ -34,9 +34,12 @@ def _date(value: str | None, name: str) -> datetime | None:
     if value is None:
         return None
     try:
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+        when = datetime.fromisoformat(value).replace(tzinfo=UTC)
     except ValueError:
         raise UserError(f"--{name} must be a date like 2026-05-12, not {value!r}") from None
+    if not 1970 <= when.year <= 2100:  # week arithmetic past the calendar's ends overflows
+        raise UserError(f"--{name} must be a date between 1970 and 2100, not {value!r}")
+    return when
 
 
 def _themes(values: list[str] | None) -> list[str] | None:
@@ -124,7 +127,7 @@ def search_command(
     theme: ThemeOption = None, source: SourceOption = None, since: SinceOption = None,
     until: UntilOption = None,
     china_ai: Annotated[str | None, typer.Option("--china-ai", help="yes | no")] = None,
-    limit: Annotated[int, typer.Option(help="Most results.")] = 20,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="Most results.")] = 20,
     format: FormatOption = "table",
 ) -> None:
     """The articles behind the numbers: newest first, or ranked by a full-text query.

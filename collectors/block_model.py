@@ -6,7 +6,7 @@ popular, nav or other; `bench/blocks_data.py` makes it from `bench/data/blocks/`
 trained from that file on first use in each process (about a second, deterministic) rather
 than shipped as a pickle, so it works with whatever scikit-learn is installed; the version is
 a hash of the data and parameters. Related and inline blocks are followed; popular lists and
-navigation never are.
+navigation never are. Not yet wired into collection (see `collectors/blocks.py`).
 """
 
 from __future__ import annotations

@@ -6,6 +6,10 @@ page). `features` describes a candidate for the block detector (`collectors/rela
 learns from labelled pages which candidates are Related-News blocks): its heading, class and
 id words, how its links and their texts look, where it stands against the article body, and
 its sibling structure. The heading rules of old are features here, not gates.
+
+Not yet wired into collection: `collectors.pages.find_related_links` still decides by
+headings and class names, because the detector does not yet beat it by enough on real pages
+(`bench/related_bench.py`; issue 15). The labelling tool and the bench use this module.
 """
 
 from __future__ import annotations

@@ -29,7 +29,9 @@ def env(tmp_path: Path, model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
 
 def test_classify_input_without_database(env: Path) -> None:
     lines = [
-        json.dumps({"id": 1, "title": "Huawei Ascend export controls", "text": "Nvidia chips"}),
+        json.dumps({"id": 1, "title": "Huawei Ascend chips face export controls",
+                    "text": "US export controls keep Nvidia chips out of China; Huawei's Ascend "
+                            "AI accelerators fill the gap."}),
         "{broken json",
         json.dumps({"id": "empty", "title": "", "text": ""}),
         json.dumps({"id": 3, "title": "通义千问开源", "text": "阿里巴巴开源大模型权重" * 50}),

@@ -220,3 +220,15 @@ def test_rollup_path_and_raw_path_agree(corpus: Engine) -> None:
             assert _counts_from_rollup(s, by, None, None) == _counts(s, by, None, None, None)
         window = (datetime(2026, 4, 1, tzinfo=UTC), datetime(2026, 5, 20, tzinfo=UTC))
         assert _counts_from_rollup(s, "week", *window) == _counts(s, "week", *window, None)
+
+
+@pytest.mark.parametrize("args", [["search", "x", "--limit", "99999999999999999999"],
+                                  ["timeline", "--since", "9999-12-31"],
+                                  ["timeline", "--until", "0001-01-01"]])
+def test_out_of_range_report_options_are_one_line(db_url: str, monkeypatch: pytest.MonkeyPatch,
+                                                  args: list[str]) -> None:
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    result = runner.invoke(app, args)
+    assert result.exit_code in (1, 2) and "Traceback" not in result.output, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
