@@ -5,7 +5,7 @@ Quality on `bench/data/dev.jsonl` (real articles labelled by hand with
 see `bench/make_split.py`), each figure with a 95 % bootstrap interval (1,000 resamples of the
 dev items, seeded):
   keywords   – term counting with a hit threshold per label, tuned on the training data
-  shipped    – the model of the last release before this one (`SHIPPED_REF`), trained and run
+  shipped    – the model of the last release before this one (`bench.shipped`), trained and run
                by that release's own code in a temporary git worktree (`cait classify --input`)
   cait       – the model trained now on `classify/anchors/`
 Cross-validated on the training set, grouped by site. Speed: distinct ~2 KB texts per second
@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import f1_score
 
+from bench.shipped import shipped_tree
 from classify.examples import Example, anchor_examples, labelled_file
 from classify.model import ThemeModel
 from classify.train import KeywordBaseline, fit, model_predictor
@@ -37,7 +38,6 @@ from common.vocabulary import THEMES
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV = ROOT / "bench" / "data" / "dev.jsonl"
-SHIPPED_REF = "f548194"  # the last commit that landed before the model of issue #14
 Predictions = tuple[np.ndarray, np.ndarray]  # theme matrix (n × 4), relevance vector (n)
 
 
@@ -66,27 +66,18 @@ def bootstrap(y_t: np.ndarray, y_r: np.ndarray, p_t: np.ndarray, p_r: np.ndarray
 
 def shipped_predictions(dev: list[Example]) -> Predictions | None:
     """Train and run the previous release's model with its own code (a detached worktree)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        tree, data = Path(tmp) / "tree", Path(tmp) / "data"
-        added = subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach",
-                                str(tree), SHIPPED_REF], capture_output=True, text=True)
-        if added.returncode != 0:
-            print(f"shipped model skipped: {added.stderr.strip().splitlines()[-1]}")
+    with shipped_tree() as tree, tempfile.TemporaryDirectory() as tmp:
+        if tree is None:
             return None
-        try:
-            items = Path(tmp) / "items.jsonl"
-            items.write_text("".join(json.dumps({"id": e.id, "title": e.title,
-                                                 "text": e.text}, ensure_ascii=False) + "\n"
-                                     for e in dev), encoding="utf-8")
-            out = Path(tmp) / "out.jsonl"
-            env = {**os.environ, "CAIT_DATA_DIR": str(data), "PYTHONPATH": str(tree)}
-            subprocess.run([sys.executable, "-c", "from cli import app; app()", "classify",
-                            "--input", str(items), "--output", str(out)],
-                           cwd=tree, env=env, check=True, capture_output=True)
-            rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
-        finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
-                            str(tree)], capture_output=True)
+        items, out = Path(tmp) / "items.jsonl", Path(tmp) / "out.jsonl"
+        items.write_text("".join(json.dumps({"id": e.id, "title": e.title, "text": e.text},
+                                            ensure_ascii=False) + "\n" for e in dev),
+                         encoding="utf-8")
+        env = {**os.environ, "CAIT_DATA_DIR": str(Path(tmp) / "data"), "PYTHONPATH": str(tree)}
+        subprocess.run([sys.executable, "-c", "from cli import app; app()", "classify",
+                        "--input", str(items), "--output", str(out)],
+                       cwd=tree, env=env, check=True, capture_output=True)
+        rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     return (np.array([[t in r["themes"] for t in THEMES] for r in rows], dtype=int),
             np.array([r["china_ai"] for r in rows], dtype=int))
 

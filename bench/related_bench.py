@@ -4,7 +4,7 @@ Gold: the links of the blocks labelled `related` or `inline` on each page of
 `bench/data/blocks/labels*.jsonl` (pages of ../shared/corpus/articles and
 bench/data/blocks/pages; see `bench/blocks_tool.py` for how they were labelled). Scored:
   naive rule   – blocks whose heading or class/id says "related" (and the like)
-  before       – the related links of the release before the detector (`SHIPPED_REF`), run
+  before       – the related links of the release before the detector (`bench.shipped`), run
                  by that release's own code in a temporary git worktree
   detector     – the learned block detector, cross-validated by site: the pages of each
                  fifth of the sites are scored by a model trained on the other sites only
@@ -30,11 +30,10 @@ from sklearn.model_selection import GroupKFold
 
 from bench.blocks_data import label_rows, page_candidates
 from bench.blocks_tool import page_path
+from bench.shipped import shipped_tree
 from collectors.block_model import FOLLOWED, fit, follow_score
 from collectors.blocks import RELATED_WORDS
 
-ROOT = Path(__file__).resolve().parent.parent
-SHIPPED_REF = "f548194"  # the last commit that landed before the block detector
 OLD_CODE = """
 import gzip, json, sys
 from collectors.pages import find_related_links, parse_html
@@ -49,23 +48,15 @@ json.dump(out, open(sys.argv[2], "w"))
 
 
 def before_links(rows: list[dict[str, Any]]) -> dict[str, set[str]] | None:
-    with tempfile.TemporaryDirectory() as tmp:
-        tree = Path(tmp) / "tree"
-        added = subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach",
-                                str(tree), SHIPPED_REF], capture_output=True, text=True)
-        if added.returncode != 0:
-            print(f"'before' skipped: {added.stderr.strip().splitlines()[-1]}")
+    with shipped_tree() as tree, tempfile.TemporaryDirectory() as tmp:
+        if tree is None:
             return None
-        try:
-            jobs, out = Path(tmp) / "jobs.json", Path(tmp) / "out.json"
-            jobs.write_text(json.dumps([(r["page"], str(page_path(r["page"])), r["url"])
-                                        for r in rows]), encoding="utf-8")
-            subprocess.run([sys.executable, "-c", OLD_CODE, str(jobs), str(out)], cwd=tree,
-                           env={**os.environ, "PYTHONPATH": str(tree)}, check=True)
-            found = json.loads(out.read_text(encoding="utf-8"))
-        finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)],
-                           capture_output=True)
+        jobs, out = Path(tmp) / "jobs.json", Path(tmp) / "out.json"
+        jobs.write_text(json.dumps([(r["page"], str(page_path(r["page"])), r["url"])
+                                    for r in rows]), encoding="utf-8")
+        subprocess.run([sys.executable, "-c", OLD_CODE, str(jobs), str(out)], cwd=tree,
+                       env={**os.environ, "PYTHONPATH": str(tree)}, check=True)
+        found = json.loads(out.read_text(encoding="utf-8"))
     return {page: set(urls) for page, urls in found.items()}
 
 

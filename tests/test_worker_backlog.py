@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from db.models import Article, ArticleTheme, WorkerHeartbeat
 from tests.pages import seed_paragraphs
@@ -36,11 +37,7 @@ def test_sigterm_with_an_8000_article_backlog_exits_within_10_s(
             for i in range(BACKLOG)])
     stop_all += _start_workers(1, _worker_env(sqlite_url, tmp_path, model_dir), tmp_path)
 
-    def classifying() -> bool:
-        with sessions() as s:
-            beat = s.get(WorkerHeartbeat, "w0")
-            return beat is not None and beat.state == "classifying"
-    _wait(classifying, 90)
+    _wait(lambda: _state(sessions) == "classifying", 90)
     time.sleep(1.0)  # well inside the backlog (the whole of it takes far longer)
     started = time.monotonic()
     stop_all[0].send_signal(signal.SIGTERM)
@@ -62,14 +59,17 @@ def test_sighup_stops_the_worker_like_sigterm(
     engine, sessions = _database(sqlite_url)
     stop_all += _start_workers(1, _worker_env(sqlite_url, tmp_path, model_dir), tmp_path)
 
-    def idle() -> bool:
-        with sessions() as s:
-            beat = s.get(WorkerHeartbeat, "w0")
-            return beat is not None and beat.state == "idle"
-    _wait(idle, 90)
+    _wait(lambda: _state(sessions) == "idle", 90)
     stop_all[0].send_signal(signal.SIGHUP)
     assert stop_all[0].wait(timeout=10) == 0  # a clean exit, not death by signal (-1)
     with sessions() as s:
         beat = s.get(WorkerHeartbeat, "w0")
         assert beat is not None and beat.state == "stopped" and beat.stopped_at is not None
     engine.dispose()
+
+
+def _state(sessions: sessionmaker[Session]) -> str | None:
+    """The first worker's state in its heartbeat row."""
+    with sessions() as s:
+        beat = s.get(WorkerHeartbeat, "w0")
+        return beat.state if beat is not None else None
