@@ -81,6 +81,11 @@ def _kill_loop(server: LoopbackServer, db_url: str, tmp_path: Path, model_dir: P
                 "CAIT_LOG_LEVEL": "ERROR"})
     rng = random.Random(20261123)
     seen_ids: set[int] = set()
+    # The checks read articles and fetch_log in one snapshot: under READ COMMITTED each
+    # statement sees its own, and the killed client's last COMMIT may land between them.
+    snapshot = sessionmaker(bind=engine.execution_options(
+        isolation_level="REPEATABLE READ" if engine.dialect.name == "postgresql"
+        else "SERIALIZABLE"), expire_on_commit=False)
     for _run in range(20):
         proc = subprocess.Popen([sys.executable, "-c", "import cli; cli.app()", "collect",
                                  "--all", "--json"], cwd=ROOT, env=env,
@@ -88,7 +93,7 @@ def _kill_loop(server: LoopbackServer, db_url: str, tmp_path: Path, model_dir: P
         time.sleep(rng.uniform(1.5, 4.5))  # start-up (imports, model load) is ~1.5 s
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        with sessions() as s:
+        with snapshot() as s:
             ids = set(s.scalars(select(Article.id)))
             assert seen_ids <= ids, "an article stored before the kill was lost"
             seen_ids = ids
