@@ -2,8 +2,9 @@
 
 SQLite uses the FTS5 table `articles_fts` (BM25 ranking, `snippet()`); PostgreSQL uses
 `to_tsvector('simple', …)` with its GIN index (`ts_rank`, `ts_headline`). Chinese has no
-spaces for either tokenizer to split on, so a query containing CJK characters is matched as a
-substring instead. Every value reaches SQL as a bound parameter.
+spaces for either tokenizer to split on, so a query containing CJK characters is segmented
+into words by `common.text` and each word is matched as a substring instead. Every value
+reaches SQL as a bound parameter.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import and_, column, exists, func, literal_column, or_, select, 
 from sqlalchemy.orm import Session, aliased
 
 from common.text import has_cjk
+from common.text import words as text_words
 from common.vocabulary import RELEVANCE, THEMES
 from db.models import Article, ArticleTheme, Source
 from db.queries import dated_between
@@ -55,9 +57,14 @@ def search(session: Session, query: str | None = None, *, themes: list[str] | No
     order: list[Any] = [dated.desc(), Article.id.desc()]
     words = query.strip() if query else ""
     if words and has_cjk(words):
-        pattern = f"%{words}%"
-        stmt = stmt.where(or_(Article.title.like(pattern), Article.text.like(pattern),
-                              Article.summary.like(pattern)))
+        # Neither index splits Chinese: the query is segmented by the one tokenizer and every
+        # word must occur (as a substring, case-insensitive), so 华为 昇腾 finds articles that
+        # name both, and 通义千问 those that name it, however it was segmented.
+        for word in dict.fromkeys(text_words(words)):
+            pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace(
+                "_", "\\_") + "%"
+            stmt = stmt.where(or_(*(column.ilike(pattern, escape="\\") for column in
+                                    (Article.title, Article.text, Article.summary))))
     elif words and dialect == "sqlite":
         fts = _fts_query(words)
         if not fts:

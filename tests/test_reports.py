@@ -130,6 +130,10 @@ def test_search_full_text_filters_and_cjk(corpus: Engine) -> None:
         assert all(h.snippet and "[" in h.snippet for h in hits)
         assert search(s, "Qwen")[0].title.startswith("Qwen")  # type: ignore[union-attr]
         assert search(s, "通义千问")[0].title.startswith("Qwen")  # type: ignore[union-attr]
+        # Chinese queries are segmented: every word must occur, in any order, any case
+        assert search(s, "千问 通义")[0].title.startswith("Qwen")  # type: ignore[union-attr]
+        assert search(s, "通义千问 火星殖民地") == []
+        assert search(s, "100%_通义") == []  # LIKE wildcards in the query are literal
         assert len(search(s, themes=["talent"], limit=100)) == 9
         assert len(search(s, source="wire", limit=100)) == 17
         assert all(h.china_ai is False for h in search(s, china_ai=False))
