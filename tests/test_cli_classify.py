@@ -167,3 +167,23 @@ def test_deeply_nested_input_line_is_one_error_line(env: Path) -> None:
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert "error" in rows[0] and rows[1]["id"] == 2 and "themes" in rows[1]
+
+
+def test_a_model_saved_by_another_scikit_learn_is_one_line(env: Path, model_dir: Path,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    import joblib
+
+    own_models = env / "models"
+    shutil.copytree(model_dir, own_models)
+    monkeypatch.setenv("CAIT_MODEL_DIR", str(own_models))
+    [saved] = sorted(own_models.glob("*.joblib"))
+    bundle = joblib.load(saved)
+    bundle["sklearn"] = "0.0.1"
+    joblib.dump(bundle, saved)
+    (own_models / "current.txt").write_text(saved.name + "\n")
+    items = env / "items.jsonl"
+    items.write_text(json.dumps({"id": 1, "title": "t", "text": "x"}) + "\n")
+    result = runner.invoke(app, ["classify", "--input", str(items)])
+    assert result.exit_code == 1 and "run `cait train`" in result.output, result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
