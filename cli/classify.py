@@ -13,14 +13,12 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 from rich.table import Table
-from rich.text import Text
 from sqlalchemy import select
 
-from cli._common import console, open_session, print_json, settings
+from cli._common import console, open_session, print_json, safe, settings
 from common.errors import UserError
 from common.vocabulary import RELEVANCE, THEMES
 from db.models import Article, ArticleTheme, Label
-from reports.escape import clean
 
 if TYPE_CHECKING:
     from classify.model import ThemeModel
@@ -182,7 +180,7 @@ def _suggest(limit: int) -> None:
         table.add_row(str(article_id), f"{margin:.3f}",
                       *(f"{scores.get((article_id, label), 0.0):.2f}"
                         for label in [*THEMES, RELEVANCE]),
-                      Text(clean(titles.get(article_id), 90)))
+                      safe(titles.get(article_id), 90))
     console.print(table)
 
 
@@ -295,4 +293,4 @@ def explain_command(
     console.print(table)
     for label, sentences in model.evidence(doc, prediction).items():
         for sentence in sentences:
-            console.print(Text(f"{label}: “{clean(sentence, 300)}”"))
+            console.print(safe(f"{label}: “{sentence}”", 320))

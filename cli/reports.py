@@ -13,9 +13,8 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
-from rich.text import Text
 
-from cli._common import console, open_session, print_json
+from cli._common import console, open_session, print_json, safe
 from common.errors import UserError
 from common.vocabulary import THEMES
 from reports.escape import clean
@@ -156,13 +155,13 @@ def search_command(
     else:
         table = Table("date", "source", "title", "themes", "link")
         for h in hits:
-            title = Text(clean(h.title, 120))  # Text: article strings are never markup
+            title = safe(h.title, 120)  # article strings are never markup
             if h.snippet:
                 title.append("\n" + clean(h.snippet, 200), style="dim")
             table.add_row(h.date.strftime("%Y-%m-%d") if h.date else "",
-                          Text(clean(h.source, 40)), title,
+                          safe(h.source, 40), title,
                           ", ".join(f"{t} {s:.2f}" for t, s in h.themes.items()),
-                          Text(clean(h.url, 200)))
+                          safe(h.url, 200))
         console.print(table)
 
 
@@ -227,7 +226,7 @@ def narratives_command(
         table.add_row(p.period, str(p.articles), ", ".join(p.distinctive),
                       ", ".join(p.entering), drift,
                       ", ".join(f"{k} ×{v}" for k, v in p.framings.items()),
-                      Text(clean(p.headlines[0][0], 90)) if p.headlines else "")
+                      safe(p.headlines[0][0], 90) if p.headlines else "")
     console.print(table)
     if result.clusters:
         sub = Table("sub-narrative", "articles", "terms", "trend")
