@@ -34,7 +34,12 @@ other some such only most many much very there here we you he she i us do does d
 # Words of any script but Chinese, so that "华为AI" still yields "ai" without segmenting.
 _NON_CJK_WORD = re.compile(r"[^\W\u3400-\u9fff\uf900-\ufaff]+")
 # Where sentences end (English and Chinese punctuation, line breaks).
-SENTENCE_END = re.compile(r"[.!?]+(?=\s)|[。！？；]+|\n+")
+_SENTENCE_END = r"[.!?]+(?=\s)|[。！？；]+|\n+"
+SENTENCE_END = re.compile(_SENTENCE_END)
+# A text ends with a sentence end only after one of these (a full stop needs a space after it).
+TEXT_END_MARKS = ("。", "！", "？", "；", "\n")
+# Latin words, and sentence ends as empty matches: both in one C-level pass.
+_WORD_OR_END = re.compile(f"({_NON_CJK_WORD.pattern})|{_SENTENCE_END}")
 
 
 def has_cjk(text: str) -> bool:
@@ -72,8 +77,10 @@ def words(text: str) -> list[str]:
     for token in _segmenter().cut(lowered, True):  # True: jieba's HMM for unknown words
         if "\u3400" <= token[0] <= "\u9fff" or "\uf900" <= token[0] <= "\ufaff":
             out.append(token)  # the segmenter keeps Chinese runs apart from anything else
-        elif not token.isspace():
-            out.extend(_WORD.findall(token))
+        elif token.isalnum():  # a whole Latin word or number: what `_WORD` would find
+            out.append(token)
+        elif not token.isspace() and (len(token) > 1 or token == "_"):
+            out.extend(_WORD.findall(token))  # mixed, e.g. "gpt-4": split as Latin text
     return out
 
 
@@ -84,6 +91,16 @@ def latin_word_list(lowered: str) -> list[str]:
     the segmenter); `words` is the tokenizer for everything else.
     """
     return _NON_CJK_WORD.findall(lowered)
+
+
+@lru_cache(maxsize=512)
+def latin_words_and_ends(lowered: str) -> tuple[str, ...]:
+    """`latin_word_list` with an empty string where each sentence ends (`sentence_ends`).
+
+    Remembered for one batch (tagging classifies 500 at a time): the term profile and the
+    classifier's words of one article both read it.
+    """
+    return tuple(_WORD_OR_END.findall(lowered))
 
 
 def sentence_ends(text: str) -> list[int]:

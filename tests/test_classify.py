@@ -148,3 +148,41 @@ def test_tagging_stored_articles_and_the_weekly_view(engine: Engine,
     assert [(r.week, r.theme, r.articles) for r in rows] == [
         ("2026-W20", "chips", 1), ("2026-W20", "open_source", 1)]
     assert all(np.isclose(r.share, 0.5) for r in rows)
+
+
+def test_word_tfidf_counts_as_scikit_learn_does() -> None:
+    """The Counter-based transform gives scikit-learn's own numbers (its fast path)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from classify.model import WordTfidf, document_words
+
+    texts = [e.document for e in labelled_file(DEV)][:120]
+    for min_df in (1, 2):
+        ours = WordTfidf(tokenizer=document_words, lowercase=False, token_pattern=None,
+                         sublinear_tf=True, min_df=min_df, dtype=np.float32).fit(texts[:80])
+        reference = TfidfVectorizer(tokenizer=document_words, lowercase=False,
+                                    token_pattern=None, sublinear_tf=True, min_df=min_df,
+                                    dtype=np.float32).fit(texts[:80])
+        unseen = [*texts[80:], "", "华为 昇腾 芯片 Huawei Huawei"]
+        a, b = ours.transform(unseen), reference.transform(unseen)
+        assert a.shape == b.shape and a.dtype == b.dtype
+        assert np.allclose(a.toarray(), b.toarray(), atol=1e-6)
+        assert (a.toarray() > 0).sum() > 1000  # the check compares real numbers
+
+
+def test_fast_paths_read_text_as_the_tokenizer_does() -> None:
+    """The classifier's shortcuts (shared word lists, one-pass sentence ends) agree with the
+    one tokenizer and `sentence_ends` on real articles and on edge cases."""
+    from classify.model import document_words
+    from common.text import sentence_ends, words
+    from common.vocabulary import default_matcher
+
+    documents = [e.document for e in labelled_file(DEV)]
+    documents += ["", "\n", "Title only", "t\n\nbody. more\n", "Is it?\nYes. No\n",
+                  "标题\n正文。句子！"]
+    matcher = default_matcher()
+    for item in documents:
+        assert document_words(item) == tuple(words(item)), item[:60]
+        body = item.partition("\n")[2].lower()
+        assert matcher.profile(item).n_sentences == len(sentence_ends(body)), item[:60]
+    assert sum(1 for d in documents if not any("\u4e00" <= c <= "\u9fff" for c in d)) > 100
