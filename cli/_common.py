@@ -11,7 +11,8 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated, Any
+from pathlib import Path
+from typing import Annotated, Any, TextIO
 
 import typer
 from rich.console import Console
@@ -95,6 +96,25 @@ def open_session(require_schema: bool = True) -> Iterator[Session]:
     eng = initialised_engine() if require_schema else engine()
     with session_scope(eng) as session:
         yield session
+
+
+def write_file(path: Path, content: str | bytes) -> None:
+    """Write a file the user named; one that cannot be written is a `UserError` (one line)."""
+    try:
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+    except OSError as error:
+        raise UserError(f"cannot write {path}: {error.strerror or error}") from None
+
+
+def open_output(path: Path) -> TextIO:
+    """Open a file the user named for writing text; failure is a `UserError` (one line)."""
+    try:
+        return path.open("w", encoding="utf-8")
+    except OSError as error:
+        raise UserError(f"cannot write {path}: {error.strerror or error}") from None
 
 
 def print_json(data: Any) -> None:

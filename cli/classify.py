@@ -15,7 +15,7 @@ import typer
 from rich.table import Table
 from sqlalchemy import select
 
-from cli._common import console, open_session, print_json, safe, settings
+from cli._common import console, open_output, open_session, print_json, safe, settings
 from common.errors import UserError
 from common.vocabulary import RELEVANCE, THEMES
 from db.models import Article, ArticleTheme, Label
@@ -50,10 +50,9 @@ def classify_command(
     if input_file is not None:
         if not input_file.exists():
             raise UserError(f"no such file: {input_file}")
-        model = registry.file_model(_model_dir())
-        handle: TextIO = output.open("w", encoding="utf-8") if output else sys.stdout
+        handle: TextIO = open_output(output) if output else sys.stdout
         try:
-            _classify_file(model, input_file, handle)
+            _classify_file(registry.file_model(_model_dir()), input_file, handle)
         finally:
             if output:
                 handle.close()

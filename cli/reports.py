@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cli._common import console, open_session, print_json, safe
+from cli._common import console, open_session, print_json, safe, write_file
 from common.errors import UserError
 from common.vocabulary import THEMES
 from reports.escape import clean
@@ -116,7 +116,7 @@ def plot_command(output: Annotated[Path, typer.Option(help="PNG file to write.")
     if not timeline.periods:
         raise UserError("no China-AI articles to plot yet (run `cait collect` and `cait "
                         "classify`)")
-    output.write_bytes(timeline_png(timeline))
+    write_file(output, timeline_png(timeline))
     console.print(f"wrote {output}", highlight=False)
 
 
@@ -193,7 +193,7 @@ def digest_command(
     if output is None:
         sys.stdout.write(content)
     else:
-        output.write_text(content, encoding="utf-8")
+        write_file(output, content)
         console.print(f"wrote {output}", highlight=False)
 
 

@@ -236,3 +236,31 @@ def test_out_of_range_report_options_are_one_line(db_url: str, monkeypatch: pyte
     result = runner.invoke(app, args)
     assert result.exit_code in (1, 2) and "Traceback" not in result.output, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.parametrize("where", ["missing-dir/x", "a-file/x", "a-dir"])
+@pytest.mark.parametrize("command", [["plot"], ["digest", "--week", "2026-W19"],
+                                     ["classify", "--input", "{items}"],
+                                     ["demo", "--data-dir"]])
+def test_a_file_that_cannot_be_written_is_one_line(
+        corpus: Engine, db_url: str, tmp_path, monkeypatch,  # type: ignore[no-untyped-def]
+        command: list[str], where: str) -> None:
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    (tmp_path / "a-file").write_text("not a directory")
+    items = tmp_path / "items.jsonl"
+    items.write_text('{"id": 1, "title": "t", "text": "x"}\n')
+    suffix = "" if command[0] == "demo" else ".png" if command[0] == "plot" else ".md"
+    (tmp_path / f"a-dir{suffix}").mkdir()
+    target = tmp_path / f"{where}{suffix}"
+    if command[0] == "demo":
+        if where != "a-file/x":
+            pytest.skip("a directory that is missing is made; one that exists is used")
+        args = [*command, str(target)]
+    else:
+        args = [*[str(items) if a == "{items}" else a for a in command], "--output", str(target)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot "), result.output
+    assert str(target) in " ".join(result.output.split())
