@@ -100,23 +100,29 @@ def timeline_command(theme: ThemeOption = None, since: SinceOption = None,
 
 
 @app.command("plot")
-def plot_command(output: Annotated[Path, typer.Option(help="PNG file to write.")],
+def plot_command(output: Annotated[Path, typer.Option(
+                     help="File to write: .png, .svg or .pdf (the suffix picks the format).")],
                  theme: ThemeOption = None, since: SinceOption = None,
                  until: UntilOption = None) -> None:
     """Draw the weekly series per theme with spikes marked.
 
     Example: cait plot --theme chips --theme talent --output timeline.png
+    Example: cait plot --output timeline.svg
     """
-    from reports.plot import timeline_png
+    from reports.plot import FORMATS, timeline_chart
     from reports.timeline import build_timeline
 
+    chart_format = output.suffix.lower().removeprefix(".")
+    if chart_format not in FORMATS:
+        raise UserError(f"--output must end in .png, .svg or .pdf (the format), not "
+                        f"{output.name!r}")
     with open_session() as session:
         timeline = build_timeline(session, themes=_themes(theme), since=_date(since, "since"),
                                   until=_date(until, "until"))
     if not timeline.periods:
         raise UserError("no China-AI articles to plot yet (run `cait collect` and `cait "
                         "classify`)")
-    write_file(output, timeline_png(timeline))
+    write_file(output, timeline_chart(timeline, chart_format))
     console.print(f"wrote {output}", highlight=False)
 
 

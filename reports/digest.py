@@ -16,7 +16,7 @@ from common.vocabulary import RELEVANCE, THEMES
 from db.models import Article, ArticleTheme, Digest, Source
 from db.queries import dated_between
 from reports.narratives import words
-from reports.plot import timeline_png
+from reports.plot import timeline_chart
 from reports.render import digest_html, digest_markdown
 from reports.timeline import Timeline, TimelineRow, build_timeline, period_of
 
@@ -119,7 +119,7 @@ def build_digest(session: Session, week: str) -> DigestData:
                   .order_by(Article.id).limit(10)).all()]
     gap = timeline.gaps.get(week)
     return DigestData(week, summaries, timeline, new_sources, chains,
-                      gap.failing_sources if gap else [], timeline_png(timeline))
+                      gap.failing_sources if gap else [], timeline_chart(timeline))
 
 
 def store_digest(session: Session, data: DigestData) -> Digest:

@@ -16,7 +16,7 @@ from db.models import Article, ArticleTheme, Digest, FetchLog, Source
 from db.rollup import rebuild
 from db.session import session_scope
 from reports.digest import build_digest, store_digest, week_bounds
-from reports.plot import timeline_png
+from reports.plot import timeline_chart
 from reports.render import digest_html, digest_markdown
 from reports.search import search
 from reports.timeline import build_timeline
@@ -170,8 +170,23 @@ def test_digest_escapes_article_text_and_is_stored(corpus: Engine) -> None:
 
 def test_plot_is_a_png(corpus: Engine) -> None:
     with session_scope(corpus) as s:
-        png = timeline_png(build_timeline(s))
+        png = timeline_chart(build_timeline(s))
     assert png.startswith(b"\x89PNG") and len(png) > 5000
+
+
+def test_plot_format_follows_the_suffix(corpus: Engine, db_url: str, tmp_path,  # type: ignore[no-untyped-def]
+                                        monkeypatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    magic = {"t.png": b"\x89PNG", "t.SVG": b"<?xml", "t.pdf": b"%PDF"}
+    for name, start in magic.items():
+        result = runner.invoke(app, ["plot", "--output", str(tmp_path / name)])
+        assert result.exit_code == 0, result.output
+        assert (tmp_path / name).read_bytes().startswith(start), name
+    assert b"<svg" in (tmp_path / "t.SVG").read_bytes()[:1000]
+    for name in ("t.jpg", "t"):
+        result = runner.invoke(app, ["plot", "--output", str(tmp_path / name)])
+        assert result.exit_code == 1 and not (tmp_path / name).exists()
+        assert result.output.count("\n") == 1 and ".png, .svg or .pdf" in result.output
 
 
 def test_cli_reports(corpus: Engine, db_url: str, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
