@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cli._common import console, open_session, print_json, safe, write_file
+from cli._common import console, err_console, open_session, print_json, safe, when, write_file
 from common.errors import UserError
 from common.vocabulary import THEMES
 from reports.escape import clean
@@ -194,7 +194,10 @@ def digest_command(
             data = build_digest(session, chosen)
         except ValueError as error:
             raise UserError(str(error)) from None
-        store_digest(session, data)
+        replaced = store_digest(session, data)
+    if replaced is not None:
+        err_console.print(f"this replaces the stored digest of {chosen} (written "
+                          f"{when(replaced)} UTC)", highlight=False, markup=False)
     content = digest_html(data) if format == "html" else digest_markdown(data)
     if output is None:
         sys.stdout.write(content)

@@ -103,7 +103,10 @@ def build_digest(session: Session, week: str) -> DigestData:
         before = _week_articles(session, theme, start - timedelta(weeks=4), start)
         now_terms = _terms([f"{a.title} {a.text or a.summary or ''}" for a, _ in this_week])
         old_terms = _terms([f"{a.title} {a.text or a.summary or ''}" for a, _ in before])
-        new_terms = [t for t, n in now_terms.most_common(200) if n >= 2 and old_terms[t] == 0][:8]
+        # ties broken by the term: Counter keeps insertion order, and that came from a set
+        # (string hashing differs per process), so the list changed from run to run
+        ranked = sorted(now_terms.items(), key=lambda kv: (-kv[1], kv[0]))
+        new_terms = [t for t, n in ranked if n >= 2 and old_terms[t] == 0][:8]
         top = [DigestArticle(a.id, a.title or a.canonical_url,
                              names.get(a.source_id, "") if a.source_id else "",
                              a.canonical_url, t.score, list(t.evidence or [])[:5])
@@ -122,13 +125,14 @@ def build_digest(session: Session, week: str) -> DigestData:
                       gap.failing_sources if gap else [], timeline_chart(timeline))
 
 
-def store_digest(session: Session, data: DigestData) -> Digest:
-    """Save (or replace) the digest of `data.week`."""
+def store_digest(session: Session, data: DigestData) -> datetime | None:
+    """Save (or replace) the digest of `data.week`; when the one it replaced was written."""
     row = session.scalars(select(Digest).where(Digest.week == data.week)).one_or_none()
+    replaced = None if row is None else row.created_at
     if row is None:
         row = Digest(week=data.week, markdown="", html="")
         session.add(row)
     row.markdown, row.html = digest_markdown(data), digest_html(data)
     row.created_at = datetime.now(UTC)
     session.flush()
-    return row
+    return replaced

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
@@ -23,6 +27,7 @@ from reports.timeline import build_timeline
 
 MONDAY = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # 2026-W10
 runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def add_article(s, n: int, when: datetime | None, themes: set[str], china: bool = True,  # type: ignore[no-untyped-def]
@@ -279,3 +284,21 @@ def test_a_file_that_cannot_be_written_is_one_line(
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: cannot "), result.output
     assert str(target) in " ".join(result.output.split())
+
+
+@pytest.mark.slow
+def test_digests_are_the_same_run_to_run_and_a_rerun_says_it_replaces(
+        corpus: Engine, db_url: str) -> None:
+    """Ties among "new this week" terms (the burst's eight articles share every word) are
+    ordered by the term itself, not by Python's per-process string hashing."""
+    outputs = []
+    for seed in ("1", "2", "3"):
+        env = {**os.environ, "DATABASE_URL": db_url, "PYTHONHASHSEED": seed}
+        done = subprocess.run([sys.executable, "-m", "cli", "digest", "--week", "2026-W19"],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        outputs.append(done.stdout)
+        replaced = "replaces the stored digest of 2026-W19" in done.stderr
+        assert replaced == (seed != "1"), done.stderr
+    assert "New this week:" in outputs[0]
+    assert outputs[0] == outputs[1] == outputs[2]
