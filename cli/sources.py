@@ -66,7 +66,8 @@ def sources_add_defaults() -> None:
     """
     specs = source_files.load_toml(source_files.DEFAULT_SOURCES)
     with open_session() as session:
-        added, _ = store.add_sources(session, specs, settings().default_interval_seconds)
+        added, _ = store.add_sources(session, specs, settings().default_interval_seconds,
+                                     skip_known_urls=True)
     console.print(f"{added} sources added, {len(specs) - added} already present")
 
 

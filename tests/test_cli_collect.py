@@ -79,6 +79,37 @@ def test_sources_lifecycle_and_export_import(tmp_path: Path, env: None) -> None:
     assert missing.exit_code == 1 and "no such source: nope" in missing.output
 
 
+def test_one_feed_url_is_one_source(tmp_path: Path, env: None) -> None:
+    cait("sources", "add", "https://例子.中国/feed?utm_source=x", "--name", "a", "--no-discover")
+    for url in ("https://xn--fsqu00a.xn--fiqs8s/feed", "HTTPS://例子.中国:443/feed"):
+        again = runner.invoke(app, ["sources", "add", url, "--name", "b", "--no-discover"])
+        assert again.exit_code == 1 and again.output.count("\n") == 1, again.output
+        assert "is already the source 'a'" in again.output
+    opml = tmp_path / "in.opml"
+    opml.write_text('<opml version="2.0"><body><outline text="new" xmlUrl="https://n.example/f"/>'
+                    '<outline text="copy" xmlUrl="https://xn--fsqu00a.xn--fiqs8s/feed"/>'
+                    '</body></opml>')
+    imported = runner.invoke(app, ["sources", "import", str(opml)])
+    assert imported.exit_code == 1 and "is already the source 'a'" in imported.output
+    twice = tmp_path / "twice.toml"
+    twice.write_text('[[source]]\nname = "x"\nurl = "https://t.example/f"\n'
+                     '[[source]]\nname = "y"\nurl = "https://T.example/f#top"\n')
+    imported = runner.invoke(app, ["sources", "import", str(twice)])
+    assert imported.exit_code == 1 and "is already the source 'x'" in imported.output
+    names = {r["name"] for r in json.loads(cait("sources", "list", "--json"))}
+    assert names == {"a"}  # a refused import adds nothing
+
+
+def test_add_defaults_skips_a_url_the_user_added_under_another_name(env: None) -> None:
+    from collectors.sources import DEFAULT_SOURCES, load_toml
+
+    first = load_toml(DEFAULT_SOURCES)[0]
+    cait("sources", "add", first.url, "--name", "mine", "--no-discover")
+    out = cait("sources", "add-defaults")
+    assert out.endswith(f"{len(load_toml(DEFAULT_SOURCES)) - 1} sources added, 1 already "
+                        f"present\n")
+
+
 def test_add_defaults_is_idempotent(env: None) -> None:
     first = cait("sources", "add-defaults")
     assert first.split()[0].isdigit() and int(first.split()[0]) >= 20
