@@ -30,8 +30,12 @@ def sources_add(
     tag: Annotated[list[str] | None, typer.Option(help="A tag; repeat for more.")] = None,
     full_text: Annotated[bool, typer.Option(
         help="Fetch each entry's page for its full text.")] = False,
+    check: Annotated[bool, typer.Option(
+        "--check/--no-check",
+        help="Fetch the URL first: find a home page's feed, refuse an address without one. "
+             "--no-check takes it as a feed as it is.")] = True,
     no_discover: Annotated[bool, typer.Option(
-        help="Take the URL as a feed without checking it.")] = False,
+        "--no-discover", hidden=True, help="The earlier name of --no-check.")] = False,
 ) -> None:
     """Add a source. A site's home page is searched for its feed.
 
@@ -40,7 +44,7 @@ def sources_add(
     """
     if kind == "search" and not url.startswith(("http://", "https://")):
         url = source_files.search_feed_url(url)
-    if kind == "feed" and not no_discover:
+    if kind == "feed" and check and not no_discover:
         found = asyncio.run(discover_feed(settings(), url))
         if found.url is None:
             raise UserError(f"no feed found at {url} ({found.error}; tried "

@@ -39,6 +39,33 @@ def test_every_command_has_help_with_an_example(path: list[str]) -> None:
     assert "Example" in result.output, f"`cait {' '.join(path)} --help` shows no example"
 
 
+def test_every_switch_reads_well_both_ways() -> None:
+    """No `--no-no-discover`: a boolean switch is named for what it turns on."""
+    for path in _all_commands():
+        command = get_command(app)
+        for name in path:
+            command = command.commands[name]  # type: ignore[attr-defined]
+        for param in command.params:
+            names = [*param.opts, *param.secondary_opts]
+            assert not any(n.startswith("--no-no-") for n in names), (path, names)
+            if getattr(param, "is_flag", False) and param.secondary_opts and not param.hidden:
+                assert not param.opts[0].startswith("--no-"), (path, names)
+
+
+def test_sources_add_check_switch_and_the_old_no_discover(
+        sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    help_text = runner.invoke(app, ["sources", "add", "--help"]).output
+    assert "--check" in help_text and "--no-check" in help_text
+    assert "discover" not in help_text
+    monkeypatch.setenv("DATABASE_URL", sqlite_url)
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    # port 9 on loopback: nothing listens, so a check would fail; neither form fetches
+    for flag, name in (("--no-check", "a"), ("--no-discover", "b")):
+        result = runner.invoke(app, ["sources", "add", f"http://127.0.0.1:9/{name}", "--name",
+                                     name, flag])
+        assert result.exit_code == 0 and "added feed source" in result.output, result.output
+
+
 def test_every_setting_is_documented_in_the_readme() -> None:
     readme = README.read_text()
     missing = [name for name, _, _ in documented_settings() if name not in readme]
