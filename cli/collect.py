@@ -39,6 +39,10 @@ from db.queries import held_leases, reclaim_dead_leases
 
 app = typer.Typer()
 
+# Exit status of a pass in which every source it tried failed (README: exit statuses), so
+# cron jobs and scripts notice a dead network or a wrong proxy; 1 stays "error".
+NOTHING_FETCHED = 3
+
 
 @app.command("collect")
 def collect_command(
@@ -48,7 +52,8 @@ def collect_command(
         "--due-only/--all", help="Only sources whose next fetch time has come.")] = True,
     as_json: JsonFlag = False,
 ) -> None:
-    """Run one collection pass and print a per-source summary.
+    """Run one collection pass and print a per-source summary; exit status 3 when every
+    source it tried failed (nothing could be fetched).
 
     Example: cait collect --all
     Example: cait collect --source "SCMP China" --json
@@ -77,14 +82,19 @@ def collect_command(
     summary = {**report.summary(), "tagged": result.tagged.tagged}
     if as_json:
         print_json({**summary, "per_source": report.to_json()["per_source"]})
-        return
-    table = Table("source", "outcome", "HTTP", "entries", "new", "dup", "next fetch", "error")
-    for s in report.sources:
-        table.add_row(safe(s.name), s.outcome, str(s.http_status or ""), str(s.entries),
-                      str(s.new_articles), str(s.duplicates), when(s.next_fetch_at),
-                      safe(s.error))
-    console.print(table)
-    console.print(" · ".join(f"{k} {v}" for k, v in summary.items()), highlight=False)
+    else:
+        table = Table("source", "outcome", "HTTP", "entries", "new", "dup", "next fetch",
+                      "error")
+        for s in report.sources:
+            table.add_row(safe(s.name), s.outcome, str(s.http_status or ""), str(s.entries),
+                          str(s.new_articles), str(s.duplicates), when(s.next_fetch_at),
+                          safe(s.error))
+        console.print(table)
+        console.print(" · ".join(f"{k} {v}" for k, v in summary.items()), highlight=False)
+    if summary["sources"] and summary["failed"] == summary["sources"]:
+        err_console.print(f"nothing could be fetched: all {summary['sources']} sources failed "
+                          f"(exit status {NOTHING_FETCHED})", highlight=False, markup=False)
+        raise typer.Exit(NOTHING_FETCHED)
 
 
 def _alive(pid: int) -> bool:

@@ -54,6 +54,22 @@ def test_add_discovers_the_feed_of_a_home_page_then_collects(
     assert status["counts"]["articles"] == 47
 
 
+def test_collect_exits_3_when_nothing_could_be_fetched(server: LoopbackServer,
+                                                       env: None) -> None:
+    server.routes["/gone"] = Reply(404, b"no")
+    server.routes["/down"] = Reply(503, b"busy")
+    for name in ("gone", "down"):
+        cait("sources", "add", server.url(f"/{name}"), "--name", name, "--no-check")
+    result = runner.invoke(app, ["collect", "--all", "--json"])
+    assert result.exit_code == 3, result.output
+    assert "nothing could be fetched: all 2 sources failed" in result.output
+    server.routes["/atom.xml"] = Reply(200, FEED.read_bytes(), content_type="application/xml")
+    cait("sources", "add", server.url("/atom.xml"), "--name", "ok", "--no-check")
+    result = runner.invoke(app, ["collect", "--all"])
+    assert result.exit_code == 0 and "failed 2" in result.output, result.output
+    assert runner.invoke(app, ["collect"]).exit_code == 0  # nothing due is not a failure
+
+
 def test_add_reports_a_site_without_feed(server: LoopbackServer, env: None) -> None:
     server.routes["/"] = Reply(200, b"<html><body>no feeds</body></html>")
     result = runner.invoke(app, ["sources", "add", server.url("/")])
