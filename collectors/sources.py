@@ -105,7 +105,8 @@ def load_opml(path: Path) -> list[SourceSpec]:
         url = outline.get("xmlUrl")
         title = outline.get("title") or outline.get("text") or ""
         if url:
-            tags = list(dict.fromkeys([*folder, *_categories(outline.get("category"))]))
+            tags = [*folder, *(c for c in _categories(outline.get("category"))
+                               if c not in folder)]
             specs.append(SourceSpec(name=title.strip() or name_from_url(url), url=url,
                                     kind=outline.get("caitKind", "feed"), tags=tags,
                                     full_text=outline.get("caitFullText") == "true"
