@@ -2,6 +2,11 @@
 
 Errors a person can act on (`CaitError`, database unreachable) become one line on stderr and
 exit status 1 here, and only here; anything else is a bug and keeps its traceback.
+
+`cait --help` must start in well under half a second, so the CLI modules import only typer,
+rich and the project's light modules at the top; SQLAlchemy, Alembic, httpx, trafilatura,
+NumPy and scikit-learn are imported inside the commands that use them
+(`tests/test_cli.py::test_help_imports_nothing_heavy`).
 """
 
 from __future__ import annotations
@@ -12,22 +17,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
-from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 from typer.core import TyperGroup
 
 from common.errors import CaitError, UserError, one_line
 from config import Settings, load_settings
-from db import migrate
-from db.session import describe_url, get_engine, session_scope
 from reports.escape import clean
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.orm import Session
 
 console = Console()
 err_console = Console(stderr=True)
@@ -41,10 +45,23 @@ class CaitGroup(TyperGroup):
             return super().invoke(ctx)
         except CaitError as error:
             _fail(one_line(error))
-        except sa_exc.OperationalError as error:
-            _fail(f"database error: {str(error.orig).strip().splitlines()[0]}")
-        except sa_exc.DBAPIError as error:
-            _fail(f"database error: {str(error.orig).strip().splitlines()[0]}")
+        except Exception as error:
+            message = _database_error(error)
+            if message is None:
+                raise
+            _fail(message)
+
+
+def _database_error(error: Exception) -> str | None:
+    """One line for a database error (unreachable, read-only, locked), else None.
+
+    SQLAlchemy is looked up, not imported: when a command never loaded it, the error
+    cannot be one of its errors (and `--help` stays fast)."""
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    if sa_exc is None or not isinstance(error, sa_exc.DBAPIError):
+        return None
+    lines = str(error.orig).strip().splitlines()
+    return f"database error: {lines[0] if lines else type(error.orig).__name__}"
 
 
 def safe(value: object, limit: int = 500) -> Text:
@@ -78,11 +95,16 @@ def settings() -> Settings:
 
 
 def engine() -> Engine:
+    from db.session import get_engine
+
     return get_engine(settings().effective_database_url)
 
 
 def initialised_engine() -> Engine:
     """The configured database's engine; refuses an uninitialised database in one line."""
+    from db import migrate
+    from db.session import describe_url
+
     eng = engine()
     if migrate.current_revision(eng) is None:
         where = describe_url(str(eng.url))
@@ -93,6 +115,8 @@ def initialised_engine() -> Engine:
 @contextmanager
 def open_session(require_schema: bool = True) -> Iterator[Session]:
     """A session on the configured database; refuses to run on an uninitialised one."""
+    from db.session import session_scope
+
     eng = initialised_engine() if require_schema else engine()
     with session_scope(eng) as session:
         yield session

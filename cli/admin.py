@@ -9,8 +9,6 @@ from rich.table import Table
 
 from cli._common import JsonFlag, console, engine, open_session, print_json, say, settings
 from config import documented_settings
-from db import migrate, queries
-from db.session import describe_url
 
 app = typer.Typer()
 
@@ -21,6 +19,9 @@ def init() -> None:
 
     Example: cait init
     """
+    from db import migrate
+    from db.session import describe_url
+
     eng = engine()
     before = migrate.current_revision(eng)
     migrate.upgrade(eng)
@@ -38,6 +39,9 @@ def status(as_json: JsonFlag = False) -> None:
 
     Example: cait status --json
     """
+    from db import migrate, queries
+    from db.session import describe_url
+
     now = datetime.now(UTC)
     eng = engine()
     revision = migrate.current_revision(eng)
@@ -96,6 +100,8 @@ def show_config() -> None:
 
     Example: CAIT_HOST_DELAY_SECONDS=0 cait config
     """
+    from db.session import describe_url
+
     current = settings()
     table = Table("variable", "value", "help")
     for (variable, _default, help_text), value in zip(

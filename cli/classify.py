@@ -13,12 +13,10 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 from rich.table import Table
-from sqlalchemy import select
 
 from cli._common import console, open_output, open_session, print_json, safe, settings
 from common.errors import UserError
 from common.vocabulary import RELEVANCE, THEMES
-from db.models import Article, ArticleTheme, Label
 
 if TYPE_CHECKING:
     from classify.model import ThemeModel
@@ -120,6 +118,7 @@ def label_command(
     Example: cait label --suggest 20
     """
     from classify import examples as ex
+    from db.models import Article, Label
 
     if suggest is not None:
         _suggest(suggest)
@@ -158,7 +157,10 @@ def label_command(
 
 
 def _suggest(limit: int) -> None:
+    from sqlalchemy import select
+
     from classify import registry, tagging
+    from db.models import Article, ArticleTheme
 
     with open_session() as session:
         model = registry.ensure_model(session, _model_dir())
@@ -265,8 +267,11 @@ def explain_command(
     Example: cait explain 42
     Example: cait explain --text "Huawei ships Ascend 910C chips to DeepSeek"
     """
+    from sqlalchemy import select
+
     from classify import examples as ex
     from classify import registry
+    from db.models import Article
 
     if text is not None:
         doc = ex.document("", text)

@@ -9,7 +9,7 @@ import socket
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -28,14 +28,11 @@ from cli._common import (
     settings,
     when,
 )
-from collectors.feeds import parse_feed
-from collectors.fetch import Fetcher
-from collectors.outcome import FetchError, FetchResult
-from collectors.pages import extract_page
-from collectors.report import SourceReport
-from collectors.update import FEED_ACCEPT
 from common.errors import UserError
-from db.queries import held_leases, reclaim_dead_leases
+
+if TYPE_CHECKING:  # the collectors pull in httpx, lxml and trafilatura: imported when used
+    from collectors.outcome import FetchError, FetchResult
+    from collectors.report import SourceReport
 
 app = typer.Typer()
 
@@ -110,6 +107,8 @@ def _alive(pid: int) -> bool:
 def _take_back_leases() -> str:
     """This run's lease owner (`cli@HOST:PID`), after releasing the leases of earlier runs on
     this host whose process is gone (a kill -9 would otherwise hold them for the lease time)."""
+    from db.queries import reclaim_dead_leases
+
     prefix = f"cli@{socket.gethostname()}:"
     with open_session() as session:
         released = reclaim_dead_leases(session, prefix, _alive)
@@ -121,6 +120,8 @@ def _take_back_leases() -> str:
 
 def _explain_held_leases() -> None:
     """Say in one line why a due-only pass found nothing, when leases are the reason."""
+    from db.queries import held_leases
+
     with open_session() as session:
         count, until = held_leases(session, datetime.now(UTC))
     if count:
@@ -141,6 +142,10 @@ def inspect_command(
     Example: cait inspect https://technode.com/feed/
     Example: cait inspect saved-article.html --json
     """
+    from collectors.feeds import parse_feed
+    from collectors.outcome import FetchError
+    from collectors.pages import extract_page
+
     path = Path(target)
     if path.exists():
         body, headers = path.read_bytes(), {}
@@ -174,6 +179,9 @@ def inspect_command(
 
 
 async def _fetch_one(url: str) -> FetchResult | FetchError:
+    from collectors.fetch import Fetcher
+    from collectors.update import FEED_ACCEPT
+
     async with Fetcher(settings()) as fetcher:
         return await fetcher.get(url, accept=FEED_ACCEPT)
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from classify.examples import ANCHORS
+from classify import ANCHORS
 from cli._common import console, write_file
 from common.errors import UserError
 

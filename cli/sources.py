@@ -1,4 +1,7 @@
-"""`cait sources …`: add, list, enable, disable, remove, import and export sources."""
+"""`cait sources …`: add, list, enable, disable, remove, import and export sources.
+
+The collectors and the database are imported inside the commands (`cait --help` stays fast).
+"""
 
 from __future__ import annotations
 
@@ -9,15 +12,9 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
-from sqlalchemy import func, select
 
 from cli._common import JsonFlag, console, open_session, print_json, safe, say, settings, when
-from collectors import sources as source_files
-from collectors import store
-from collectors.discover import discover_feed
 from common.errors import UserError
-from db.models import Article, Source
-from db.queries import source_by_name
 
 app = typer.Typer(help="Manage the sources cait polls.", no_args_is_help=True)
 
@@ -42,6 +39,10 @@ def sources_add(
     Example: cait sources add https://technode.com --tag china-tech --full-text
     Example: cait sources add "Huawei Ascend" --kind search
     """
+    from collectors import sources as source_files
+    from collectors import store
+    from collectors.discover import discover_feed
+
     if kind == "search" and not url.startswith(("http://", "https://")):
         url = source_files.search_feed_url(url)
     if kind == "feed" and check and not no_discover:
@@ -68,6 +69,9 @@ def sources_add_defaults() -> None:
 
     Example: cait sources add-defaults
     """
+    from collectors import sources as source_files
+    from collectors import store
+
     specs = source_files.load_toml(source_files.DEFAULT_SOURCES)
     with open_session() as session:
         added, _ = store.add_sources(session, specs, settings().default_interval_seconds,
@@ -81,6 +85,10 @@ def sources_list(as_json: JsonFlag = False) -> None:
 
     Example: cait sources list --json
     """
+    from sqlalchemy import func, select
+
+    from db.models import Article, Source
+
     with open_session() as session:
         rows = list(session.scalars(select(Source).order_by(Source.name)))
         per_source = dict(session.execute(
@@ -110,6 +118,8 @@ def sources_list(as_json: JsonFlag = False) -> None:
 
 
 def _set_enabled(name: str, enabled: bool) -> None:
+    from db.queries import source_by_name
+
     with open_session() as session:
         row = source_by_name(session, name)
         if row is None:
@@ -145,6 +155,8 @@ def sources_remove(name: str) -> None:
 
     Example: cait sources remove "SCMP China"
     """
+    from db.queries import source_by_name
+
     with open_session() as session:
         row = source_by_name(session, name)
         if row is None:
@@ -162,6 +174,9 @@ def sources_import(
 
     Example: cait sources import feeds.opml
     """
+    from collectors import sources as source_files
+    from collectors import store
+
     specs = source_files.load_file(file)
     with open_session() as session:
         added, updated = store.add_sources(session, specs, settings().default_interval_seconds,
@@ -178,6 +193,12 @@ def sources_export(
 
     Example: cait sources export --format opml > cait.opml
     """
+    from sqlalchemy import select
+
+    from collectors import sources as source_files
+    from collectors import store
+    from db.models import Source
+
     if format not in ("opml", "toml"):
         raise UserError("--format must be opml or toml")
     with open_session() as session:
