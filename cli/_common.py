@@ -80,6 +80,11 @@ def say(message: str, limit: int = 4000) -> None:
     console.print(Text(indent) + safe(message, limit), highlight=False)
 
 
+def note(message: str) -> None:
+    """Say on stderr what a step that takes seconds is doing (training the model, tagging)."""
+    err_console.print(f"{message}…", highlight=False, markup=False, soft_wrap=True)
+
+
 def _fail(message: str) -> None:
     err_console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(1)

@@ -12,9 +12,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from cli._common import console, open_output, open_session, print_json, safe, settings
+from cli._common import (
+    console,
+    err_console,
+    note,
+    open_output,
+    open_session,
+    print_json,
+    safe,
+    settings,
+)
 from common.errors import UserError
 from common.vocabulary import RELEVANCE, THEMES
 
@@ -50,14 +60,21 @@ def classify_command(
             raise UserError(f"no such file: {input_file}")
         handle: TextIO = open_output(output) if output else sys.stdout
         try:
-            _classify_file(registry.file_model(_model_dir()), input_file, handle)
+            _classify_file(registry.file_model(_model_dir(), note), input_file, handle)
         finally:
             if output:
                 handle.close()
         return
     with open_session() as session:
-        model = registry.ensure_model(session, _model_dir())
-        report = tagging.tag_articles(session, model, retag_all=retag_all)
+        model = registry.ensure_model(session, _model_dir(), note)
+        with Progress(TextColumn("tagging"), BarColumn(), MofNCompleteColumn(),
+                      TimeRemainingColumn(), console=err_console, transient=True,
+                      disable=not err_console.is_terminal) as bar:
+            task = bar.add_task("tagging", total=None)
+            report = tagging.tag_articles(
+                session, model, retag_all=retag_all,
+                on_total=lambda total: bar.update(task, total=total),
+                progress=lambda done: bar.advance(task, done))
     console.print(f"tagged {report.tagged} articles with {model.version}: "
                   f"{report.china_ai} about China's AI; " + ", ".join(
                       f"{t} {n}" for t, n in (report.by_theme or {}).items()), highlight=False)
@@ -163,7 +180,7 @@ def _suggest(limit: int) -> None:
     from db.models import Article, ArticleTheme
 
     with open_session() as session:
-        model = registry.ensure_model(session, _model_dir())
+        model = registry.ensure_model(session, _model_dir(), note)
         picks = tagging.least_certain(session, model, limit)
         ids = [article_id for article_id, _ in picks]
         titles = {article_id: title for article_id, title in session.execute(
@@ -195,9 +212,11 @@ def train_command() -> None:
     from classify import registry, train
 
     with open_session() as session:
-        previous = registry.file_model_path(_model_dir())
+        previous = registry.file_model_path(_model_dir(), note)
         labelled = ex.label_examples(session)
-        model = train.fit(ex.anchor_examples() + labelled)
+        note(f"training a new model: the committed anchors and {len(labelled)} examples from "
+             f"human labels")
+        model = train.fit(ex.anchor_examples() + labelled, note=note)
         path = model.save(_model_dir())
         registry.record(session, model, path)
         registry.set_current(_model_dir(), path, previous)
@@ -222,7 +241,7 @@ def eval_command(
     from classify import examples as ex
     from classify import registry, train
 
-    model = registry.file_model(_model_dir())
+    model = registry.file_model(_model_dir(), note)
     before = registry.previous_file_model(_model_dir())
     if input_file is not None:
         if not input_file.exists():
@@ -275,7 +294,7 @@ def explain_command(
 
     if text is not None:
         doc = ex.document("", text)
-        model = registry.file_model(_model_dir())
+        model = registry.file_model(_model_dir(), note)
     elif article_id is not None:
         with open_session() as session:
             row = session.execute(select(Article.title, Article.text, Article.summary)
@@ -283,7 +302,7 @@ def explain_command(
             if row is None:
                 raise UserError(f"no article with id {article_id}")
             doc = ex.document(row.title, row.text or row.summary)
-            model = registry.ensure_model(session, _model_dir())
+            model = registry.ensure_model(session, _model_dir(), note)
     else:
         raise UserError("give an ARTICLE_ID or --text")
     prediction = model.predict([doc])[0]

@@ -21,6 +21,7 @@ from cli._common import (
     console,
     err_console,
     initialised_engine,
+    note,
     open_session,
     print_json,
     safe,
@@ -60,7 +61,7 @@ def collect_command(
     cfg = settings()
     eng = initialised_engine()
     owner = _take_back_leases()
-    model = prepare_model(eng, cfg)
+    model = prepare_model(eng, cfg, note)
     show_progress = sys.stderr.isatty() and not as_json
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   console=console, transient=True, disable=not show_progress) as progress:
