@@ -150,7 +150,32 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+# One form of output flag for every command: --format (what fits the command), with --json
+# kept as the shorthand of --format json.
+FORMATS = ("table", "csv", "json", "md")
+FormatOption = Annotated[str, typer.Option("--format", help="table | csv | json | md")]
+TableOrJson = Annotated[str, typer.Option("--format", help="table | json")]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Shorthand for --format json.")]
+
+
+def output_format(value: str, as_json: bool = False, allowed: tuple[str, ...] = FORMATS) -> str:
+    """The format asked for by --format or --json; anything else is one line."""
+    if as_json:
+        return "json"
+    if value not in allowed:
+        raise UserError(f"--format must be {', '.join(allowed[:-1])} or {allowed[-1]}, "
+                        f"not {value!r}")
+    return value
+
+
+def print_rows(rows: list[dict[str, Any]], format: str) -> None:
+    """Flat records as JSON, CSV or Markdown (the table form is each command's own)."""
+    from reports.render import rows_csv, rows_markdown
+
+    if format == "json":
+        print_json(rows)
+    else:
+        sys.stdout.write(rows_csv(rows) if format == "csv" else rows_markdown(rows))
 
 
 def when(value: datetime | None) -> str:

@@ -7,7 +7,17 @@ from datetime import UTC, datetime
 import typer
 from rich.table import Table
 
-from cli._common import JsonFlag, console, engine, open_session, print_json, say, settings
+from cli._common import (
+    JsonFlag,
+    TableOrJson,
+    console,
+    engine,
+    open_session,
+    output_format,
+    print_json,
+    say,
+    settings,
+)
 from config import documented_settings
 
 app = typer.Typer()
@@ -34,11 +44,12 @@ def init() -> None:
 
 
 @app.command()
-def status(as_json: JsonFlag = False) -> None:
+def status(format: TableOrJson = "table", as_json: JsonFlag = False) -> None:
     """Show the database, article and source counts, sources due, latest errors and model.
 
-    Example: cait status --json
+    Example: cait status --format json
     """
+    chosen = output_format(format, as_json, ("table", "json"))
     from db import migrate, queries
     from db.session import describe_url
 
@@ -71,7 +82,7 @@ def status(as_json: JsonFlag = False) -> None:
                 for log, name in errors
             ],
         }
-    if as_json:
+    if chosen == "json":
         print_json(report)
         return
     table = Table(show_header=False, box=None)

@@ -16,12 +16,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from cli._common import (
+    FormatOption,
+    JsonFlag,
     console,
     err_console,
     note,
     open_output,
     open_session,
+    output_format,
     print_json,
+    print_rows,
     safe,
     settings,
 )
@@ -232,12 +236,15 @@ def eval_command(
     input_file: Annotated[Path | None, typer.Option(
         "--input", help="Gold JSON lines {id, title, text, labels, china_ai}.",
         dir_okay=False)] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    format: FormatOption = "table",
+    as_json: JsonFlag = False,
 ) -> None:
     """Per-theme precision/recall/F1 and macro-F1: on a gold file, else cross-validated.
 
     Example: cait eval --input gold.jsonl
+    Example: cait eval --format csv
     """
+    chosen = output_format(format, as_json)
     from classify import examples as ex
     from classify import registry, train
 
@@ -255,9 +262,15 @@ def eval_command(
         result = model.metrics["cross_validated"]
         earlier = before.metrics["cross_validated"] if before is not None else None
         source = f"cross-validation of {model.version} on its training data"
-    if as_json:
+    if chosen == "json":
         print_json({**result, "previous": None if before is None else
                     {"version": before.version, **(earlier or {})}})
+        return
+    if chosen != "table":
+        rows = [{"theme": theme, **result["themes"][theme],
+                 "f1_before": earlier["themes"][theme]["f1"] if earlier else None}
+                for theme in THEMES]
+        print_rows(rows, chosen)
         return
     table = Table("theme", "precision", "recall", "F1", "support",
                   *([f"F1 before ({before.version})"] if before is not None else []),

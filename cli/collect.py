@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import socket
 import sys
@@ -17,13 +16,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from cli._common import (
+    FormatOption,
     JsonFlag,
+    TableOrJson,
     console,
     err_console,
     initialised_engine,
     note,
     open_session,
+    output_format,
     print_json,
+    print_rows,
     safe,
     say,
     settings,
@@ -48,21 +51,23 @@ def collect_command(
         "--source", help="Only this source (by name); repeat for more.")] = None,
     due_only: Annotated[bool, typer.Option(
         "--due-only/--all", help="Only sources whose next fetch time has come.")] = True,
+    format: FormatOption = "table",
     as_json: JsonFlag = False,
 ) -> None:
     """Run one collection pass and print a per-source summary; exit status 3 when every
     source it tried failed (nothing could be fetched).
 
     Example: cait collect --all
-    Example: cait collect --source "SCMP China" --json
+    Example: cait collect --source "SCMP China" --format json
     """
+    chosen = output_format(format, as_json)
     from pipeline import prepare_model, run_pass  # scikit-learn: imported only when needed
 
     cfg = settings()
     eng = initialised_engine()
     owner = _take_back_leases()
     model = prepare_model(eng, cfg, note)
-    show_progress = sys.stderr.isatty() and not as_json
+    show_progress = sys.stderr.isatty() and chosen == "table"
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   console=console, transient=True, disable=not show_progress) as progress:
         task = progress.add_task("collecting", total=None)
@@ -78,8 +83,10 @@ def collect_command(
     if due_only and not source and not report.sources:
         _explain_held_leases()
     summary = {**report.summary(), "tagged": result.tagged.tagged}
-    if as_json:
+    if chosen == "json":
         print_json({**summary, "per_source": report.to_json()["per_source"]})
+    elif chosen != "table":
+        print_rows(report.to_json()["per_source"], chosen)  # type: ignore[arg-type]
     else:
         table = Table("source", "outcome", "HTTP", "entries", "new", "dup", "next fetch",
                       "error")
@@ -136,6 +143,7 @@ def inspect_command(
     target: Annotated[str, typer.Argument(help="A URL or a local file (feed or HTML page).")],
     base_url: Annotated[str | None, typer.Option(
         "--url", help="For a file: the address it was saved from (resolves its links).")] = None,
+    format: TableOrJson = "table",
     as_json: JsonFlag = False,
 ) -> None:
     """Show what the collector makes of one feed or page, without storing anything.
@@ -143,6 +151,7 @@ def inspect_command(
     Example: cait inspect https://technode.com/feed/
     Example: cait inspect saved-article.html --json
     """
+    chosen = output_format(format, as_json, ("table", "json"))
     from collectors.feeds import parse_feed
     from collectors.outcome import FetchError
     from collectors.pages import extract_page
@@ -173,8 +182,8 @@ def inspect_command(
                 "error": page.error, "text": page.text,
                 "related": [{"url": r.url, "anchor_text": r.anchor_text, "block": r.block}
                             for r in page.related]}
-    if as_json:
-        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+    if chosen == "json":
+        print_json(data)
         return
     _print_inspection(data)
 

@@ -13,7 +13,18 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cli._common import JsonFlag, console, open_session, print_json, safe, say, settings, when
+from cli._common import (
+    FormatOption,
+    JsonFlag,
+    console,
+    open_session,
+    output_format,
+    print_rows,
+    safe,
+    say,
+    settings,
+    when,
+)
 from common.errors import UserError
 
 app = typer.Typer(help="Manage the sources cait polls.", no_args_is_help=True)
@@ -80,11 +91,12 @@ def sources_add_defaults() -> None:
 
 
 @app.command("list")
-def sources_list(as_json: JsonFlag = False) -> None:
+def sources_list(format: FormatOption = "table", as_json: JsonFlag = False) -> None:
     """List sources with their fetch state: next fetch, interval, failures, last error.
 
-    Example: cait sources list --json
+    Example: cait sources list --format csv
     """
+    chosen = output_format(format, as_json)
     from sqlalchemy import func, select
 
     from db.models import Article, Source
@@ -102,8 +114,8 @@ def sources_list(as_json: JsonFlag = False) -> None:
             "last_status": r.last_status, "last_error": r.last_error,
             "disabled_reason": r.disabled_reason, "articles": per_source.get(r.id, 0),
         } for r in rows]
-    if as_json:
-        print_json(data)
+    if chosen != "table":
+        print_rows(data, chosen)
         return
     table = Table("name", "kind", "state", "articles", "last fetch", "next fetch", "every",
                   "failures", "last error")

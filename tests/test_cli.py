@@ -68,6 +68,53 @@ def test_sources_add_check_switch_and_the_old_no_discover(
         assert result.exit_code == 0 and "added feed source" in result.output, result.output
 
 
+# --format that names a file format, not a way to show rows
+DOCUMENT_FORMATS = {("digest",): "md | html", ("sources", "export"): "opml | toml"}
+# `cait search`'s output is being reworked with `cait export` (issue 16 part 3); its --json
+# shorthand comes with that work
+NO_JSON_YET = {("search",)}
+
+
+def test_output_flags_have_one_form() -> None:
+    """--format table|csv|json|md (or table|json) everywhere, --json its shorthand."""
+    for path in _all_commands():
+        command = get_command(app)
+        for name in path:
+            command = command.commands[name]  # type: ignore[attr-defined]
+        options = {opt: param for param in command.params for opt in param.opts}
+        if "--json" in options:
+            assert "--format" in options, f"cait {' '.join(path)}: --json without --format"
+        if "--format" in options:
+            shown = options["--format"].help
+            if tuple(path) in DOCUMENT_FORMATS:
+                assert shown == DOCUMENT_FORMATS[tuple(path)]
+            else:
+                assert shown in ("table | csv | json | md", "table | json"), (path, shown)
+                assert "--json" in options or tuple(path) in NO_JSON_YET, \
+                    f"cait {' '.join(path)}: no --json shorthand"
+
+
+def test_sources_list_and_status_in_every_format(sqlite_url: str,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", sqlite_url)
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    assert runner.invoke(app, ["sources", "add", "https://x.example/f", "--name", "a|b*",
+                               "--tag", "t1", "--tag", "t2", "--no-check"]).exit_code == 0
+    out = {f: runner.invoke(app, ["sources", "list", "--format", f]) for f in
+           ("table", "csv", "json", "md")}
+    assert all(r.exit_code == 0 for r in out.values())
+    assert runner.invoke(app, ["sources", "list", "--json"]).output == out["json"].output
+    assert json.loads(out["json"].output)[0]["tags"] == ["t1", "t2"]
+    assert out["csv"].output.splitlines()[1].startswith("a|b*,feed,https://x.example/f,True,t1;t2")
+    assert out["md"].output.splitlines()[2].startswith("| a\\|b\\* | feed |")
+    status = [json.loads(runner.invoke(app, ["status", *args]).output)["counts"]
+              for args in (["--json"], ["--format", "json"])]
+    assert status[0] == status[1] and status[0]["sources"] == 1
+    bad = runner.invoke(app, ["status", "--format", "csv"])
+    assert bad.exit_code == 1 and bad.output == "error: --format must be table or json, not " \
+        "'csv'\n"
+
+
 HEAVY = ("alembic", "sklearn", "scipy", "trafilatura", "numpy", "httpx", "sqlalchemy",
          "matplotlib", "lxml")
 

@@ -75,6 +75,10 @@ def test_eval_on_a_gold_file_and_explain(env: Path) -> None:
     scores = json.loads(result.output)
     assert set(scores["themes"]) == {"chips", "data", "talent", "open_source"}
     assert 0.0 <= scores["macro_f1"] <= 1.0 and "china_ai" in scores
+    as_csv = runner.invoke(app, ["eval", "--format", "csv"])
+    assert as_csv.exit_code == 0 and as_csv.output.splitlines()[0] == \
+        "theme,precision,recall,f1,support,f1_before"
+    assert len(as_csv.output.splitlines()) == 5
     explained = runner.invoke(app, ["explain", "--text", "Huawei Ascend chips and export "
                                                           "controls on Nvidia"])
     assert explained.exit_code == 0 and "chips" in explained.output

@@ -63,6 +63,9 @@ def test_collect_exits_3_when_nothing_could_be_fetched(server: LoopbackServer,
     result = runner.invoke(app, ["collect", "--all", "--json"])
     assert result.exit_code == 3, result.output
     assert "nothing could be fetched: all 2 sources failed" in result.output
+    as_csv = runner.invoke(app, ["collect", "--all", "--format", "md"])
+    assert as_csv.exit_code == 3 and as_csv.stdout.startswith("| name | ")
+    assert as_csv.stdout.count("| failed |") == 2, as_csv.stdout
     server.routes["/atom.xml"] = Reply(200, FEED.read_bytes(), content_type="application/xml")
     cait("sources", "add", server.url("/atom.xml"), "--name", "ok", "--no-check")
     result = runner.invoke(app, ["collect", "--all"])

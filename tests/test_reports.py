@@ -210,6 +210,11 @@ def test_cli_reports(corpus: Engine, db_url: str, tmp_path, monkeypatch) -> None
                                "--output", str(out)])
     assert made.exit_code == 0, made.output
     assert out.read_text().startswith("<!doctype html>")
+    assert runner.invoke(app, ["timeline", "--json"]).output == \
+        runner.invoke(app, ["timeline", "--format", "json"]).output
+    stories = runner.invoke(app, ["narratives", "--theme", "chips", "--format", "csv"]).output
+    assert stories.startswith("week,articles,distinctive,entering,leaving,drift")
+    assert "2026-W19,8," in stories
     bad = runner.invoke(app, ["timeline", "--theme", "robots"])
     assert bad.exit_code == 1 and "unknown theme" in bad.output
     assert runner.invoke(app, ["plot", "--output", str(tmp_path / "t.png")]).exit_code == 0
