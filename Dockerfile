@@ -10,6 +10,8 @@ COPY collectors ./collectors
 COPY classify ./classify
 COPY db ./db
 COPY reports ./reports
+# `cait demo` serves the hand-labelled dev set (bench/data) as its snapshot's feed
+COPY bench/data/dev.jsonl ./bench/data/dev.jsonl
 RUN pip install --no-cache-dir -e '.[postgres]'
 VOLUME /data
 CMD ["cait", "run"]

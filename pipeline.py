@@ -17,6 +17,7 @@ from sqlalchemy.orm import sessionmaker
 from classify.model import ThemeModel
 from classify.registry import ensure_model
 from classify.tagging import TagReport, relevance_gate, tag_articles
+from classify.train import Note, silent
 from collectors.offload import Offload
 from collectors.report import PassReport, SourceReport
 from collectors.robots import RobotsCache
@@ -33,10 +34,11 @@ class PassResult:
     tagged: TagReport
 
 
-def prepare_model(engine: Engine, settings: Settings) -> ThemeModel:
-    """The model the pass uses: the current one, or the default one bootstrapped (logged)."""
+def prepare_model(engine: Engine, settings: Settings, note: Note = silent) -> ThemeModel:
+    """The model the pass uses: the current one, or the default one bootstrapped (logged;
+    `note` hears what the bootstrap's training is doing)."""
     with session_scope(engine) as session:
-        return ensure_model(session, settings.effective_model_dir)
+        return ensure_model(session, settings.effective_model_dir, note)
 
 
 def run_pass(engine: Engine, settings: Settings, *, model: ThemeModel | None = None,

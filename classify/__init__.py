@@ -5,3 +5,8 @@
 data, `model` is the scikit-learn pipeline, `train` fits and evaluates it, and `tagging`
 applies the current model to stored articles.
 """
+
+from pathlib import Path
+
+# The labelled training data (data files, not code); here so that finding it imports nothing.
+ANCHORS = Path(__file__).resolve().parent / "anchors"

@@ -12,11 +12,11 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from classify import ANCHORS
 from common.errors import UserError
 from common.vocabulary import RELEVANCE, THEMES
 from db.models import Article, Label
 
-ANCHORS = Path(__file__).resolve().parent / "anchors"
 MAX_TEXT_CHARS = 20_000  # long articles say what they are about early; bounds time and memory
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from classify.model import ThemeModel
-from classify.train import default_model
+from classify.train import Note, default_model, silent
 from db.models import ModelVersion
 
 log = logging.getLogger("cait.classify")
@@ -46,12 +46,12 @@ def current_model(session: Session) -> ThemeModel | None:
     return None
 
 
-def ensure_model(session: Session, model_dir: Path) -> ThemeModel:
+def ensure_model(session: Session, model_dir: Path, note: Note = silent) -> ThemeModel:
     """The current model; when there is none, the default one, trained if needed and recorded."""
     model = current_model(session)
     if model is not None:
         return model
-    model = default_model(model_dir)
+    model = default_model(model_dir, note)
     record(session, model, model_dir / f"{model.version}.joblib")
     log.info("event=model outcome=bootstrapped version=%s path=%s", model.version, model_dir)
     return model
@@ -65,14 +65,14 @@ def set_current(model_dir: Path, path: Path, previous: Path | None = None) -> No
     (model_dir / CURRENT_FILE).write_text(path.name + "\n", encoding="utf-8")
 
 
-def file_model_path(model_dir: Path) -> Path:
+def file_model_path(model_dir: Path, note: Note = silent) -> Path:
     """Where `file_model` loads from (the default model's file when none was trained)."""
     marker = model_dir / CURRENT_FILE
     if marker.exists():
         path = model_dir / marker.read_text(encoding="utf-8").strip()
         if path.exists():
             return path
-    return model_dir / f"{default_model(model_dir).version}.joblib"
+    return model_dir / f"{default_model(model_dir, note).version}.joblib"
 
 
 def previous_file_model(model_dir: Path) -> ThemeModel | None:
@@ -85,11 +85,11 @@ def previous_file_model(model_dir: Path) -> ThemeModel | None:
     return None
 
 
-def file_model(model_dir: Path) -> ThemeModel:
+def file_model(model_dir: Path, note: Note = silent) -> ThemeModel:
     """The model for database-free use: the last one `cait train` made, else the default."""
     marker = model_dir / CURRENT_FILE
     if marker.exists():
         path = model_dir / marker.read_text(encoding="utf-8").strip()
         if path.exists():
             return ThemeModel.load(path)
-    return default_model(model_dir)
+    return default_model(model_dir, note)

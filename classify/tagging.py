@@ -40,13 +40,17 @@ def untagged_ids(session: Session, version: str, retag_all: bool) -> list[int]:
 
 def tag_articles(session: Session, model: ThemeModel, *, retag_all: bool = False,
                  progress: Callable[[int], None] | None = None,
-                 should_stop: Callable[[], bool] | None = None) -> TagReport:
+                 should_stop: Callable[[], bool] | None = None,
+                 on_total: Callable[[int], None] | None = None) -> TagReport:
     """Tag articles in batches of 500 within the caller's transaction (flushes per batch).
 
+    `on_total` hears how many articles will be tagged, `progress` how many each batch did.
     `should_stop` is asked between batches, so a stopping worker leaves within one batch's
     time at any backlog; what was tagged so far stays for the caller to commit.
     """
     ids = untagged_ids(session, model.version, retag_all)
+    if on_total is not None:
+        on_total(len(ids))
     report = TagReport(by_theme={t: 0 for t in THEMES})
     assert report.by_theme is not None
     for start in range(0, len(ids), BATCH):

@@ -25,6 +25,15 @@ from classify.examples import Example, anchor_examples
 from classify.model import ThemeModel, build_relevance_pipeline, build_theme_pipeline
 from common.vocabulary import RELEVANCE, THEMES, default_matcher, load_terms
 
+# Told what training is doing, in a few words per step (the CLI shows it; training takes
+# seconds, and a command that says nothing for that long looks hung).
+Note = Callable[[str], None]
+
+
+def silent(_message: str) -> None:
+    pass
+
+
 # Chosen by cross-validation grouped by site on the training set (never on the dev set).
 DEFAULT_PARAMS: dict[str, Any] = {"c": 10.0, "max_features": 60_000, "words_weight": 1.5,
                                   "ngram_max": 1, "relevance_c": 10.0,
@@ -72,7 +81,8 @@ def _relevance_pipeline(p: dict[str, Any]) -> Any:
     return build_relevance_pipeline(p["relevance_c"], p["relevance_words_weight"])
 
 
-def fit(examples: list[Example], params: dict[str, Any] | None = None) -> ThemeModel:
+def fit(examples: list[Example], params: dict[str, Any] | None = None,
+        note: Note = silent) -> ThemeModel:
     """Cross-validate to choose thresholds and measure quality, then fit on everything."""
     p = {**DEFAULT_PARAMS, **(params or {})}
     docs, y_themes, y_rel = _matrix(examples)
@@ -83,10 +93,14 @@ def fit(examples: list[Example], params: dict[str, Any] | None = None) -> ThemeM
         # folds without a positive for a rare theme are expected with few labels
         warnings.simplefilter("ignore", UserWarning)
         warnings.simplefilter("ignore", ConvergenceWarning)
+        note(f"cross-validating the theme model on {len(examples)} examples "
+             f"({len(folds)} folds by site)")
         oof = cross_val_predict(_theme_pipeline(p), docs, y_themes, cv=folds,
                                 method="predict_proba")
+        note("cross-validating the China-AI relevance model")
         rel_oof = cross_val_predict(_relevance_pipeline(p), docs, y_rel, cv=folds,
                                     method="predict_proba")[:, 1]
+        note(f"fitting both models on all {len(examples)} examples")
         themes_pipeline = _theme_pipeline(p).fit(docs, y_themes)
         relevance_pipeline = _relevance_pipeline(p).fit(docs, y_rel)
     thresholds = {t: _best_threshold(y_themes[:, i], oof[:, i]) for i, t in enumerate(THEMES)}
@@ -167,7 +181,7 @@ class KeywordBaseline:
         return themes, rel
 
 
-def default_model(model_dir: Path) -> ThemeModel:
+def default_model(model_dir: Path, note: Note = silent) -> ThemeModel:
     """The model trained from the committed anchors only; trained and saved on first use."""
     examples = anchor_examples()
     version = f"tfidf-terms-{training_hash(examples, DEFAULT_PARAMS)[:12]}"
@@ -177,6 +191,8 @@ def default_model(model_dir: Path) -> ThemeModel:
             return ThemeModel.load(path)
         except Exception:  # a stale or broken file is retrained, not fatal
             path.unlink()
-    model = fit(examples)
+    note(f"no model yet: training the default model from the {len(examples)} committed "
+         f"anchor examples (first use only, about 10 s; saved in {model_dir})")
+    model = fit(examples, note=note)
     model.save(model_dir)
     return model

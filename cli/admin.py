@@ -7,10 +7,18 @@ from datetime import UTC, datetime
 import typer
 from rich.table import Table
 
-from cli._common import JsonFlag, console, engine, open_session, print_json, say, settings
+from cli._common import (
+    JsonFlag,
+    TableOrJson,
+    console,
+    engine,
+    open_session,
+    output_format,
+    print_json,
+    say,
+    settings,
+)
 from config import documented_settings
-from db import migrate, queries
-from db.session import describe_url
 
 app = typer.Typer()
 
@@ -21,6 +29,9 @@ def init() -> None:
 
     Example: cait init
     """
+    from db import migrate
+    from db.session import describe_url
+
     eng = engine()
     before = migrate.current_revision(eng)
     migrate.upgrade(eng)
@@ -33,11 +44,15 @@ def init() -> None:
 
 
 @app.command()
-def status(as_json: JsonFlag = False) -> None:
+def status(format: TableOrJson = "table", as_json: JsonFlag = False) -> None:
     """Show the database, article and source counts, sources due, latest errors and model.
 
-    Example: cait status --json
+    Example: cait status --format json
     """
+    chosen = output_format(format, as_json, ("table", "json"))
+    from db import migrate, queries
+    from db.session import describe_url
+
     now = datetime.now(UTC)
     eng = engine()
     revision = migrate.current_revision(eng)
@@ -67,7 +82,7 @@ def status(as_json: JsonFlag = False) -> None:
                 for log, name in errors
             ],
         }
-    if as_json:
+    if chosen == "json":
         print_json(report)
         return
     table = Table(show_header=False, box=None)
@@ -96,6 +111,8 @@ def show_config() -> None:
 
     Example: CAIT_HOST_DELAY_SECONDS=0 cait config
     """
+    from db.session import describe_url
+
     current = settings()
     table = Table("variable", "value", "help")
     for (variable, _default, help_text), value in zip(

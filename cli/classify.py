@@ -12,13 +12,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
-from sqlalchemy import select
 
-from cli._common import console, open_session, print_json, safe, settings
+from cli._common import (
+    FormatOption,
+    JsonFlag,
+    console,
+    err_console,
+    note,
+    open_output,
+    open_session,
+    output_format,
+    print_json,
+    print_rows,
+    safe,
+    settings,
+)
 from common.errors import UserError
 from common.vocabulary import RELEVANCE, THEMES
-from db.models import Article, ArticleTheme, Label
 
 if TYPE_CHECKING:
     from classify.model import ThemeModel
@@ -50,17 +62,23 @@ def classify_command(
     if input_file is not None:
         if not input_file.exists():
             raise UserError(f"no such file: {input_file}")
-        model = registry.file_model(_model_dir())
-        handle: TextIO = output.open("w", encoding="utf-8") if output else sys.stdout
+        handle: TextIO = open_output(output) if output else sys.stdout
         try:
-            _classify_file(model, input_file, handle)
+            _classify_file(registry.file_model(_model_dir(), note), input_file, handle)
         finally:
             if output:
                 handle.close()
         return
     with open_session() as session:
-        model = registry.ensure_model(session, _model_dir())
-        report = tagging.tag_articles(session, model, retag_all=retag_all)
+        model = registry.ensure_model(session, _model_dir(), note)
+        with Progress(TextColumn("tagging"), BarColumn(), MofNCompleteColumn(),
+                      TimeRemainingColumn(), console=err_console, transient=True,
+                      disable=not err_console.is_terminal) as bar:
+            task = bar.add_task("tagging", total=None)
+            report = tagging.tag_articles(
+                session, model, retag_all=retag_all,
+                on_total=lambda total: bar.update(task, total=total),
+                progress=lambda done: bar.advance(task, done))
     console.print(f"tagged {report.tagged} articles with {model.version}: "
                   f"{report.china_ai} about China's AI; " + ", ".join(
                       f"{t} {n}" for t, n in (report.by_theme or {}).items()), highlight=False)
@@ -121,6 +139,7 @@ def label_command(
     Example: cait label --suggest 20
     """
     from classify import examples as ex
+    from db.models import Article, Label
 
     if suggest is not None:
         _suggest(suggest)
@@ -159,10 +178,13 @@ def label_command(
 
 
 def _suggest(limit: int) -> None:
+    from sqlalchemy import select
+
     from classify import registry, tagging
+    from db.models import Article, ArticleTheme
 
     with open_session() as session:
-        model = registry.ensure_model(session, _model_dir())
+        model = registry.ensure_model(session, _model_dir(), note)
         picks = tagging.least_certain(session, model, limit)
         ids = [article_id for article_id, _ in picks]
         titles = {article_id: title for article_id, title in session.execute(
@@ -194,9 +216,11 @@ def train_command() -> None:
     from classify import registry, train
 
     with open_session() as session:
-        previous = registry.file_model_path(_model_dir())
+        previous = registry.file_model_path(_model_dir(), note)
         labelled = ex.label_examples(session)
-        model = train.fit(ex.anchor_examples() + labelled)
+        note(f"training a new model: the committed anchors and {len(labelled)} examples from "
+             f"human labels")
+        model = train.fit(ex.anchor_examples() + labelled, note=note)
         path = model.save(_model_dir())
         registry.record(session, model, path)
         registry.set_current(_model_dir(), path, previous)
@@ -212,16 +236,19 @@ def eval_command(
     input_file: Annotated[Path | None, typer.Option(
         "--input", help="Gold JSON lines {id, title, text, labels, china_ai}.",
         dir_okay=False)] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    format: FormatOption = "table",
+    as_json: JsonFlag = False,
 ) -> None:
     """Per-theme precision/recall/F1 and macro-F1: on a gold file, else cross-validated.
 
     Example: cait eval --input gold.jsonl
+    Example: cait eval --format csv
     """
+    chosen = output_format(format, as_json)
     from classify import examples as ex
     from classify import registry, train
 
-    model = registry.file_model(_model_dir())
+    model = registry.file_model(_model_dir(), note)
     before = registry.previous_file_model(_model_dir())
     if input_file is not None:
         if not input_file.exists():
@@ -235,9 +262,15 @@ def eval_command(
         result = model.metrics["cross_validated"]
         earlier = before.metrics["cross_validated"] if before is not None else None
         source = f"cross-validation of {model.version} on its training data"
-    if as_json:
+    if chosen == "json":
         print_json({**result, "previous": None if before is None else
                     {"version": before.version, **(earlier or {})}})
+        return
+    if chosen != "table":
+        rows = [{"theme": theme, **result["themes"][theme],
+                 "f1_before": earlier["themes"][theme]["f1"] if earlier else None}
+                for theme in THEMES]
+        print_rows(rows, chosen)
         return
     table = Table("theme", "precision", "recall", "F1", "support",
                   *([f"F1 before ({before.version})"] if before is not None else []),
@@ -266,12 +299,15 @@ def explain_command(
     Example: cait explain 42
     Example: cait explain --text "Huawei ships Ascend 910C chips to DeepSeek"
     """
+    from sqlalchemy import select
+
     from classify import examples as ex
     from classify import registry
+    from db.models import Article
 
     if text is not None:
         doc = ex.document("", text)
-        model = registry.file_model(_model_dir())
+        model = registry.file_model(_model_dir(), note)
     elif article_id is not None:
         with open_session() as session:
             row = session.execute(select(Article.title, Article.text, Article.summary)
@@ -279,7 +315,7 @@ def explain_command(
             if row is None:
                 raise UserError(f"no article with id {article_id}")
             doc = ex.document(row.title, row.text or row.summary)
-            model = registry.ensure_model(session, _model_dir())
+            model = registry.ensure_model(session, _model_dir(), note)
     else:
         raise UserError("give an ARTICLE_ID or --text")
     prediction = model.predict([doc])[0]

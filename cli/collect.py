@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import socket
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -17,27 +16,33 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from cli._common import (
+    FormatOption,
     JsonFlag,
+    TableOrJson,
     console,
     err_console,
     initialised_engine,
+    note,
     open_session,
+    output_format,
     print_json,
+    print_rows,
     safe,
     say,
     settings,
     when,
 )
-from collectors.feeds import parse_feed
-from collectors.fetch import Fetcher
-from collectors.outcome import FetchError, FetchResult
-from collectors.pages import extract_page
-from collectors.report import SourceReport
-from collectors.update import FEED_ACCEPT
 from common.errors import UserError
-from db.queries import held_leases, reclaim_dead_leases
+
+if TYPE_CHECKING:  # the collectors pull in httpx, lxml and trafilatura: imported when used
+    from collectors.outcome import FetchError, FetchResult
+    from collectors.report import SourceReport
 
 app = typer.Typer()
+
+# Exit status of a pass in which every source it tried failed (README: exit statuses), so
+# cron jobs and scripts notice a dead network or a wrong proxy; 1 stays "error".
+NOTHING_FETCHED = 3
 
 
 @app.command("collect")
@@ -46,20 +51,23 @@ def collect_command(
         "--source", help="Only this source (by name); repeat for more.")] = None,
     due_only: Annotated[bool, typer.Option(
         "--due-only/--all", help="Only sources whose next fetch time has come.")] = True,
+    format: FormatOption = "table",
     as_json: JsonFlag = False,
 ) -> None:
-    """Run one collection pass and print a per-source summary.
+    """Run one collection pass and print a per-source summary; exit status 3 when every
+    source it tried failed (nothing could be fetched).
 
     Example: cait collect --all
-    Example: cait collect --source "SCMP China" --json
+    Example: cait collect --source "SCMP China" --format json
     """
+    chosen = output_format(format, as_json)
     from pipeline import prepare_model, run_pass  # scikit-learn: imported only when needed
 
     cfg = settings()
     eng = initialised_engine()
     owner = _take_back_leases()
-    model = prepare_model(eng, cfg)
-    show_progress = sys.stderr.isatty() and not as_json
+    model = prepare_model(eng, cfg, note)
+    show_progress = sys.stderr.isatty() and chosen == "table"
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   console=console, transient=True, disable=not show_progress) as progress:
         task = progress.add_task("collecting", total=None)
@@ -75,16 +83,23 @@ def collect_command(
     if due_only and not source and not report.sources:
         _explain_held_leases()
     summary = {**report.summary(), "tagged": result.tagged.tagged}
-    if as_json:
+    if chosen == "json":
         print_json({**summary, "per_source": report.to_json()["per_source"]})
-        return
-    table = Table("source", "outcome", "HTTP", "entries", "new", "dup", "next fetch", "error")
-    for s in report.sources:
-        table.add_row(safe(s.name), s.outcome, str(s.http_status or ""), str(s.entries),
-                      str(s.new_articles), str(s.duplicates), when(s.next_fetch_at),
-                      safe(s.error))
-    console.print(table)
-    console.print(" · ".join(f"{k} {v}" for k, v in summary.items()), highlight=False)
+    elif chosen != "table":
+        print_rows(report.to_json()["per_source"], chosen)  # type: ignore[arg-type]
+    else:
+        table = Table("source", "outcome", "HTTP", "entries", "new", "dup", "next fetch",
+                      "error")
+        for s in report.sources:
+            table.add_row(safe(s.name), s.outcome, str(s.http_status or ""), str(s.entries),
+                          str(s.new_articles), str(s.duplicates), when(s.next_fetch_at),
+                          safe(s.error))
+        console.print(table)
+        console.print(" · ".join(f"{k} {v}" for k, v in summary.items()), highlight=False)
+    if summary["sources"] and summary["failed"] == summary["sources"]:
+        err_console.print(f"nothing could be fetched: all {summary['sources']} sources failed "
+                          f"(exit status {NOTHING_FETCHED})", highlight=False, markup=False)
+        raise typer.Exit(NOTHING_FETCHED)
 
 
 def _alive(pid: int) -> bool:
@@ -100,6 +115,8 @@ def _alive(pid: int) -> bool:
 def _take_back_leases() -> str:
     """This run's lease owner (`cli@HOST:PID`), after releasing the leases of earlier runs on
     this host whose process is gone (a kill -9 would otherwise hold them for the lease time)."""
+    from db.queries import reclaim_dead_leases
+
     prefix = f"cli@{socket.gethostname()}:"
     with open_session() as session:
         released = reclaim_dead_leases(session, prefix, _alive)
@@ -111,6 +128,8 @@ def _take_back_leases() -> str:
 
 def _explain_held_leases() -> None:
     """Say in one line why a due-only pass found nothing, when leases are the reason."""
+    from db.queries import held_leases
+
     with open_session() as session:
         count, until = held_leases(session, datetime.now(UTC))
     if count:
@@ -124,6 +143,7 @@ def inspect_command(
     target: Annotated[str, typer.Argument(help="A URL or a local file (feed or HTML page).")],
     base_url: Annotated[str | None, typer.Option(
         "--url", help="For a file: the address it was saved from (resolves its links).")] = None,
+    format: TableOrJson = "table",
     as_json: JsonFlag = False,
 ) -> None:
     """Show what the collector makes of one feed or page, without storing anything.
@@ -131,6 +151,11 @@ def inspect_command(
     Example: cait inspect https://technode.com/feed/
     Example: cait inspect saved-article.html --json
     """
+    chosen = output_format(format, as_json, ("table", "json"))
+    from collectors.feeds import parse_feed
+    from collectors.outcome import FetchError
+    from collectors.pages import extract_page
+
     path = Path(target)
     if path.exists():
         body, headers = path.read_bytes(), {}
@@ -157,13 +182,16 @@ def inspect_command(
                 "error": page.error, "text": page.text,
                 "related": [{"url": r.url, "anchor_text": r.anchor_text, "block": r.block}
                             for r in page.related]}
-    if as_json:
-        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+    if chosen == "json":
+        print_json(data)
         return
     _print_inspection(data)
 
 
 async def _fetch_one(url: str) -> FetchResult | FetchError:
+    from collectors.fetch import Fetcher
+    from collectors.update import FEED_ACCEPT
+
     async with Fetcher(settings()) as fetcher:
         return await fetcher.get(url, accept=FEED_ACCEPT)
 

@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from classify.examples import ANCHORS
-from cli._common import console
+from classify import ANCHORS
+from cli._common import console, write_file
+from common.errors import UserError
 
 if TYPE_CHECKING:
     from collectors.report import PassReport
@@ -156,7 +157,7 @@ def run_demo(data_dir: Path, say: Callable[[str], None]) -> tuple[PassReport, Ti
             data = build_digest(session, week)
             store_digest(session, data)
         digest_path = data_dir / f"digest-{week}.html"
-        digest_path.write_text(digest_html(data), encoding="utf-8")
+        write_file(digest_path, digest_html(data))
         return report, timeline, digest_path
     finally:
         server.shutdown()
@@ -180,7 +181,10 @@ def demo_command(
     from reports.render import timeline_markdown
 
     target = data_dir or Path(tempfile.mkdtemp(prefix="cait-demo-"))
-    target.mkdir(parents=True, exist_ok=True)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"cannot create {target}: {error.strerror or error}") from None
     started = time.monotonic()
     report, timeline, digest_path = run_demo(
         target, lambda message: console.print(message, highlight=False))

@@ -14,7 +14,19 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cli._common import console, open_session, print_json, safe
+from cli._common import (
+    FormatOption,
+    JsonFlag,
+    console,
+    err_console,
+    open_session,
+    output_format,
+    print_json,
+    print_rows,
+    safe,
+    when,
+    write_file,
+)
 from common.errors import UserError
 from common.vocabulary import THEMES
 from reports.escape import clean
@@ -26,7 +38,6 @@ ThemeOption = Annotated[list[str] | None, typer.Option("--theme", help="A theme;
 SinceOption = Annotated[str | None, typer.Option(help="From this date (YYYY-MM-DD), UTC.")]
 UntilOption = Annotated[str | None, typer.Option(help="Before this date (YYYY-MM-DD), UTC.")]
 SourceOption = Annotated[str | None, typer.Option("--source", help="Only this source.")]
-FormatOption = Annotated[str, typer.Option("--format", help="table | csv | json | md")]
 
 
 def _date(value: str | None, name: str) -> datetime | None:
@@ -50,16 +61,15 @@ def _themes(values: list[str] | None) -> list[str] | None:
 
 
 def _check_format(value: str) -> str:
-    if value not in ("table", "csv", "json", "md"):
-        raise UserError("--format must be table, csv, json or md")
-    return value
+    return output_format(value)
 
 
 @app.command("timeline")
 def timeline_command(theme: ThemeOption = None, since: SinceOption = None,
                      until: UntilOption = None,
                      by: Annotated[str, typer.Option(help="week | month")] = "week",
-                     source: SourceOption = None, format: FormatOption = "table") -> None:
+                     source: SourceOption = None, format: FormatOption = "table",
+                     as_json: JsonFlag = False) -> None:
     """Per theme and ISO week (or month): China-AI articles, share, change, spikes, gaps.
 
     Example: cait timeline --theme chips --since 2026-01-01
@@ -68,7 +78,7 @@ def timeline_command(theme: ThemeOption = None, since: SinceOption = None,
     from reports import render
     from reports.timeline import build_timeline
 
-    _check_format(format)
+    format = output_format(format, as_json)
     if by not in ("week", "month"):
         raise UserError("--by must be week or month")
     with open_session() as session:
@@ -100,23 +110,29 @@ def timeline_command(theme: ThemeOption = None, since: SinceOption = None,
 
 
 @app.command("plot")
-def plot_command(output: Annotated[Path, typer.Option(help="PNG file to write.")],
+def plot_command(output: Annotated[Path, typer.Option(
+                     help="File to write: .png, .svg or .pdf (the suffix picks the format).")],
                  theme: ThemeOption = None, since: SinceOption = None,
                  until: UntilOption = None) -> None:
     """Draw the weekly series per theme with spikes marked.
 
     Example: cait plot --theme chips --theme talent --output timeline.png
+    Example: cait plot --output timeline.svg
     """
-    from reports.plot import timeline_png
+    from reports.plot import FORMATS, timeline_chart
     from reports.timeline import build_timeline
 
+    chart_format = output.suffix.lower().removeprefix(".")
+    if chart_format not in FORMATS:
+        raise UserError(f"--output must end in .png, .svg or .pdf (the format), not "
+                        f"{output.name!r}")
     with open_session() as session:
         timeline = build_timeline(session, themes=_themes(theme), since=_date(since, "since"),
                                   until=_date(until, "until"))
     if not timeline.periods:
         raise UserError("no China-AI articles to plot yet (run `cait collect` and `cait "
                         "classify`)")
-    output.write_bytes(timeline_png(timeline))
+    write_file(output, timeline_chart(timeline, chart_format))
     console.print(f"wrote {output}", highlight=False)
 
 
@@ -188,12 +204,15 @@ def digest_command(
             data = build_digest(session, chosen)
         except ValueError as error:
             raise UserError(str(error)) from None
-        store_digest(session, data)
+        replaced = store_digest(session, data)
+    if replaced is not None:
+        err_console.print(f"this replaces the stored digest of {chosen} (written "
+                          f"{when(replaced)} UTC)", highlight=False, markup=False)
     content = digest_html(data) if format == "html" else digest_markdown(data)
     if output is None:
         sys.stdout.write(content)
     else:
-        output.write_text(content, encoding="utf-8")
+        write_file(output, content)
         console.print(f"wrote {output}", highlight=False)
 
 
@@ -202,22 +221,31 @@ def narratives_command(
     theme: Annotated[str, typer.Option("--theme", help="The theme to follow.")],
     by: Annotated[str, typer.Option(help="week | month")] = "week",
     since: SinceOption = None, until: UntilOption = None,
-    format: Annotated[str, typer.Option("--format", help="table | json")] = "table",
+    format: FormatOption = "table", as_json: JsonFlag = False,
 ) -> None:
     """How a theme's story changes: distinctive and new terms, drift, sub-narratives.
 
     Example: cait narratives --theme chips --by month
+    Example: cait narratives --theme chips --format csv
     """
     from reports.narratives import build_narratives
 
+    chosen = output_format(format, as_json)
     if by not in ("week", "month"):
         raise UserError("--by must be week or month")
     _themes([theme])
     with open_session() as session:
         result = build_narratives(session, theme, by=by, since=_date(since, "since"),
                                   until=_date(until, "until"))
-    if format == "json":
+    if chosen == "json":
         print_json(result.to_json())
+        return
+    if chosen != "table":
+        print_rows([{by: p.period, "articles": p.articles, "distinctive": p.distinctive,
+                     "entering": p.entering, "leaving": p.leaving, "drift": p.drift,
+                     "drift_flag": p.drift_flag, "framings": p.framings,
+                     "top_headline": p.headlines[0][0] if p.headlines else None}
+                    for p in result.periods], chosen)
         return
     table = Table(by, "articles", "distinctive terms", "entering", "drift", "seed framings",
                   "top headline")

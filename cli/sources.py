@@ -1,4 +1,7 @@
-"""`cait sources …`: add, list, enable, disable, remove, import and export sources."""
+"""`cait sources …`: add, list, enable, disable, remove, import and export sources.
+
+The collectors and the database are imported inside the commands (`cait --help` stays fast).
+"""
 
 from __future__ import annotations
 
@@ -9,15 +12,20 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
-from sqlalchemy import func, select
 
-from cli._common import JsonFlag, console, open_session, print_json, safe, say, settings, when
-from collectors import sources as source_files
-from collectors import store
-from collectors.discover import discover_feed
+from cli._common import (
+    FormatOption,
+    JsonFlag,
+    console,
+    open_session,
+    output_format,
+    print_rows,
+    safe,
+    say,
+    settings,
+    when,
+)
 from common.errors import UserError
-from db.models import Article, Source
-from db.queries import source_by_name
 
 app = typer.Typer(help="Manage the sources cait polls.", no_args_is_help=True)
 
@@ -30,17 +38,25 @@ def sources_add(
     tag: Annotated[list[str] | None, typer.Option(help="A tag; repeat for more.")] = None,
     full_text: Annotated[bool, typer.Option(
         help="Fetch each entry's page for its full text.")] = False,
+    check: Annotated[bool, typer.Option(
+        "--check/--no-check",
+        help="Fetch the URL first: find a home page's feed, refuse an address without one. "
+             "--no-check takes it as a feed as it is.")] = True,
     no_discover: Annotated[bool, typer.Option(
-        help="Take the URL as a feed without checking it.")] = False,
+        "--no-discover", hidden=True, help="The earlier name of --no-check.")] = False,
 ) -> None:
     """Add a source. A site's home page is searched for its feed.
 
     Example: cait sources add https://technode.com --tag china-tech --full-text
     Example: cait sources add "Huawei Ascend" --kind search
     """
+    from collectors import sources as source_files
+    from collectors import store
+    from collectors.discover import discover_feed
+
     if kind == "search" and not url.startswith(("http://", "https://")):
         url = source_files.search_feed_url(url)
-    if kind == "feed" and not no_discover:
+    if kind == "feed" and check and not no_discover:
         found = asyncio.run(discover_feed(settings(), url))
         if found.url is None:
             raise UserError(f"no feed found at {url} ({found.error}; tried "
@@ -64,18 +80,27 @@ def sources_add_defaults() -> None:
 
     Example: cait sources add-defaults
     """
+    from collectors import sources as source_files
+    from collectors import store
+
     specs = source_files.load_toml(source_files.DEFAULT_SOURCES)
     with open_session() as session:
-        added, _ = store.add_sources(session, specs, settings().default_interval_seconds)
+        added, _ = store.add_sources(session, specs, settings().default_interval_seconds,
+                                     skip_known_urls=True)
     console.print(f"{added} sources added, {len(specs) - added} already present")
 
 
 @app.command("list")
-def sources_list(as_json: JsonFlag = False) -> None:
+def sources_list(format: FormatOption = "table", as_json: JsonFlag = False) -> None:
     """List sources with their fetch state: next fetch, interval, failures, last error.
 
-    Example: cait sources list --json
+    Example: cait sources list --format csv
     """
+    chosen = output_format(format, as_json)
+    from sqlalchemy import func, select
+
+    from db.models import Article, Source
+
     with open_session() as session:
         rows = list(session.scalars(select(Source).order_by(Source.name)))
         per_source = dict(session.execute(
@@ -89,8 +114,8 @@ def sources_list(as_json: JsonFlag = False) -> None:
             "last_status": r.last_status, "last_error": r.last_error,
             "disabled_reason": r.disabled_reason, "articles": per_source.get(r.id, 0),
         } for r in rows]
-    if as_json:
-        print_json(data)
+    if chosen != "table":
+        print_rows(data, chosen)
         return
     table = Table("name", "kind", "state", "articles", "last fetch", "next fetch", "every",
                   "failures", "last error")
@@ -105,6 +130,8 @@ def sources_list(as_json: JsonFlag = False) -> None:
 
 
 def _set_enabled(name: str, enabled: bool) -> None:
+    from db.queries import source_by_name
+
     with open_session() as session:
         row = source_by_name(session, name)
         if row is None:
@@ -140,6 +167,8 @@ def sources_remove(name: str) -> None:
 
     Example: cait sources remove "SCMP China"
     """
+    from db.queries import source_by_name
+
     with open_session() as session:
         row = source_by_name(session, name)
         if row is None:
@@ -157,6 +186,9 @@ def sources_import(
 
     Example: cait sources import feeds.opml
     """
+    from collectors import sources as source_files
+    from collectors import store
+
     specs = source_files.load_file(file)
     with open_session() as session:
         added, updated = store.add_sources(session, specs, settings().default_interval_seconds,
@@ -173,6 +205,12 @@ def sources_export(
 
     Example: cait sources export --format opml > cait.opml
     """
+    from sqlalchemy import select
+
+    from collectors import sources as source_files
+    from collectors import store
+    from db.models import Source
+
     if format not in ("opml", "toml"):
         raise UserError("--format must be opml or toml")
     with open_session() as session:

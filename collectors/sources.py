@@ -13,7 +13,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote_plus, urlsplit
+from urllib.parse import quote, quote_plus, unquote, urlsplit
 from xml.etree import ElementTree
 
 from common.errors import UserError
@@ -105,13 +105,33 @@ def load_opml(path: Path) -> list[SourceSpec]:
         url = outline.get("xmlUrl")
         title = outline.get("title") or outline.get("text") or ""
         if url:
+            tags = [*folder, *(c for c in _categories(outline.get("category"))
+                               if c not in folder)]
             specs.append(SourceSpec(name=title.strip() or name_from_url(url), url=url,
-                                    kind=outline.get("caitKind", "feed"),
-                                    tags=list(folder)).validated())
+                                    kind=outline.get("caitKind", "feed"), tags=tags,
+                                    full_text=outline.get("caitFullText") == "true"
+                                    ).validated())
         else:
             inner = ([*folder, title] if title else folder)[-MAX_TAGS:]
             stack.extend((child, inner) for child in reversed(outline.findall("outline")))
     return specs
+
+
+def _categories(value: str | None) -> list[str]:
+    """Tags from an OPML `category` attribute: comma-separated, slash-delimited (OPML 2.0).
+
+    A path such as `/China/chips` gives its last part; cait writes one `/tag` per tag with
+    `,`, `/` and `%` percent-escaped, so any tag reads back as it was."""
+    tags = []
+    for item in (value or "").split(","):
+        last = item.strip().rstrip("/").rpartition("/")[2].strip()
+        if last:
+            tags.append(unquote(last))
+    return tags
+
+
+def _category(tags: list[str]) -> str:
+    return ",".join("/" + quote(tag, safe=" ") for tag in tags)
 
 
 def load_file(path: Path) -> list[SourceSpec]:
@@ -153,8 +173,13 @@ def to_opml(specs: list[SourceSpec]) -> str:
     ElementTree.SubElement(head, "title").text = "cait sources"
     body = ElementTree.SubElement(root, "body")
     for spec in specs:
-        ElementTree.SubElement(body, "outline", type="rss", text=spec.name, title=spec.name,
-                               xmlUrl=spec.url, caitKind=spec.kind)
+        # tags as OPML 2.0 categories (readers show them), full text as cait's own attribute
+        outline = ElementTree.SubElement(body, "outline", type="rss", text=spec.name,
+                                         title=spec.name, xmlUrl=spec.url, caitKind=spec.kind)
+        if spec.tags:
+            outline.set("category", _category(spec.tags))
+        if spec.full_text:
+            outline.set("caitFullText", "true")
     ElementTree.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ElementTree.tostring(
         root, encoding="unicode") + "\n"

@@ -22,6 +22,8 @@ from collectors.outcome import FetchError
 from collectors.pages import RelatedLink
 from collectors.schedule import Decision
 from collectors.sources import SourceSpec
+from collectors.urls import canonicalize_url
+from common.errors import UserError
 from db.models import Article, ArticleLink, FetchLog, Source
 
 NEAR_DUPLICATE_WINDOW = timedelta(days=30)
@@ -57,21 +59,37 @@ class StoreResult:
 
 
 def add_sources(session: Session, specs: Iterable[SourceSpec], interval: int,
-                replace: bool = False) -> tuple[int, int]:
+                replace: bool = False, skip_known_urls: bool = False) -> tuple[int, int]:
     """Insert sources by name; existing names are left alone (or updated with `replace`).
 
+    A URL that is already another source's (compared in canonical form, so an IDN host and
+    its punycode are one) is refused with a `UserError` naming that source, or skipped like
+    an existing name with `skip_known_urls` (the curated list beside the user's own).
     Returns (added, updated)."""
+    owners = {canonicalize_url(url): name
+              for name, url in session.execute(select(Source.name, Source.url))}
     added = updated = 0
     for spec in specs:
+        key = canonicalize_url(spec.url)
         row = session.scalars(select(Source).where(Source.name == spec.name)).one_or_none()
+        if row is not None and not replace:
+            continue
+        owner = owners.get(key)
+        if owner is not None and owner != spec.name:
+            if skip_known_urls:
+                continue
+            raise UserError(f"{spec.url} is already the source {owner!r} (not added again "
+                            f"as {spec.name!r})")
         if row is None:
             session.add(Source(name=spec.name, url=spec.url, kind=spec.kind, tags=spec.tags,
                                full_text=spec.full_text, interval_seconds=interval))
             added += 1
-        elif replace:
+        else:
+            owners.pop(canonicalize_url(row.url), None)
             row.url, row.kind, row.tags, row.full_text = (spec.url, spec.kind, spec.tags,
                                                           spec.full_text)
             updated += 1
+        owners[key] = spec.name
     session.flush()
     return added, updated
 

@@ -13,6 +13,7 @@ import re
 from functools import lru_cache
 from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
+import idna
 import tldextract
 
 # Query parameters that only track the reader, never select content.
@@ -62,11 +63,24 @@ def _normalise_path(path: str) -> str:
     return quote(path, safe="/:@!$&'()*+,;=-._~%") or "/"
 
 
+def ascii_host(host: str) -> str:
+    """An internationalised host name in its ASCII (punycode) form, as DNS and httpx use it
+    (IDNA 2008), so `例子.中国` and `xn--fsqu00a.xn--fiqs8s` are one host; a name IDNA refuses
+    is left as it is (the fetcher reports it)."""
+    if host.isascii():
+        return host
+    try:
+        return idna.encode(host).decode("ascii")
+    except (idna.IDNAError, UnicodeError):
+        return host
+
+
 def canonicalize_url(url: str, keep_fragment: bool = False) -> str:
     """The normalised form of an article URL under which it is stored.
 
-    Lower-cases scheme and host, drops default ports, fragments, tracking parameters and
-    empty queries, sorts the remaining query parameters and normalises percent-encoding.
+    Lower-cases scheme and host (an internationalised one in punycode), drops default ports,
+    fragments, tracking parameters and empty queries, sorts the remaining query parameters
+    and normalises percent-encoding.
     Only transformations that cannot turn two different articles into one are applied:
     path case, trailing slashes and non-tracking parameters are kept. `keep_fragment` is
     for the rare sites whose posts differ only by fragment (see `canonical_urls`).
@@ -76,7 +90,7 @@ def canonicalize_url(url: str, keep_fragment: bool = False) -> str:
     except ValueError:  # malformed: left as it is, and the fetcher reports it as a bad URL
         return url.strip()
     scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower().rstrip(".")
+    host = ascii_host((parts.hostname or "").lower().rstrip("."))
     if not host:
         return url.strip()
     try:

@@ -16,7 +16,7 @@ from common.vocabulary import RELEVANCE, THEMES
 from db.models import Article, ArticleTheme, Digest, Source
 from db.queries import dated_between
 from reports.narratives import words
-from reports.plot import timeline_png
+from reports.plot import timeline_chart
 from reports.render import digest_html, digest_markdown
 from reports.timeline import Timeline, TimelineRow, build_timeline, period_of
 
@@ -103,7 +103,10 @@ def build_digest(session: Session, week: str) -> DigestData:
         before = _week_articles(session, theme, start - timedelta(weeks=4), start)
         now_terms = _terms([f"{a.title} {a.text or a.summary or ''}" for a, _ in this_week])
         old_terms = _terms([f"{a.title} {a.text or a.summary or ''}" for a, _ in before])
-        new_terms = [t for t, n in now_terms.most_common(200) if n >= 2 and old_terms[t] == 0][:8]
+        # ties broken by the term: Counter keeps insertion order, and that came from a set
+        # (string hashing differs per process), so the list changed from run to run
+        ranked = sorted(now_terms.items(), key=lambda kv: (-kv[1], kv[0]))
+        new_terms = [t for t, n in ranked if n >= 2 and old_terms[t] == 0][:8]
         top = [DigestArticle(a.id, a.title or a.canonical_url,
                              names.get(a.source_id, "") if a.source_id else "",
                              a.canonical_url, t.score, list(t.evidence or [])[:5])
@@ -119,16 +122,17 @@ def build_digest(session: Session, week: str) -> DigestData:
                   .order_by(Article.id).limit(10)).all()]
     gap = timeline.gaps.get(week)
     return DigestData(week, summaries, timeline, new_sources, chains,
-                      gap.failing_sources if gap else [], timeline_png(timeline))
+                      gap.failing_sources if gap else [], timeline_chart(timeline))
 
 
-def store_digest(session: Session, data: DigestData) -> Digest:
-    """Save (or replace) the digest of `data.week`."""
+def store_digest(session: Session, data: DigestData) -> datetime | None:
+    """Save (or replace) the digest of `data.week`; when the one it replaced was written."""
     row = session.scalars(select(Digest).where(Digest.week == data.week)).one_or_none()
+    replaced = None if row is None else row.created_at
     if row is None:
         row = Digest(week=data.week, markdown="", html="")
         session.add(row)
     row.markdown, row.html = digest_markdown(data), digest_html(data)
     row.created_at = datetime.now(UTC)
     session.flush()
-    return row
+    return replaced

@@ -179,7 +179,7 @@ def _clusters(rows: list[tuple[Article, float]], by: str, k: int) -> list[SubNar
         if not members:
             continue
         centre = model.cluster_centers_[cluster]
-        terms = [str(names[i]) for i in np.argsort(-centre)[:5]]
+        terms = [str(names[i]) for i in np.argsort(-centre, kind="stable")[:5]]  # ties: a-z
         trend = Counter(period_of((a.published_at or a.first_seen_at).date(), by)
                         for a in members)
         result.append(SubNarrative(" / ".join(terms[:3]), terms, len(members),

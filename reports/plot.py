@@ -11,11 +11,17 @@ import matplotlib.pyplot as plt
 
 from reports.timeline import Timeline
 
+# The chart formats cait writes; `cait plot` takes the one its --output suffix names.
+FORMATS = ("png", "svg", "pdf")
 COLORS = {"chips": "#d1495b", "data": "#00798c", "talent": "#edae49", "open_source": "#30638e"}
 
 
-def timeline_png(timeline: Timeline, title: str = "China-AI coverage by theme",
-                 width: float = 8.0, height: float = 3.6) -> bytes:
+def timeline_chart(timeline: Timeline, format: str = "png",
+                   title: str = "China-AI coverage by theme",
+                   width: float = 8.0, height: float = 3.6) -> bytes:
+    """The chart as PNG, SVG or PDF bytes (one of `FORMATS`)."""
+    if format not in FORMATS:
+        raise ValueError(f"chart format must be one of {', '.join(FORMATS)}, not {format!r}")
     fig, ax = plt.subplots(figsize=(width, height), dpi=110)
     x = list(range(len(timeline.periods)))
     for theme in timeline.themes:
@@ -37,6 +43,6 @@ def timeline_png(timeline: Timeline, title: str = "China-AI coverage by theme",
     ax.legend(fontsize=8, ncol=4, loc="upper left")
     fig.tight_layout()
     out = io.BytesIO()
-    fig.savefig(out, format="png")
+    fig.savefig(out, format=format)
     plt.close(fig)
     return out.getvalue()

@@ -1,6 +1,6 @@
-"""Renderings of reports: CSV and Markdown for timelines and search hits, Markdown and HTML
-for the digest (JSON is each report's `to_json`). Every article string goes through
-`reports.escape`.
+"""Renderings of reports: CSV and Markdown for timelines, search hits and any command's flat
+rows, Markdown and HTML for the digest (JSON is each report's `to_json`). Every article
+string goes through `reports.escape`.
 """
 
 from __future__ import annotations
@@ -16,6 +16,37 @@ from reports.timeline import Timeline, TimelineRow
 
 if TYPE_CHECKING:  # the digest module renders through this one; types only, no cycle
     from reports.digest import DigestData
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        return ";".join(_cell(v) for v in value)
+    if isinstance(value, dict):
+        return ";".join(f"{k}:{_cell(v)}" for k, v in value.items())
+    return clean(str(value), 2000)
+
+
+def rows_csv(rows: list[dict[str, object]]) -> str:
+    """Flat records (a command's rows) as CSV: lists joined by `;`, text cleaned."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    if rows:
+        writer.writerow(list(rows[0]))
+    for row in rows:
+        writer.writerow([_cell(v) for v in row.values()])
+    return out.getvalue()
+
+
+def rows_markdown(rows: list[dict[str, object]]) -> str:
+    """Flat records as a Markdown table; every cell escaped (`reports.escape.md_text`)."""
+    if not rows:
+        return ""
+    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+    lines += ["| " + " | ".join(md_text(_cell(v), 2000) for v in row.values()) + " |"
+              for row in rows]
+    return "\n".join(lines) + "\n"
 
 
 def timeline_csv(timeline: Timeline) -> str:

@@ -139,7 +139,11 @@ def test_tagging_stored_articles_and_the_weekly_view(engine: Engine,
     with session_scope(engine) as s:
         assert s.scalar(select(func.count()).select_from(ArticleTheme)) == 3 * (len(THEMES) + 1)
         assert tag_articles(s, default_classifier).tagged == 0
-        assert tag_articles(s, default_classifier, retag_all=True).tagged == 3
+        totals: list[int] = []
+        done: list[int] = []  # what `cait classify --all` draws its progress bar from
+        assert tag_articles(s, default_classifier, retag_all=True, on_total=totals.append,
+                            progress=done.append).tagged == 3
+        assert totals == [3] and sum(done) == 3
         versions = set(s.scalars(select(ArticleTheme.model_version)))
         assert versions == {default_classifier.version}
     with engine.connect() as conn:

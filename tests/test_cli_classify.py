@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -72,6 +75,10 @@ def test_eval_on_a_gold_file_and_explain(env: Path) -> None:
     scores = json.loads(result.output)
     assert set(scores["themes"]) == {"chips", "data", "talent", "open_source"}
     assert 0.0 <= scores["macro_f1"] <= 1.0 and "china_ai" in scores
+    as_csv = runner.invoke(app, ["eval", "--format", "csv"])
+    assert as_csv.exit_code == 0 and as_csv.output.splitlines()[0] == \
+        "theme,precision,recall,f1,support,f1_before"
+    assert len(as_csv.output.splitlines()) == 5
     explained = runner.invoke(app, ["explain", "--text", "Huawei Ascend chips and export "
                                                           "controls on Nvidia"])
     assert explained.exit_code == 0 and "chips" in explained.output
@@ -111,6 +118,9 @@ def test_label_train_and_tag_in_the_database(env: Path, db_url: str, model_dir: 
     trained = runner.invoke(app, ["train"])
     assert trained.exit_code == 0, trained.output
     assert "1 from human labels" in trained.output
+    for step in ("training a new model", "cross-validating the theme model",
+                 "cross-validating the China-AI relevance model", "fitting both models"):
+        assert step in trained.stderr  # progress, not silence, while it trains
     with session_scope(engine) as s:
         assert len(s.scalars(select(Label)).all()) == 5
         current = s.scalars(select(ModelVersion).where(ModelVersion.is_current.is_(True))).all()
@@ -187,3 +197,23 @@ def test_a_model_saved_by_another_scikit_learn_is_one_line(env: Path, model_dir:
     result = runner.invoke(app, ["classify", "--input", str(items)])
     assert result.exit_code == 1 and "run `cait train`" in result.output, result.output
     assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_first_explain_says_it_trains_the_default_model(tmp_path: Path) -> None:
+    """The first use trains the default model (seconds): it says so on stderr, step by step;
+    the next use loads it and says nothing."""
+    env = {**os.environ, "CAIT_DATA_DIR": str(tmp_path), "CAIT_MODEL_DIR": str(tmp_path / "m")}
+    env.pop("DATABASE_URL", None)
+    args = [sys.executable, "-m", "cli", "explain", "--text", "Huawei ships Ascend chips"]
+    first = subprocess.run(args, cwd=DEV.parents[2], env=env, capture_output=True, text=True,
+                           timeout=300)
+    assert first.returncode == 0, first.stderr
+    lines = first.stderr.splitlines()
+    assert lines[0].startswith("no model yet: training the default model from the")
+    assert "first use only" in lines[0]
+    assert any("cross-validating" in line for line in lines[1:])
+    assert "chips" in first.stdout
+    second = subprocess.run(args, cwd=DEV.parents[2], env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert second.returncode == 0 and second.stderr == "" and second.stdout == first.stdout

@@ -54,6 +54,25 @@ def test_add_discovers_the_feed_of_a_home_page_then_collects(
     assert status["counts"]["articles"] == 47
 
 
+def test_collect_exits_3_when_nothing_could_be_fetched(server: LoopbackServer,
+                                                       env: None) -> None:
+    server.routes["/gone"] = Reply(404, b"no")
+    server.routes["/down"] = Reply(503, b"busy")
+    for name in ("gone", "down"):
+        cait("sources", "add", server.url(f"/{name}"), "--name", name, "--no-check")
+    result = runner.invoke(app, ["collect", "--all", "--json"])
+    assert result.exit_code == 3, result.output
+    assert "nothing could be fetched: all 2 sources failed" in result.output
+    as_csv = runner.invoke(app, ["collect", "--all", "--format", "md"])
+    assert as_csv.exit_code == 3 and as_csv.stdout.startswith("| name | ")
+    assert as_csv.stdout.count("| failed |") == 2, as_csv.stdout
+    server.routes["/atom.xml"] = Reply(200, FEED.read_bytes(), content_type="application/xml")
+    cait("sources", "add", server.url("/atom.xml"), "--name", "ok", "--no-check")
+    result = runner.invoke(app, ["collect", "--all"])
+    assert result.exit_code == 0 and "failed 2" in result.output, result.output
+    assert runner.invoke(app, ["collect"]).exit_code == 0  # nothing due is not a failure
+
+
 def test_add_reports_a_site_without_feed(server: LoopbackServer, env: None) -> None:
     server.routes["/"] = Reply(200, b"<html><body>no feeds</body></html>")
     result = runner.invoke(app, ["sources", "add", server.url("/")])
@@ -77,6 +96,37 @@ def test_sources_lifecycle_and_export_import(tmp_path: Path, env: None) -> None:
     assert "1 added" in cait("sources", "import", str(tmp_path / "out.opml"))
     missing = runner.invoke(app, ["sources", "remove", "nope"])
     assert missing.exit_code == 1 and "no such source: nope" in missing.output
+
+
+def test_one_feed_url_is_one_source(tmp_path: Path, env: None) -> None:
+    cait("sources", "add", "https://例子.中国/feed?utm_source=x", "--name", "a", "--no-discover")
+    for url in ("https://xn--fsqu00a.xn--fiqs8s/feed", "HTTPS://例子.中国:443/feed"):
+        again = runner.invoke(app, ["sources", "add", url, "--name", "b", "--no-discover"])
+        assert again.exit_code == 1 and again.output.count("\n") == 1, again.output
+        assert "is already the source 'a'" in again.output
+    opml = tmp_path / "in.opml"
+    opml.write_text('<opml version="2.0"><body><outline text="new" xmlUrl="https://n.example/f"/>'
+                    '<outline text="copy" xmlUrl="https://xn--fsqu00a.xn--fiqs8s/feed"/>'
+                    '</body></opml>')
+    imported = runner.invoke(app, ["sources", "import", str(opml)])
+    assert imported.exit_code == 1 and "is already the source 'a'" in imported.output
+    twice = tmp_path / "twice.toml"
+    twice.write_text('[[source]]\nname = "x"\nurl = "https://t.example/f"\n'
+                     '[[source]]\nname = "y"\nurl = "https://T.example/f#top"\n')
+    imported = runner.invoke(app, ["sources", "import", str(twice)])
+    assert imported.exit_code == 1 and "is already the source 'x'" in imported.output
+    names = {r["name"] for r in json.loads(cait("sources", "list", "--json"))}
+    assert names == {"a"}  # a refused import adds nothing
+
+
+def test_add_defaults_skips_a_url_the_user_added_under_another_name(env: None) -> None:
+    from collectors.sources import DEFAULT_SOURCES, load_toml
+
+    first = load_toml(DEFAULT_SOURCES)[0]
+    cait("sources", "add", first.url, "--name", "mine", "--no-discover")
+    out = cait("sources", "add-defaults")
+    assert out.endswith(f"{len(load_toml(DEFAULT_SOURCES)) - 1} sources added, 1 already "
+                        f"present\n")
 
 
 def test_add_defaults_is_idempotent(env: None) -> None:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
@@ -16,13 +20,14 @@ from db.models import Article, ArticleTheme, Digest, FetchLog, Source
 from db.rollup import rebuild
 from db.session import session_scope
 from reports.digest import build_digest, store_digest, week_bounds
-from reports.plot import timeline_png
+from reports.plot import timeline_chart
 from reports.render import digest_html, digest_markdown
 from reports.search import search
 from reports.timeline import build_timeline
 
 MONDAY = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # 2026-W10
 runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def add_article(s, n: int, when: datetime | None, themes: set[str], china: bool = True,  # type: ignore[no-untyped-def]
@@ -170,8 +175,23 @@ def test_digest_escapes_article_text_and_is_stored(corpus: Engine) -> None:
 
 def test_plot_is_a_png(corpus: Engine) -> None:
     with session_scope(corpus) as s:
-        png = timeline_png(build_timeline(s))
+        png = timeline_chart(build_timeline(s))
     assert png.startswith(b"\x89PNG") and len(png) > 5000
+
+
+def test_plot_format_follows_the_suffix(corpus: Engine, db_url: str, tmp_path,  # type: ignore[no-untyped-def]
+                                        monkeypatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    magic = {"t.png": b"\x89PNG", "t.SVG": b"<?xml", "t.pdf": b"%PDF"}
+    for name, start in magic.items():
+        result = runner.invoke(app, ["plot", "--output", str(tmp_path / name)])
+        assert result.exit_code == 0, result.output
+        assert (tmp_path / name).read_bytes().startswith(start), name
+    assert b"<svg" in (tmp_path / "t.SVG").read_bytes()[:1000]
+    for name in ("t.jpg", "t"):
+        result = runner.invoke(app, ["plot", "--output", str(tmp_path / name)])
+        assert result.exit_code == 1 and not (tmp_path / name).exists()
+        assert result.output.count("\n") == 1 and ".png, .svg or .pdf" in result.output
 
 
 def test_cli_reports(corpus: Engine, db_url: str, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -190,6 +210,11 @@ def test_cli_reports(corpus: Engine, db_url: str, tmp_path, monkeypatch) -> None
                                "--output", str(out)])
     assert made.exit_code == 0, made.output
     assert out.read_text().startswith("<!doctype html>")
+    assert runner.invoke(app, ["timeline", "--json"]).output == \
+        runner.invoke(app, ["timeline", "--format", "json"]).output
+    stories = runner.invoke(app, ["narratives", "--theme", "chips", "--format", "csv"]).output
+    assert stories.startswith("week,articles,distinctive,entering,leaving,drift")
+    assert "2026-W19,8," in stories
     bad = runner.invoke(app, ["timeline", "--theme", "robots"])
     assert bad.exit_code == 1 and "unknown theme" in bad.output
     assert runner.invoke(app, ["plot", "--output", str(tmp_path / "t.png")]).exit_code == 0
@@ -236,3 +261,49 @@ def test_out_of_range_report_options_are_one_line(db_url: str, monkeypatch: pyte
     result = runner.invoke(app, args)
     assert result.exit_code in (1, 2) and "Traceback" not in result.output, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.parametrize("where", ["missing-dir/x", "a-file/x", "a-dir"])
+@pytest.mark.parametrize("command", [["plot"], ["digest", "--week", "2026-W19"],
+                                     ["classify", "--input", "{items}"],
+                                     ["demo", "--data-dir"]])
+def test_a_file_that_cannot_be_written_is_one_line(
+        corpus: Engine, db_url: str, tmp_path, monkeypatch,  # type: ignore[no-untyped-def]
+        command: list[str], where: str) -> None:
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    (tmp_path / "a-file").write_text("not a directory")
+    items = tmp_path / "items.jsonl"
+    items.write_text('{"id": 1, "title": "t", "text": "x"}\n')
+    suffix = "" if command[0] == "demo" else ".png" if command[0] == "plot" else ".md"
+    (tmp_path / f"a-dir{suffix}").mkdir()
+    target = tmp_path / f"{where}{suffix}"
+    if command[0] == "demo":
+        if where != "a-file/x":
+            pytest.skip("a directory that is missing is made; one that exists is used")
+        args = [*command, str(target)]
+    else:
+        args = [*[str(items) if a == "{items}" else a for a in command], "--output", str(target)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot "), result.output
+    assert str(target) in " ".join(result.output.split())
+
+
+@pytest.mark.slow
+def test_digests_are_the_same_run_to_run_and_a_rerun_says_it_replaces(
+        corpus: Engine, db_url: str) -> None:
+    """Ties among "new this week" terms (the burst's eight articles share every word) are
+    ordered by the term itself, not by Python's per-process string hashing."""
+    outputs = []
+    for seed in ("1", "2", "3"):
+        env = {**os.environ, "DATABASE_URL": db_url, "PYTHONHASHSEED": seed}
+        done = subprocess.run([sys.executable, "-m", "cli", "digest", "--week", "2026-W19"],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        outputs.append(done.stdout)
+        replaced = "replaces the stored digest of 2026-W19" in done.stderr
+        assert replaced == (seed != "1"), done.stderr
+    assert "New this week:" in outputs[0]
+    assert outputs[0] == outputs[1] == outputs[2]

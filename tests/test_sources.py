@@ -35,13 +35,30 @@ def test_export_then_import_round_trips(tmp_path: Path, fmt: str) -> None:
     specs = [SourceSpec("SCMP China", "https://www.scmp.com/rss/4/feed", "feed",
                         ["outlet"], True),
              SourceSpec("search: 芯片 \"quoted\"", "https://news.google.com/rss/search?q=x&a=1",
-                        "search", [])]
+                        "search", ["two", "tags"])]
     path = tmp_path / f"sources.{fmt}"
     path.write_text(to_toml(specs) if fmt == "toml" else to_opml(specs))
     back = load_file(path)
-    assert [(s.name, s.url, s.kind) for s in back] == [(s.name, s.url, s.kind) for s in specs]
-    if fmt == "toml":
-        assert back == specs
+    assert back == specs
+
+
+def test_opml_import_export_import_is_lossless(tmp_path: Path) -> None:
+    """Tags (as categories and as folders), kinds and the full-text flag survive."""
+    path = tmp_path / "reader.opml"
+    path.write_text("""<?xml version="1.0"?><opml version="2.0"><head/><body>
+      <outline text="China tech"><outline text="TechNode" type="rss" category="/chips,/a/b"
+        xmlUrl="https://technode.com/feed/"/></outline>
+      <outline text="odd tags" xmlUrl="https://o.example/f" caitFullText="true"
+        category="/x%2Cy%2Fz%25,/ 中文 "/></body></opml>""")
+    first = load_file(path)
+    assert [s.tags for s in first] == [["China tech", "chips", "b"], ["x,y/z%", "中文"]]
+    assert [s.full_text for s in first] == [False, True]
+    again = tmp_path / "again.opml"
+    again.write_text(to_opml(first))
+    assert load_file(again) == first
+    odd = [SourceSpec("t", "https://t.example/f", "page", ["a,b", "/c/", "%2C", "d e"], True)]
+    again.write_text(to_opml(odd))
+    assert load_file(again) == odd
 
 
 def test_opml_folders_become_tags(tmp_path: Path) -> None:

@@ -238,30 +238,6 @@ def test_a_killed_workers_sources_come_back_after_the_lease(
     engine.dispose()
 
 
-def test_compose_file_runs_commands_the_cli_has() -> None:
-    import yaml
-    from typer.main import get_command
-
-    from cli import app
-
-    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    services = compose["services"]
-    assert {"db", "migrate", "worker"} <= set(services)
-    assert "healthcheck" in services["db"] and compose["volumes"]
-    assert services["migrate"]["depends_on"]["db"]["condition"] == "service_healthy"
-    assert services["worker"]["depends_on"]["migrate"]["condition"] == \
-        "service_completed_successfully"
-    assert "container_name" not in services["worker"]  # `--scale worker=3` needs this
-    commands = set(get_command(app).commands)  # type: ignore[attr-defined]
-    for name in ("migrate", "worker"):
-        program, command = services[name]["command"][:2]
-        assert program == "cait" and command in commands
-    assert services["worker"]["environment"]["DATABASE_URL"].startswith("postgresql+psycopg")
-    dockerfile = (ROOT / "Dockerfile").read_text()
-    for path in ("worker.py", "alembic", "collectors", "classify", "db"):
-        assert path in dockerfile
-
-
 PG_CTL = shutil.which("pg_ctlcluster")
 
 
