@@ -121,7 +121,7 @@ def search_words(title: str | None, body: str | None) -> str | None:
 def _search_words_default(context: DefaultExecutionContext) -> str | None:
     # A default that reads the row being inserted, so ORM adds and the collectors' Core
     # INSERT … ON CONFLICT both fill it, and nobody has to remember to.
-    row = context.get_current_parameters()
+    row: dict[str, Any] = context.get_current_parameters()  # type: ignore[no-untyped-call]
     return search_words(row.get("title"), row.get("text") or row.get("summary"))
 
 
