@@ -24,11 +24,10 @@ from db.queries import dated_between
 from reports.query import parse, to_fts5, to_tsquery
 
 FTS = table("articles_fts", column("rowid"))  # the FTS5 table of migrations 0003 and 0006
-# The expression of PostgreSQL's GIN index (migration 0006), so that the index is used: ASCII
-# punctuation becomes space, so `01.ai` is two words there as in FTS5 and the query parser.
+# PostgreSQL's stored tsvector (migration 0006: title, body and search_words, with ASCII
+# punctuation as space so that `01.ai` is two words there as in FTS5 and the query parser)
+PG_VECTOR = literal_column("articles.search_vector")
 PG_BODY = "coalesce(articles.text, coalesce(articles.summary, ''))"
-PG_DOCUMENT = (f"regexp_replace(coalesce(articles.title, '') || ' ' || {PG_BODY} || ' ' || "
-               f"coalesce(articles.search_words, ''), '[[:punct:]]+', ' ', 'g')")
 PG_SHOWN = f"coalesce(articles.title, '') || ' ' || {PG_BODY}"  # what snippets quote
 
 
@@ -66,13 +65,12 @@ def search(session: Session, query: str | None = None, *, themes: list[str] | No
             order = [literal_column("bm25(articles_fts)").asc(), *order]
         else:
             tsquery = func.to_tsquery("simple", to_tsquery(tree))
-            document = func.to_tsvector("simple", literal_column(PG_DOCUMENT))
             stmt = (select(Article.id, func.ts_headline(
                         "simple", literal_column(PG_SHOWN), tsquery,
                         "StartSel=[, StopSel=], MaxWords=24, MinWords=10").label("snippet"))
                     .select_from(Article)
-                    .where(document.op("@@")(tsquery)))
-            order = [func.ts_rank(document, tsquery).desc(), *order]
+                    .where(PG_VECTOR.op("@@")(tsquery)))
+            order = [func.ts_rank(PG_VECTOR, tsquery).desc(), *order]
     for theme in themes or []:
         tagged = aliased(ArticleTheme)
         stmt = stmt.where(exists().where(and_(tagged.article_id == Article.id,

@@ -3,10 +3,12 @@
 Neither FTS5's unicode61 tokenizer nor PostgreSQL's parser splits Chinese into words, so
 `华为 昇腾` could never match. Each article now carries its words as the one tokenizer
 (`common.text.index_words`) splits them, when it holds Chinese, and the index reads them
-beside the title and body: a third FTS5 column on SQLite, part of the tsvector on
-PostgreSQL. PostgreSQL's document also has its ASCII punctuation turned into spaces, so
-that it splits `01.ai`, `Qwen2.5` and `a@b.com` into the words FTS5 and the query parser
-see (its own parser keeps hosts and version numbers whole). bench/search_bench.py measured
+beside the title and body: a third FTS5 column on SQLite; on PostgreSQL a stored generated
+column `search_vector` (with the GIN index), so that neither matching nor ranking
+re-parses article text (the expression index of 0003 recomputed the tsvector of every row
+that ranking touched: 1 s for 232 hits). PostgreSQL's document also has its ASCII
+punctuation turned into spaces, so that it splits `01.ai`, `Qwen2.5` and `a@b.com` into the
+words FTS5 and the query parser see (its own parser keeps hosts and version numbers whole). bench/search_bench.py measured
 this against trigram indexes (bench/README.md).
 
 Revision ID: 0006
@@ -86,8 +88,9 @@ def upgrade() -> None:
     _backfill()
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP INDEX IF EXISTS ix_articles_fts")
-        op.execute(f"CREATE INDEX ix_articles_fts ON articles "
-                   f"USING gin (to_tsvector('simple', {PG_DOCUMENT}))")
+        op.execute(f"ALTER TABLE articles ADD COLUMN search_vector tsvector GENERATED ALWAYS "
+                   f"AS (to_tsvector('simple', {PG_DOCUMENT})) STORED")
+        op.execute("CREATE INDEX ix_articles_fts ON articles USING gin (search_vector)")
         return
     _sqlite_fts([("title", "coalesce(title, '')"), ("body", BODY),
                  ("words", "coalesce(search_words, '')")])
@@ -96,6 +99,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP INDEX IF EXISTS ix_articles_fts")
+        op.execute("ALTER TABLE articles DROP COLUMN search_vector")
         op.execute(f"CREATE INDEX ix_articles_fts ON articles "
                    f"USING gin (to_tsvector('simple', {OLD_PG_DOCUMENT}))")
     else:
