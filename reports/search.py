@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import and_, column, exists, func, literal_column, select, table, text
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.expression import ColumnClause
 
 from common.vocabulary import RELEVANCE, THEMES
 from db.models import Article, ArticleTheme, Source
@@ -26,7 +27,7 @@ from reports.query import parse, to_fts5, to_tsquery
 FTS = table("articles_fts", column("rowid"))  # the FTS5 table of migrations 0003 and 0006
 # PostgreSQL's stored tsvector (migration 0006: title, body and search_words, with ASCII
 # punctuation as space so that `01.ai` is two words there as in FTS5 and the query parser)
-PG_VECTOR = literal_column("articles.search_vector")
+PG_VECTOR: ColumnClause[Any] = literal_column("articles.search_vector")
 PG_BODY = "coalesce(articles.text, coalesce(articles.summary, ''))"
 PG_SHOWN = f"coalesce(articles.title, '') || ' ' || {PG_BODY}"  # what snippets quote
 
