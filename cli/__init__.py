@@ -1,7 +1,7 @@
 """The `cait` command line: thin commands that parse options, call a package function and render.
 
 `app` is built here from one Typer per command group (`admin`, `sources`, `collect`,
-`classify`, `reports`, `demo`); what they share lives in `cli/_common.py`.
+`classify`, `reports`, `demo`, `export`); what they share lives in `cli/_common.py`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from cli import admin, classify, collect, demo, reports, sources
+from cli import admin, classify, collect, demo, export, reports, sources
 from cli._common import CaitGroup, console, settings
 
 app = typer.Typer(
@@ -52,3 +52,4 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debu
 for group in (admin, collect, classify, reports, demo):
     app.add_typer(group.app)
 app.add_typer(sources.app, name="sources")
+app.add_typer(export.app, name="export")

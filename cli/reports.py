@@ -144,15 +144,21 @@ def search_command(
     china_ai: Annotated[str | None, typer.Option("--china-ai", help="yes | no")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="Most results.")] = 20,
     format: FormatOption = "table",
+    as_json: JsonFlag = False,
 ) -> None:
     """The articles behind the numbers: newest first, or ranked by a full-text query.
 
+    Words are all needed; OR between two terms needs either; -word leaves out articles with
+    it; "exact phrase" needs the words together. Chinese and English mix freely (华为 昇腾,
+    Huawei 华为). The id is what `cait label` and `cait explain` take.
+
     Example: cait search "export controls" --theme chips --since 2026-05-01
+    Example: cait search 'Huawei OR SMIC -phones' --format csv
     """
     from reports import render
     from reports.search import search
 
-    _check_format(format)
+    format = "json" if as_json else _check_format(format)
     relevance = None
     if china_ai is not None:
         if china_ai not in ("yes", "no"):
@@ -169,15 +175,16 @@ def search_command(
     elif format == "md":
         sys.stdout.write(render.hits_markdown(hits))
     else:
-        table = Table("date", "source", "title", "themes", "link")
+        table = Table("id", "date", "source", "title", "themes")
+        table.add_column("url", overflow="fold")  # folded, never cut: it is to be copied
         for h in hits:
             title = safe(h.title, 120)  # article strings are never markup
             if h.snippet:
                 title.append("\n" + clean(h.snippet, 200), style="dim")
-            table.add_row(h.date.strftime("%Y-%m-%d") if h.date else "",
+            table.add_row(str(h.id), h.date.strftime("%Y-%m-%d") if h.date else "",
                           safe(h.source, 40), title,
                           ", ".join(f"{t} {s:.2f}" for t, s in h.themes.items()),
-                          safe(h.url, 200))
+                          safe(h.url, 2000))
         console.print(table)
 
 

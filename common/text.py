@@ -84,6 +84,25 @@ def words(text: str) -> list[str]:
     return out
 
 
+def index_words(text: str) -> list[str]:
+    """What the search index holds for a text with Chinese: `words` in order (phrases match
+    on it), then the shorter dictionary words inside long ones (jieba's search mode), so
+    that 千问 finds 通义千问 and 模型 finds 大模型. Empty for a text without Chinese: the
+    databases' own tokenizers split it the way `words` does.
+    """
+    lowered = text.lower()
+    if not has_cjk(lowered):
+        return []
+    primary = words(lowered)
+    seen = set(primary)
+    extra: list[str] = []
+    for token in _segmenter().cut_for_search(lowered, True):
+        if token not in seen and has_cjk(token):
+            seen.add(token)
+            extra.append(token)
+    return primary + extra
+
+
 def latin_word_list(lowered: str) -> list[str]:
     """Every non-Chinese word of an already lower-cased text, Chinese left out unsegmented.
 

@@ -1,4 +1,4 @@
-"""Making untrusted article text safe to show: HTML, Markdown and terminals."""
+"""Making untrusted article text safe to show: HTML, Markdown, terminals and spreadsheets."""
 
 from __future__ import annotations
 
@@ -26,3 +26,17 @@ def safe_url(value: str | None) -> str:
     """Only http(s) links survive; anything else (javascript:, data:) becomes '#'."""
     url = clean(value, 2000)
     return url if url.startswith(("http://", "https://")) else "#"
+
+
+# What a spreadsheet reads as the start of a formula (OWASP, "CSV Injection"): `=`, `+`, `-`,
+# `@`, and a tab or carriage return that Excel skips before one of them.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(value: str | None) -> str:
+    """Untrusted text for a CSV cell: a leading `'` when it would start a formula in Excel,
+    LibreOffice or Google Sheets (the OWASP rule), so `=HYPERLINK(…)` in a title stays text.
+
+    Only for text columns: numbers and dates are written as they are."""
+    text = value or ""
+    return "'" + text if text.startswith(_FORMULA_START) else text

@@ -10,7 +10,7 @@ import csv
 import io
 from typing import TYPE_CHECKING
 
-from reports.escape import clean, html_text, md_text, safe_url
+from reports.escape import clean, csv_text, html_text, md_text, safe_url
 from reports.search import Hit
 from reports.timeline import Timeline, TimelineRow
 
@@ -74,20 +74,27 @@ def timeline_markdown(timeline: Timeline) -> str:
 
 
 def hits_json(hits: list[Hit]) -> list[dict[str, object]]:
+    """Every field of every hit (dates as UTC ISO 8601)."""
     return [{"id": h.id, "title": clean(h.title), "source": h.source,
              "date": h.date.isoformat() if h.date else None, "url": h.url, "themes": h.themes,
              "china_ai": h.china_ai, "snippet": clean(h.snippet) if h.snippet else None}
             for h in hits]
 
 
+HIT_COLUMNS = ("id", "title", "source", "date", "url", "themes", "china_ai", "snippet")
+
+
 def hits_csv(hits: list[Hit]) -> str:
+    """The fields of `hits_json`, themes as `chips:0.91;data:0.62`; text cells never formulas."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["id", "date", "source", "title", "themes", "china_ai", "url", "snippet"])
+    writer.writerow(HIT_COLUMNS)
     for h in hits:
-        writer.writerow([h.id, h.date.date().isoformat() if h.date else "", h.source or "",
-                         clean(h.title), ";".join(f"{t}:{s}" for t, s in h.themes.items()),
-                         h.china_ai, h.url, clean(h.snippet)])
+        writer.writerow([h.id, csv_text(clean(h.title)), csv_text(h.source),
+                         h.date.isoformat() if h.date else "", csv_text(h.url),
+                         ";".join(f"{t}:{s}" for t, s in h.themes.items()),
+                         "" if h.china_ai is None else h.china_ai,
+                         csv_text(clean(h.snippet))])
     return out.getvalue()
 
 

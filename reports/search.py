@@ -1,32 +1,35 @@
 """Article search: the articles behind every number, with full-text ranking and snippets.
 
-SQLite uses the FTS5 table `articles_fts` (BM25 ranking, `snippet()`); PostgreSQL uses
-`to_tsvector('simple', …)` with its GIN index (`ts_rank`, `ts_headline`). Chinese has no
-spaces for either tokenizer to split on, so a query containing CJK characters is segmented
-into words by `common.text` and each word is matched as a substring instead. Every value
-reaches SQL as a bound parameter.
+The query is parsed once (`reports.query`) and the same tree is compiled for each database:
+SQLite matches it against the FTS5 table `articles_fts` (BM25 ranking, `snippet()`),
+PostgreSQL against `to_tsvector('simple', …)` with its GIN index (`ts_rank`, `ts_headline`).
+Chinese is found through `articles.search_words`, the article's words as the one tokenizer
+splits them, which both indexes read beside the title and body (migration 0006;
+bench/search_bench.py weighs it against trigram indexes). Every value reaches SQL as a bound
+parameter.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, column, exists, func, literal_column, or_, select, table, text
+from sqlalchemy import and_, column, exists, func, literal_column, select, table, text
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.expression import ColumnClause
 
-from common.text import has_cjk
-from common.text import words as text_words
 from common.vocabulary import RELEVANCE, THEMES
 from db.models import Article, ArticleTheme, Source
 from db.queries import dated_between
+from reports.query import parse, to_fts5, to_tsquery
 
-_WORD = re.compile(r"\w+", re.UNICODE)
-FTS = table("articles_fts", column("rowid"))  # the FTS5 table of migration 0003
-PG_DOCUMENT = "coalesce(articles.title, '') || ' ' || coalesce(articles.text, " \
-              "coalesce(articles.summary, ''))"
+FTS = table("articles_fts", column("rowid"))  # the FTS5 table of migrations 0003 and 0006
+# PostgreSQL's stored tsvector (migration 0006: title, body and search_words, with ASCII
+# punctuation as space so that `01.ai` is two words there as in FTS5 and the query parser)
+PG_VECTOR: ColumnClause[Any] = literal_column("articles.search_vector")
+PG_BODY = "coalesce(articles.text, coalesce(articles.summary, ''))"
+PG_SHOWN = f"coalesce(articles.title, '') || ' ' || {PG_BODY}"  # what snippets quote
 
 
 @dataclass(frozen=True)
@@ -41,50 +44,34 @@ class Hit:
     snippet: str | None
 
 
-def _fts_query(query: str) -> str:
-    """User words as an FTS5 expression of quoted terms (no operator injection)."""
-    return " ".join(f'"{word}"' for word in _WORD.findall(query))
-
-
 def search(session: Session, query: str | None = None, *, themes: list[str] | None = None,
            source: str | None = None, since: datetime | None = None,
            until: datetime | None = None, china_ai: bool | None = None,
            limit: int = 20) -> list[Hit]:
-    """Articles matching all filters: ranked by relevance with a query, else newest first."""
+    """Articles matching all filters: ranked by relevance with a query, else newest first.
+
+    A query that cannot be parsed raises `reports.query.QueryError` (one line)."""
     dialect = session.get_bind().dialect.name
     dated = func.coalesce(Article.published_at, Article.first_seen_at)
-    stmt: Any = select(Article.id, literal_column("NULL").label("snippet"))
+    stmt: Any = select(Article.id, literal_column("NULL").label("snippet")).select_from(Article)
     order: list[Any] = [dated.desc(), Article.id.desc()]
-    words = query.strip() if query else ""
-    if words and has_cjk(words):
-        # Neither index splits Chinese: the query is segmented by the one tokenizer and every
-        # word must occur (as a substring, case-insensitive), so 华为 昇腾 finds articles that
-        # name both, and 通义千问 those that name it, however it was segmented.
-        for word in dict.fromkeys(text_words(words)):
-            pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace(
-                "_", "\\_") + "%"
-            stmt = stmt.where(or_(*(column.ilike(pattern, escape="\\") for column in
-                                    (Article.title, Article.text, Article.summary))))
-    elif words and dialect == "sqlite":
-        fts = _fts_query(words)
-        if not fts:
-            return []
-        stmt = (select(Article.id, literal_column("snippet(articles_fts, 1, '[', ']', '…', 14)")
-                       .label("snippet"))
-                .select_from(Article)
-                .join(FTS, FTS.c.rowid == Article.id)
-                .where(text("articles_fts MATCH :fts").bindparams(fts=fts)))
-        order = [literal_column("bm25(articles_fts)").asc(), *order]
-    elif words:
-        tsquery = func.websearch_to_tsquery("simple", words)
-        document = func.to_tsvector("simple", literal_column(PG_DOCUMENT))
-        stmt = (select(Article.id, func.ts_headline(
-                    "simple", literal_column(PG_DOCUMENT), tsquery,
-                    "StartSel=[, StopSel=], MaxWords=24, MinWords=10").label("snippet"))
-                .where(document.op("@@")(tsquery)))
-        order = [func.ts_rank(document, tsquery).desc(), *order]
-    if not (words and dialect == "sqlite" and not has_cjk(words)):
-        stmt = stmt.select_from(Article)
+    if query and query.strip():
+        tree = parse(query)
+        if dialect == "sqlite":
+            stmt = (select(Article.id, literal_column(
+                        "snippet(articles_fts, 1, '[', ']', '…', 14)").label("snippet"))
+                    .select_from(Article)
+                    .join(FTS, FTS.c.rowid == Article.id)
+                    .where(text("articles_fts MATCH :fts").bindparams(fts=to_fts5(tree))))
+            order = [literal_column("bm25(articles_fts)").asc(), *order]
+        else:
+            tsquery = func.to_tsquery("simple", to_tsquery(tree))
+            stmt = (select(Article.id, func.ts_headline(
+                        "simple", literal_column(PG_SHOWN), tsquery,
+                        "StartSel=[, StopSel=], MaxWords=24, MinWords=10").label("snippet"))
+                    .select_from(Article)
+                    .where(PG_VECTOR.op("@@")(tsquery)))
+            order = [func.ts_rank(PG_VECTOR, tsquery).desc(), *order]
     for theme in themes or []:
         tagged = aliased(ArticleTheme)
         stmt = stmt.where(exists().where(and_(tagged.article_id == Article.id,
