@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
@@ -19,13 +20,15 @@ from sqlalchemy.orm import sessionmaker
 from classify.model import ThemeModel
 from classify.registry import ensure_model
 from classify.tagging import TagReport, relevance_gate, tag_articles
-from collectors.backfill import BackfillReport, Limits, backfill
 from collectors.offload import Offload
 from collectors.report import PassReport, SourceReport
 from collectors.robots import RobotsCache
 from collectors.update import collect
 from config import Settings
 from db.session import session_scope
+
+if TYPE_CHECKING:  # the sitemap parser is imported by `cait backfill` only, not by every pass
+    from collectors.backfill import BackfillReport, Limits
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,8 @@ def run_backfill(engine: Engine, settings: Settings, name: str, since: datetime,
                  on_item: Callable[[str], None] | None = None) -> BackfillResult:
     """Collect source `name`'s past articles in [since, until), then tag what is untagged,
     as a pass does: the backfilled articles count in the timelines at their dates."""
+    from collectors.backfill import backfill
+
     sessions = sessionmaker(bind=engine, expire_on_commit=False)
     report = backfill(sessions, settings, name, since, until, limits=limits, stop=stop,
                       on_discovery=on_discovery, on_total=on_total, on_item=on_item)
