@@ -79,6 +79,9 @@ class Settings:
     full_text_per_source: int = _setting(
         "CAIT_FULL_TEXT_PER_SOURCE", 30,
         "Most article pages fetched for full text per source per pass (the rest keep the summary).")
+    backfill_per_run: int = _setting(
+        "CAIT_BACKFILL_PER_RUN", 500,
+        "Most past article pages one `cait backfill` run fetches (run it again for the rest).")
     lease_seconds: int = _setting(
         "CAIT_LEASE_SECONDS", 900,
         "How long a worker's claim on a source lasts; a crashed worker's sources are due "

@@ -1,6 +1,7 @@
 """One pass of the tracker: collect due sources, follow gated Related-News links, tag what is new.
 
-The driver-level step that the worker, `cait collect` and the demo all call. It wires the
+The driver-level step that the worker, `cait collect` and the demo all call (and its sibling
+for `cait backfill`: collect a source's past articles, then tag them the same way). It wires the
 stages together (they never import each other): the classifier's relevance score becomes the
 collectors' Related-News gate, and the articles the pass stored are tagged by the same model.
 """
@@ -10,6 +11,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
@@ -24,6 +27,9 @@ from collectors.robots import RobotsCache
 from collectors.update import collect
 from config import Settings
 from db.session import session_scope
+
+if TYPE_CHECKING:  # the sitemap parser is imported by `cait backfill` only, not by every pass
+    from collectors.backfill import BackfillReport, Limits
 
 
 @dataclass(frozen=True)
@@ -61,3 +67,31 @@ def run_pass(engine: Engine, settings: Settings, *, model: ThemeModel | None = N
         tagged = tag_articles(session, model, progress=lambda _count: session.commit(),
                               should_stop=stop.is_set if stop is not None else None)
     return PassResult(report, tagged)
+
+
+@dataclass(frozen=True)
+class BackfillResult:
+    """What one backfill run did: the collection report and the tagging counts."""
+
+    collected: BackfillReport
+    tagged: TagReport
+
+
+def run_backfill(engine: Engine, settings: Settings, name: str, since: datetime,
+                 until: datetime | None = None, *, model: ThemeModel | None = None,
+                 limits: Limits | None = None, stop: threading.Event | None = None,
+                 on_discovery: Callable[[int, int], None] | None = None,
+                 on_total: Callable[[int], None] | None = None,
+                 on_item: Callable[[str], None] | None = None) -> BackfillResult:
+    """Collect source `name`'s past articles in [since, until), then tag what is untagged,
+    as a pass does: the backfilled articles count in the timelines at their dates."""
+    from collectors.backfill import backfill
+
+    sessions = sessionmaker(bind=engine, expire_on_commit=False)
+    report = backfill(sessions, settings, name, since, until, limits=limits, stop=stop,
+                      on_discovery=on_discovery, on_total=on_total, on_item=on_item)
+    model = model if model is not None else prepare_model(engine, settings)
+    with session_scope(engine) as session:
+        tagged = tag_articles(session, model, progress=lambda _count: session.commit(),
+                              should_stop=stop.is_set if stop is not None else None)
+    return BackfillResult(report, tagged)

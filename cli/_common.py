@@ -15,7 +15,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
@@ -176,6 +176,19 @@ def print_rows(rows: list[dict[str, Any]], format: str) -> None:
         print_json(rows)
     else:
         sys.stdout.write(rows_csv(rows) if format == "csv" else rows_markdown(rows))
+
+
+def parse_date(value: str | None, name: str) -> datetime | None:
+    """A `--since`/`--until` option (YYYY-MM-DD, UTC) as an aware datetime; one line if bad."""
+    if value is None:
+        return None
+    try:
+        when = datetime.fromisoformat(value).replace(tzinfo=UTC)
+    except ValueError:
+        raise UserError(f"--{name} must be a date like 2026-05-12, not {value!r}") from None
+    if not 1970 <= when.year <= 2100:  # week arithmetic past the calendar's ends overflows
+        raise UserError(f"--{name} must be a date between 1970 and 2100, not {value!r}")
+    return when
 
 
 def when(value: datetime | None) -> str:

@@ -1,4 +1,5 @@
-"""`cait collect` and `cait inspect`: one collection pass; what cait makes of one URL."""
+"""`cait collect`, `cait backfill` and `cait inspect`: one collection pass; a source's past
+articles; what cait makes of one URL."""
 
 from __future__ import annotations
 
@@ -12,7 +13,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from cli._common import (
@@ -25,6 +32,7 @@ from cli._common import (
     note,
     open_session,
     output_format,
+    parse_date,
     print_json,
     print_rows,
     safe,
@@ -100,6 +108,74 @@ def collect_command(
         err_console.print(f"nothing could be fetched: all {summary['sources']} sources failed "
                           f"(exit status {NOTHING_FETCHED})", highlight=False, markup=False)
         raise typer.Exit(NOTHING_FETCHED)
+
+
+@app.command("backfill")
+def backfill_command(
+    name: Annotated[str, typer.Argument(help="The source, by name (see `cait sources list`).")],
+    since: Annotated[str, typer.Option(help="From this date (YYYY-MM-DD), UTC.")],
+    until: Annotated[str | None, typer.Option(
+        help="Before this date (YYYY-MM-DD), UTC; default: now.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Collect a source's past articles in a date range (its sitemaps and feed archives).
+
+    The articles are tagged and count in the timelines at their publication dates.
+
+    At most CAIT_BACKFILL_PER_RUN pages per run; run it again to go on where it stopped.
+
+    Example: cait backfill TechNode --since 2025-01-01
+    Example: cait backfill "SCMP China" --since 2025-01-01 --until 2025-07-01 --json
+    """
+    from pipeline import run_backfill  # scikit-learn: imported only when needed
+
+    start = parse_date(since, "since")
+    end = parse_date(until, "until")
+    assert start is not None
+    if start >= datetime.now(UTC):
+        raise UserError("--since must be a date in the past")
+    if end is not None and end <= start:
+        raise UserError("--until must be after --since")
+    cfg = settings()
+    eng = initialised_engine()
+    show_progress = err_console.is_terminal and not quiet and not as_json
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=err_console, transient=True,
+                  disable=not show_progress) as progress:
+        task = progress.add_task("reading sitemaps", total=None)
+
+        def discovering(read: int, found: int) -> None:
+            progress.update(task, description=f"reading sitemaps and feed archives · {read} "
+                                              f"read · {found} URLs in range")
+
+        def collecting(total: int) -> None:
+            progress.reset(task, total=total, description="collecting past articles")
+
+        try:
+            result = run_backfill(eng, cfg, name, start, end, on_discovery=discovering,
+                                  on_total=collecting, on_item=lambda _o: progress.advance(task))
+        except KeyboardInterrupt:
+            progress.stop()
+            err_console.print("stopped: what was collected is kept; run the same command "
+                              "again to go on", highlight=False, markup=False)
+            raise typer.Exit(130) from None
+    report = result.collected
+    summary = {**report.summary(), "tagged": result.tagged.tagged}
+    if as_json:
+        print_json({**summary, "notes": report.notes})
+        return
+    for line in report.notes:
+        say(f"note: {line}")
+    span = f"{summary['since']} to {summary['until'] or 'now'}"
+    read = (f"read {report.sitemaps} sitemaps and {report.archive_pages} feed archive pages, "
+            f"found {report.found} new URLs; " if report.discovered else "")
+    say(f"{report.source}, {span}: {read}collected {report.total}: {report.new} new, "
+        f"{report.duplicates} already stored, {report.skipped} skipped (undated, out of range "
+        f"or no text), {report.failed} failed, {report.retry} to retry; "
+        f"tagged {result.tagged.tagged}")
+    if report.remaining:
+        say(f"{report.remaining} URLs left: run the same command again to go on")
 
 
 def _alive(pid: int) -> bool:

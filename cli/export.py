@@ -12,8 +12,8 @@ from typing import Annotated
 
 import typer
 
-from cli._common import console, open_session
-from cli.reports import SinceOption, UntilOption, _date, _themes
+from cli._common import console, open_session, parse_date
+from cli.reports import SinceOption, UntilOption, _themes
 from common.errors import UserError
 
 app = typer.Typer(help="Export stored data for pandas, R and spreadsheets.",
@@ -49,7 +49,7 @@ def articles_command(
 
     if format not in export.FORMATS:
         raise UserError("--format must be csv, jsonl or parquet")
-    chosen = export.ExportFilter(since=_date(since, "since"), until=_date(until, "until"),
+    chosen = export.ExportFilter(since=parse_date(since, "since"), until=parse_date(until, "until"),
                                  themes=tuple(_themes(theme) or ()), china_ai_only=china_ai,
                                  with_text=with_text)
     if format == "parquet":

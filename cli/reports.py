@@ -27,6 +27,7 @@ from cli._common import (
     when,
     write_file,
 )
+from cli._common import parse_date as _date
 from common.errors import UserError
 from common.vocabulary import THEMES
 from reports.escape import clean
@@ -38,18 +39,6 @@ ThemeOption = Annotated[list[str] | None, typer.Option("--theme", help="A theme;
 SinceOption = Annotated[str | None, typer.Option(help="From this date (YYYY-MM-DD), UTC.")]
 UntilOption = Annotated[str | None, typer.Option(help="Before this date (YYYY-MM-DD), UTC.")]
 SourceOption = Annotated[str | None, typer.Option("--source", help="Only this source.")]
-
-
-def _date(value: str | None, name: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        when = datetime.fromisoformat(value).replace(tzinfo=UTC)
-    except ValueError:
-        raise UserError(f"--{name} must be a date like 2026-05-12, not {value!r}") from None
-    if not 1970 <= when.year <= 2100:  # week arithmetic past the calendar's ends overflows
-        raise UserError(f"--{name} must be a date between 1970 and 2100, not {value!r}")
-    return when
 
 
 def _themes(values: list[str] | None) -> list[str] | None:

@@ -12,6 +12,7 @@ trade-off. JSON Feed 1.0/1.1 (which feedparser does not read) is parsed here.
 from __future__ import annotations
 
 import calendar
+import html
 import json
 import re
 from collections.abc import Iterable
@@ -260,6 +261,23 @@ def refresh_hint_seconds(body: bytes) -> int | None:
         frequency = _UPDATE_FREQUENCY.search(head)
         per = max(1, int(frequency.group(1))) if frequency else 1
         return UPDATE_PERIOD_SECONDS[period.group(1).decode().lower()] // per
+    return None
+
+
+_LINK_TAG = re.compile(rb"<(?:[\w-]+:)?link\b[^>]*>", re.I)
+_ATTRIBUTE = re.compile(rb"""\b(rel|href)\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.I)
+
+
+def prev_archive_url(body: bytes, base_url: str) -> str | None:
+    """The feed's RFC 5005 `<link rel="prev-archive" href>` (Atom, or `atom:link` in RSS):
+    the archive document of the entries before this one, resolved against `base_url`."""
+    head = body[:20_000]  # feed-level links come before the entries
+    for tag in _LINK_TAG.findall(head):
+        attributes = {m.group(1).lower(): (m.group(2) or m.group(3) or b"")
+                      for m in _ATTRIBUTE.finditer(tag)}
+        if attributes.get(b"rel", b"").strip().lower() == b"prev-archive" and b"href" in attributes:
+            href = html.unescape(attributes[b"href"].decode("utf-8", errors="replace"))
+            return http_url(href, base_url)
     return None
 
 

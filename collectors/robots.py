@@ -36,6 +36,22 @@ class RobotsCache:
         """None when robots.txt lets cait fetch `url`, else the refusal as a `FetchError`
         (reason `robots`, or `blocked_address` when robots.txt itself may not be reached).
         robots.txt is fetched once per origin and day."""
+        rules = await self._rules_for(fetcher, url, untrusted_from)
+        if isinstance(rules, FetchError):
+            return FetchError(url, rules.reason, rules.severity, rules.message)
+        if rules is True or (not isinstance(rules, bool)
+                             and rules.can_fetch(url, fetcher.settings.user_agent)):
+            return None
+        return FetchError(url, Reason.ROBOTS, Severity.HARD, "disallowed by robots.txt")
+
+    async def sitemaps(self, fetcher: Fetcher, url: str) -> list[str]:
+        """The `Sitemap:` lines of the robots.txt of `url`'s origin (sitemaps.org: they may
+        name any host), from the same cached copy that `check` reads."""
+        rules = await self._rules_for(fetcher, url, None)
+        return list(rules.sitemaps) if isinstance(rules, Protego) else []
+
+    async def _rules_for(self, fetcher: Fetcher, url: str, untrusted_from: str | None
+                         ) -> Protego | bool | FetchError:
         parts = urlsplit(url)
         key = (f"{parts.scheme}://{parts.netloc.lower()}", untrusted_from is not None)
         lock = self._locks.setdefault(key, asyncio.Lock())
@@ -44,13 +60,7 @@ class RobotsCache:
             if cached is None or time.monotonic() - cached[0] > self.ttl:
                 cached = (time.monotonic(), await self._load(fetcher, key[0], untrusted_from))
                 self._rules[key] = cached
-        rules = cached[1]
-        if isinstance(rules, FetchError):
-            return FetchError(url, rules.reason, rules.severity, rules.message)
-        if rules is True or (not isinstance(rules, bool)
-                             and rules.can_fetch(url, fetcher.settings.user_agent)):
-            return None
-        return FetchError(url, Reason.ROBOTS, Severity.HARD, "disallowed by robots.txt")
+        return cached[1]
 
     @staticmethod
     async def _load(fetcher: Fetcher, origin: str, untrusted_from: str | None

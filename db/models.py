@@ -40,7 +40,8 @@ NAMING_CONVENTION = {
 }
 
 SOURCE_KINDS: tuple[str, ...] = ("feed", "page", "search")
-DISCOVERED_VIA: tuple[str, ...] = ("feed", "related", "manual")
+DISCOVERED_VIA: tuple[str, ...] = ("feed", "related", "manual", "backfill")
+BACKFILL_FOUND_VIA: tuple[str, ...] = ("sitemap", "archive")
 
 
 def utcnow() -> datetime:
@@ -292,3 +293,50 @@ class ThemeDaily(Base):
     day: Mapped[str] = mapped_column(String(10), primary_key=True)   # YYYY-MM-DD, UTC
     theme: Mapped[str] = mapped_column(String(32), primary_key=True)
     articles: Mapped[int] = mapped_column(Integer)
+
+
+class Backfill(Base):
+    """A source's backfill (`cait backfill`): the range asked for and how far discovery got.
+
+    One row per source. Discovery (reading the site's sitemaps and the feed's archives) is
+    done once for a range; a later run for the same or a narrower range goes straight on with
+    the URLs left pending in `backfill_urls`."""
+
+    __tablename__ = "backfills"
+
+    source_id: Mapped[int] = mapped_column(
+        ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True)
+    since: Mapped[datetime]
+    until: Mapped[datetime | None]          # None: up to the time of discovery
+    discovered_at: Mapped[datetime | None]  # when discovery of this range finished
+    sitemaps: Mapped[int] = mapped_column(Integer, default=0)       # sitemaps read
+    archive_pages: Mapped[int] = mapped_column(Integer, default=0)  # feed archive pages read
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]    # when a run left nothing in range pending
+
+
+class BackfillUrl(Base):
+    """A past article URL a backfill found, with whether it is done (resumable, once only)."""
+
+    __tablename__ = "backfill_urls"
+    __table_args__ = (
+        UniqueConstraint("source_id", "canonical_url", name="uq_backfill_urls_source_url"),
+        Index("ix_backfill_urls_source_done", "source_id", "done"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(Text)
+    canonical_url: Mapped[str] = mapped_column(Text)
+    found_via: Mapped[str] = mapped_column(String(16))   # BACKFILL_FOUND_VIA
+    published_at: Mapped[datetime | None]   # news sitemap publication date, feed entry date
+    modified_at: Mapped[datetime | None]    # sitemap <lastmod>
+    title: Mapped[str | None] = mapped_column(Text)
+    summary: Mapped[str | None] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(Text)
+    done: Mapped[bool] = mapped_column(Boolean, default=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text)
+    article_id: Mapped[int | None] = mapped_column(
+        ForeignKey("articles.id", ondelete="SET NULL"))
