@@ -3,7 +3,8 @@
 Reads the label rows of `bench/data/blocks/labels*.jsonl` (written with `bench/blocks_tool.py`),
 finds each page's candidate blocks with today's candidate code, and gives each candidate the
 kind of the labelled block it matches (same XPath, else the most overlapping link set with a
-Jaccard index of at least 0.6); the rest are `other`. Run after labelling:
+Jaccard index of at least 0.6 and at most a fifth of links of its own, so a wrapper around a
+block is not that block); the rest are `other`. Run after labelling:
 `.venv/bin/python -m bench.blocks_data`.
 """
 
@@ -20,6 +21,7 @@ from collectors.blocks import Candidate, described
 
 LABEL_FILES = sorted((Path(__file__).resolve().parent / "data" / "blocks").glob("labels*.jsonl"))
 MIN_OVERLAP = 0.6
+MAX_EXTRA = 0.2
 
 
 def label_rows() -> list[dict[str, Any]]:
@@ -40,7 +42,12 @@ def kind_of(candidate: Candidate, blocks: list[dict[str, Any]]) -> str:
     for block in blocks:
         if block["path"] == candidate.path:
             return str(block["kind"])
+    for block in blocks:
         labelled = set(block["links"])
+        # A wrapper that holds a labelled block and more (the body, a column) is not that
+        # block: its own links may add at most a fifth to the block's.
+        if len(urls - labelled) > MAX_EXTRA * len(urls):
+            continue
         overlap = len(urls & labelled) / max(1, len(urls | labelled))
         if overlap >= MIN_OVERLAP and overlap > best_overlap:
             best, best_overlap = str(block["kind"]), overlap
