@@ -117,6 +117,7 @@ def backfill_command(
     until: Annotated[str | None, typer.Option(
         help="Before this date (YYYY-MM-DD), UTC; default: now.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    format: TableOrJson = "table",
     as_json: JsonFlag = False,
 ) -> None:
     """Collect a source's past articles in a date range (its sitemaps and feed archives).
@@ -130,6 +131,7 @@ def backfill_command(
     """
     from pipeline import run_backfill  # scikit-learn: imported only when needed
 
+    as_json = output_format(format, as_json, ("table", "json")) == "json"
     start = parse_date(since, "since")
     end = parse_date(until, "until")
     assert start is not None
@@ -228,9 +230,11 @@ def inspect_command(
     Example: cait inspect saved-article.html --json
     """
     chosen = output_format(format, as_json, ("table", "json"))
+    from collectors.block_model import scored_blocks
     from collectors.feeds import parse_feed
     from collectors.outcome import FetchError
-    from collectors.pages import extract_page
+    from collectors.pages import extract_page, parse_html
+    from collectors.textutil import decode_body
 
     path = Path(target)
     if path.exists():
@@ -252,12 +256,19 @@ def inspect_command(
                         for e in parsed.entries]}
     else:
         page = extract_page(body, url, headers.get("content-type", ""))
+        blocks = scored_blocks(parse_html(decode_body(body, headers.get("content-type", ""))[0]),
+                               url)
         data = {"type": "page", "feed_error": parsed.error, "title": page.title,
                 "canonical_url": page.canonical_url, "published_at": page.published_at,
                 "author": page.author, "language": page.language, "encoding": page.encoding,
                 "error": page.error, "text": page.text,
                 "related": [{"url": r.url, "anchor_text": r.anchor_text, "block": r.block}
-                            for r in page.related]}
+                            for r in page.related],
+                "blocks": [{"index": b.candidate.index, "kind": b.kind,
+                            "score": round(b.score, 3), "followed": b.followed,
+                            "heading": b.candidate.heading, "path": b.candidate.path,
+                            "links": [{"url": u, "anchor_text": t}
+                                      for u, t in b.candidate.links]} for b in blocks]}
     if chosen == "json":
         print_json(data)
         return
@@ -291,4 +302,12 @@ def _print_inspection(data: dict[str, object]) -> None:
     console.print(f"\nrelated links: {len(related)}")  # type: ignore[arg-type]
     for r in related:  # type: ignore[attr-defined]
         say(f"  [{r['block']}] {r['anchor_text']} → {r['url']}")
+    # Every candidate block with the detector's verdict: why a block was or was not taken.
+    table = Table("#", "kind", "score", "followed", "heading", "links", "first link")
+    for b in data["blocks"]:  # type: ignore[attr-defined]
+        first = b["links"][0] if b["links"] else {"anchor_text": "", "url": ""}
+        table.add_row(str(b["index"]), b["kind"], f"{b['score']:.2f}",
+                      "yes" if b["followed"] else "", safe(b["heading"], 40),
+                      str(len(b["links"])), safe(f"{first['anchor_text']} → {first['url']}", 80))
+    console.print(table)
 

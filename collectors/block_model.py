@@ -6,7 +6,8 @@ popular, nav or other; `bench/blocks_data.py` makes it from `bench/data/blocks/`
 trained from that file on first use in each process (about a second, deterministic) rather
 than shipped as a pickle, so it works with whatever scikit-learn is installed; the version is
 a hash of the data and parameters. Related and inline blocks are followed; popular lists and
-navigation never are. Not yet wired into collection (see `collectors/blocks.py`).
+navigation never are. `collectors.pages.find_related_links` follows what it chooses;
+`cait inspect` shows every candidate with its kind and score.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import numpy as np
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
+
+from collectors.blocks import Candidate, described
 
 DATA = Path(__file__).resolve().parent / "anchors" / "blocks.jsonl"
 KINDS = ("related", "inline", "popular", "nav", "other")
@@ -81,3 +84,48 @@ def default_model() -> BlockModel | None:
     if not DATA.exists():
         return None
     return fit(load_rows())
+
+
+@dataclass(frozen=True)
+class ScoredBlock:
+    """A candidate block with the detector's verdict: its likeliest kind and follow score."""
+
+    candidate: Candidate
+    kind: str
+    score: float          # probability that its links are followed (related or inline)
+    followed: bool
+
+
+def judge(found: list[tuple[Candidate, dict[str, float]]], model: BlockModel
+          ) -> list[ScoredBlock]:
+    """The verdict on every candidate of one page.
+
+    A block is followed when the model says so, or when its heading is nothing but "Related
+    News" and its kin (`RELATED_HEADING_EXACT`, a rule precise enough to keep); then only the
+    innermost of nested followed blocks is, since a wrapper around a related list also holds
+    what stands beside it.
+    """
+    if not found:
+        return []
+    verdicts = []
+    for (candidate, feats), scores in zip(found, model.scores([f for _, f in found]),
+                                          strict=True):
+        score = follow_score(scores)
+        kind = max(KINDS, key=lambda k: (scores[k], -KINDS.index(k)))
+        followed = score >= model.threshold or bool(feats.get("heading_exact_related"))
+        verdicts.append(ScoredBlock(candidate, kind, score, followed))
+    chosen = {block.candidate.element for block in verdicts if block.followed}
+    holders = {ancestor for element in chosen for ancestor in element.iterancestors()}
+    return [ScoredBlock(b.candidate, b.kind, b.score,
+                        b.followed and b.candidate.element not in holders) for b in verdicts]
+
+
+def scored_blocks(tree: Any, page_url: str) -> list[ScoredBlock]:
+    """Every candidate block of a page, in page order, with the detector's verdict."""
+    model = default_model()
+    return judge(described(tree, page_url), model) if model is not None else []
+
+
+def followed_blocks(tree: Any, page_url: str) -> list[ScoredBlock]:
+    """The blocks whose links are followed, in page order."""
+    return [block for block in scored_blocks(tree, page_url) if block.followed]

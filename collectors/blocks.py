@@ -2,14 +2,13 @@
 
 A candidate is a DOM container holding two or more links to other pages, taken at the level
 where its links spread over two or more children (the list, not each item; not the whole
-page). `features` describes a candidate for the block detector (`collectors/related_model.py`
+page). `features` describes a candidate for the block detector (`collectors/block_model.py`
 learns from labelled pages which candidates are Related-News blocks): its heading, class and
 id words, how its links and their texts look, where it stands against the article body, and
 its sibling structure. The heading rules of old are features here, not gates.
 
-Not yet wired into collection: `collectors.pages.find_related_links` still decides by
-headings and class names, because the detector does not yet beat it by enough on real pages
-(`bench/related_bench.py`; issue 15). The labelling tool and the bench use this module.
+`collectors.pages.find_related_links` follows the blocks the detector chooses; the labelling
+tool and the bench (`bench/related_bench.py`) use this module too.
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from collectors.urls import http_url, same_site
+from common.text import CJK
 
 MAX_CANDIDATES = 400
 MAX_LINKS_PER_BLOCK = 60
@@ -31,16 +31,34 @@ CONTAINER_TAGS = frozenset({"ul", "ol", "div", "section", "aside", "nav", "foote
                             "figure", "li"})
 HEADING_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 
-# Headings that introduce related coverage, most-read lists, and navigation (EN and ZH).
+# Headings that introduce related coverage, most-read lists, and navigation: English, Chinese
+# and the other languages of the labelled pages (Spanish, Portuguese, French, German, Italian,
+# Dutch, Japanese, Korean, Thai, Russian). Features of the detector, not gates.
 RELATED_WORDS = re.compile(
     r"related|more on|more from|more about|read more|see also|also read|read next|recommended"
-    r"|you (may|might) (also )?like|further reading|more stories|more news|keep reading"
-    r"|相关|相關|延伸|推荐|推薦|更多|猜你喜欢|热点推荐", re.I)
-POPULAR_WORDS = re.compile(r"most (read|popular|viewed|shared|emailed)|popular|trending"
-                           r"|top stories|editor'?s picks|热门|熱門|排行|最热|最熱|点击|點擊", re.I)
+    r"|you (may|might) (also )?like|further reading|more stories|more news|keep reading|up next"
+    r"|relacionad|también en|tambien en|lea también|lee también|leia também|más noticias"
+    r"|lire aussi|à lire|sur le même sujet|dans la même rubrique|mehr zum thema|mehr aus"
+    r"|auch interessant|weitere artikel|leggi anche|correlat|potrebbe interessarti|lees ook"
+    r"|gerelateerd|читайте также|по теме|関連|あわせて読みたい|관련|เกี่ยวข้อง"
+    r"|相关|相關|延伸|推荐|推薦|更多|猜你喜欢|热点推荐|最新文章", re.I)
+POPULAR_WORDS = re.compile(
+    r"most (read|popular|viewed|shared|emailed|commented)|popular|trending|top stories"
+    r"|editor'?s picks|latest (news|stories)|breaking|más leíd|más vist|lo más|meistgelesen"
+    r"|les plus lus|più lett|mais lid|人気|많이 본|인기|热门|熱門|排行|最热|最熱|点击|點擊|热点"
+    r"|要闻|头条|精彩", re.I)
 NAV_WORDS = re.compile(r"menu|nav|navigation|breadcrumb|footer|header|topics|sections|tags?\b"
                        r"|share|social|follow us|subscribe|newsletter|login|sign in|导航|導航"
                        r"|频道|頻道|登录|登錄|分享", re.I)
+# A heading that is nothing but "Related News" and its kin (the rule of the first release, a
+# feature now): far more precise than a related word anywhere in a heading.
+RELATED_HEADING_EXACT = re.compile(
+    r"^\s*(related( news| coverage| articles?| stories| content| reading| posts| links)?"
+    r"|more on this (story|topic)|more from .{1,30}|read more( on this)?|see also"
+    r"|you (may|might) also (like|be interested in)|recommended( for you| reading)?"
+    r"|further reading|also read|read next|relacionad[oa]s?|lire aussi|leggi anche"
+    r"|mehr zum thema|相关新闻|相關新聞|延伸阅读|延伸閱讀|相关阅读|相關閱讀|相关文章|相關文章"
+    r"|相关报道|相關報導|推荐阅读|推薦閱讀|更多新闻|更多新聞)\s*[:：»›>]?\s*$", re.I)
 _MARKER_SPLIT = re.compile(r"[\s_\-:.]+|(?<=[a-z])(?=[A-Z])")
 _WORD = re.compile(r"\w+")
 # Paths that look like one article: a date, a long number, .html, or a slug of three words.
@@ -171,29 +189,94 @@ def body_element(tree: Any) -> Any:
     return best
 
 
-def features(candidate: Candidate, page_url: str, body: Any, n_elements: int,
-             order: dict[Any, int]) -> dict[str, float]:
+@dataclass
+class PageContext:
+    """What the features of every candidate on one page compare against."""
+
+    url: str
+    order: dict[Any, int]                 # element → position in document order
+    body: Any                             # the element holding the article's paragraphs
+    body_end: int                         # position of the body's last element
+    title_words: frozenset[str]           # words of the page title (Chinese: character pairs)
+    link_counts: dict[str, int]           # how often each URL is linked on the page
+    candidates_in: dict[Any, int]         # element → how many other candidates it holds
+
+
+def _title_words(text: str) -> frozenset[str]:
+    """Latin words of three letters or more, and Chinese character pairs: enough to see that
+    a headline shares the story of the page's title, in either script."""
+    lowered = text.lower()
+    latin = {w for w in _WORD.findall(CJK.sub(" ", lowered)) if len(w) > 2}
+    pairs = {a + b for a, b in zip(lowered, lowered[1:], strict=False)
+             if CJK.match(a) and CJK.match(b)}
+    return frozenset(latin | pairs)
+
+
+def _headline_words(text: str) -> float:
+    """Words in a link text, a Chinese character counting as half a word."""
+    return len(_WORD.findall(CJK.sub(" ", text))) + len(CJK.findall(text)) / 2
+
+
+def page_context(tree: Any, page_url: str, found: list[Candidate]) -> PageContext:
+    order = {element: position for position, element in enumerate(tree.iter())}
+    body = body_element(tree)
+    body_end = max((order.get(e, 0) for e in body.iter()), default=0) if body is not None else 0
+    title = " ".join(" ".join(tree.xpath("//title//text()")).split())[:300]
+    og_title = tree.xpath("//meta[@property='og:title']/@content")
+    link_counts: dict[str, int] = {}
+    for candidate in found:
+        for url, _ in candidate.links:
+            link_counts[url] = link_counts.get(url, 0)
+    for anchor in tree.iter("a"):
+        url = (anchor.get("href") or "").split("#")[0].strip()
+        resolved = http_url(url, page_url) if url else None
+        if resolved in link_counts:
+            link_counts[resolved] += 1
+    elements = {c.element for c in found}
+    holds: dict[Any, int] = {}
+    for candidate in found:
+        for ancestor in candidate.element.iterancestors():
+            if ancestor in elements:
+                holds[ancestor] = holds.get(ancestor, 0) + 1
+    return PageContext(page_url, order, body, body_end,
+                       _title_words(f"{title} {og_title[0] if og_title else ''}"), link_counts,
+                       holds)
+
+
+def features(candidate: Candidate, page: PageContext) -> dict[str, float]:
     """What the detector sees of one candidate: numbers and words (heading, markers)."""
-    element = candidate.element
-    host = urlsplit(page_url).hostname or ""
+    element, order, body = candidate.element, page.order, page.body
+    host = urlsplit(page.url).hostname or ""
     texts = [text for _, text in candidate.links]
-    words = [len(_WORD.findall(t)) for t in texts] or [0]
+    words = [_headline_words(t) for t in texts] or [0.0]
     n = len(candidate.links)
+    paths = [urlsplit(url).path for url, _ in candidate.links]
     same = sum(1 for url, _ in candidate.links if same_site(urlsplit(url).hostname or "", host))
-    articles = sum(1 for url, _ in candidate.links if _ARTICLE_PATH.search(urlsplit(url).path))
+    articles = sum(1 for path in paths if _ARTICLE_PATH.search(path))
+    section = urlsplit(page.url).path.strip("/").split("/")[0]
     total_text = len(_text(element)) or 1
     link_text = sum(len(t) for t in texts)
     children = [c for c in element if isinstance(c.tag, str)]
     child_tags = [c.tag for c in children]
-    position = order.get(element, 0) / max(1, n_elements)
+    at = order.get(element, 0)
+    overlaps = [len(_title_words(t) & page.title_words) for t in texts]
     out: dict[str, float] = {
         "links": min(n, 60) / 60, "links_log": float(len(str(n))),
         "anchor_words_mean": min(sum(words) / len(words), 30) / 30,
         "headline_like": sum(1 for w in words if w >= 5) / len(words),
         "one_word": sum(1 for w in words if w <= 1) / len(words),
         "same_site": same / n, "article_like": articles / n,
+        "same_section": (sum(1 for path in paths if path.strip("/").split("/")[0] == section)
+                         / n if section else 0.0),
+        "title_overlap": min(sum(overlaps) / n, 5) / 5,
+        "shares_title_word": sum(1 for o in overlaps if o) / n,
+        "repeated_on_page": sum(1 for url, _ in candidate.links
+                                if page.link_counts.get(url, 0) > 1) / n,
+        "holds_candidates": min(page.candidates_in.get(element, 0), 10) / 10,
         "link_density": min(1.0, link_text / total_text),
-        "position": position, "after_body": 0.0, "inside_body": 0.0,
+        "position": at / max(1, len(order)), "after_body": 0.0, "inside_body": 0.0,
+        "just_after_body": 0.0, "after_body_distance": 0.0,
+        "depth": min(sum(1 for _ in element.iterancestors()), 30) / 30,
         "children": min(len(children), 30) / 30,
         "uniform_children": (max(child_tags.count(t) for t in set(child_tags)) / len(child_tags)
                              if child_tags else 0.0),
@@ -201,6 +284,7 @@ def features(candidate: Candidate, page_url: str, body: Any, n_elements: int,
         "heading_popular": float(bool(POPULAR_WORDS.search(candidate.heading))),
         "heading_nav": float(bool(NAV_WORDS.search(candidate.heading))),
         "heading_none": float(not candidate.heading),
+        "heading_exact_related": float(bool(RELATED_HEADING_EXACT.match(candidate.heading))),
         "marker_related": float(bool(RELATED_WORDS.search(candidate.markers))),
         "marker_popular": float(bool(POPULAR_WORDS.search(candidate.markers))),
         "marker_nav": float(bool(NAV_WORDS.search(candidate.markers))),
@@ -211,8 +295,10 @@ def features(candidate: Candidate, page_url: str, body: Any, n_elements: int,
     if body is not None:
         if element is body or body in element.iterancestors():
             out["inside_body"] = 1.0
-        elif order.get(element, 0) > order.get(body, 0):
+        elif at > page.body_end:
             out["after_body"] = 1.0
+            out["after_body_distance"] = min(1.0, (at - page.body_end) / 2000)
+            out["just_after_body"] = float(at - page.body_end < 300)
     for word in set(_WORD.findall(candidate.heading.lower())[:8]):
         out[f"h={word}"] = 1.0
     for word in set(candidate.markers.split()[:12]):
@@ -225,6 +311,5 @@ def described(tree: Any, page_url: str) -> list[tuple[Candidate, dict[str, float
     found = candidates(tree, page_url)
     if not found:
         return []
-    order = {element: position for position, element in enumerate(tree.iter())}
-    body = body_element(tree)
-    return [(c, features(c, page_url, body, len(order), order)) for c in found]
+    page = page_context(tree, page_url, found)
+    return [(c, features(c, page)) for c in found]

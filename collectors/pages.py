@@ -1,12 +1,12 @@
 """Article pages: decoded HTML → extracted article, canonical URL, Related-News links, feed links.
 
-Extraction uses trafilatura; the rest reads the lxml tree directly. Everything here is
+Extraction uses trafilatura; Related-News blocks are found by the learned block detector
+(`collectors/block_model.py`); the rest reads the lxml tree directly. Everything here is
 pure (HTML in, dataclasses out) so `cait inspect` and the collectors see the same thing.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -16,30 +16,13 @@ import lxml.html
 import trafilatura
 from lxml import etree
 
+from collectors.block_model import followed_blocks
 from collectors.feeds import sane_date
 from collectors.textutil import decode_body, title_text
 from collectors.urls import de_amp_url, http_url, same_site
 from common.text import count_cjk
 
-MAX_LINKS_PER_BLOCK = 50
 MAX_RELATED_LINKS = 100
-MAX_HEADING_CHARS = 60
-
-# Headings that introduce a block of links to other stories (English and Chinese).
-RELATED_HEADINGS = re.compile(
-    r"^\s*(related( news| coverage| articles?| stories| content| reading| posts| links)?"
-    r"|more on this (story|topic)|more from .{1,30}|read more( on this)?|see also"
-    r"|you (may|might) also (like|be interested in)|recommended( for you| reading)?"
-    r"|further reading|also read|read next"
-    r"|相关新闻|相關新聞|延伸阅读|延伸閱讀|相关阅读|相關閱讀|相关文章|相關文章|相关报道|相關報導"
-    r"|推荐阅读|推薦閱讀|更多新闻|更多新聞)\s*[:：»›>]?\s*$",
-    re.I,
-)
-RELATED_CLASS = re.compile(
-    r"(^|[\s_-])(related|relatedposts|related-?news|related-?articles?|read-?more|see-?also"
-    r"|more-?on|xgxw|xgwz|xgyd)([\s_-]|$)", re.I)
-HEADING_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6", "strong", "b", "p", "div", "span", "dt",
-                "header", "section", "li")
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json",
               "application/json", "application/rdf+xml", "text/xml", "application/xml")
 COMMON_FEED_PATHS = ("/feed", "/rss", "/feed.xml", "/rss.xml", "/atom.xml", "/index.xml",
@@ -109,84 +92,21 @@ def _language(tree: Any, metadata_language: str | None, text: str | None) -> str
     return None
 
 
-def _usable_link(href: str, base_url: str) -> str | None:
-    href = href.strip()
-    if not href or href.startswith("#"):
-        return None
-    absolute = http_url(href, base_url)  # None for javascript:, mailto:, file:, data: …
-    return absolute.split("#")[0] if absolute else None
-
-
-def _links_in(elements: list[Any], base_url: str, page_url: str) -> list[tuple[str, str]]:
-    found: list[tuple[str, str]] = []
-    for element in elements:
-        anchors = [element] if element.tag == "a" else element.iter("a")
-        for a in anchors:
-            url = _usable_link(a.get("href") or "", base_url)
-            text = _text_of(a)
-            if url and text and url != page_url:
-                found.append((url, text[:500]))
-            if len(found) >= MAX_LINKS_PER_BLOCK:
-                return found
-    return found
-
-
-def _is_heading(element: Any) -> bool:
-    if not isinstance(element.tag, str) or element.tag not in HEADING_TAGS:
-        return False
-    text = _text_of(element)
-    return 0 < len(text) <= MAX_HEADING_CHARS and bool(RELATED_HEADINGS.match(text))
-
-
-def _block_after_heading(heading: Any, base_url: str, page_url: str) -> list[tuple[str, str]]:
-    """Links that follow a heading: its later siblings up to the next heading, climbing up to
-    three levels when the heading sits alone in a wrapper."""
-    node = heading
-    for _level in range(3):
-        siblings: list[Any] = []
-        for sibling in node.itersiblings():
-            if not isinstance(sibling.tag, str):
-                continue
-            if sibling.tag in ("h1", "h2", "h3", "h4", "h5", "h6") or _is_heading(sibling):
-                break
-            siblings.append(sibling)
-        links = _links_in(siblings, base_url, page_url)
-        if links:
-            return links
-        node = node.getparent()
-        if node is None or node.tag in ("body", "html"):
-            break
-    return []
-
-
 def find_related_links(tree: Any, page_url: str) -> list[RelatedLink]:
-    """Links in the page's related-link blocks, in page order, each URL once."""
+    """Links in the page's Related-News blocks (the learned detector,
+    `collectors.block_model`), in page order, each URL once; popular lists and navigation
+    are never among them."""
     if tree is None:
         return []
-    base = str((tree.xpath("//base/@href") or [page_url])[0])
-    base_url = http_url(base, page_url) or page_url
-    blocks: list[tuple[str, list[tuple[str, str]]]] = []
-    claimed: set[Any] = set()  # elements inside a heading already used (<h3><b>Related</b></h3>)
-    for element in tree.iter(*HEADING_TAGS):
-        if element not in claimed and _is_heading(element):
-            claimed.update(element.iterdescendants())
-            links = _block_after_heading(element, base_url, page_url)
-            if links:
-                blocks.append((_text_of(element), links))
-    for element in tree.xpath("//*[@class or @id]"):
-        marker = f"{element.get('class', '')} {element.get('id', '')}"
-        if RELATED_CLASS.search(marker) and element.tag not in ("a", "link", "script", "body"):
-            links = _links_in([element], base_url, page_url)
-            if links:
-                blocks.append((f"[{marker.strip()[:60]}]", links))
     related: list[RelatedLink] = []
     seen: set[str] = set()
-    for label, links in blocks:
-        for url, text in links:
-            if url in seen:
+    for block in followed_blocks(tree, page_url):
+        label = block.candidate.heading or f"[{block.candidate.markers[:60]}]"
+        for url, text in block.candidate.links:
+            if url in seen or not text:
                 continue
             seen.add(url)
-            related.append(RelatedLink(url, text, label, len(related)))
+            related.append(RelatedLink(url, text[:500], label, len(related)))
             if len(related) >= MAX_RELATED_LINKS:
                 return related
     return related

@@ -147,6 +147,12 @@ def test_inspect_a_feed_file_and_a_seed_page(tmp_path: Path, env: None) -> None:
     assert {r["block"] for r in page["related"]} == {"Related News"}
     text = cait("inspect", str(page_file), "--url", "https://abmedia.io/a")
     assert "related links: 5" in text
+    # every candidate block with the detector's verdict; the nav menu is not followed
+    blocks = {b["heading"] or b["path"]: b for b in page["blocks"]}
+    assert blocks["Related News"]["followed"] and len(blocks["Related News"]["links"]) == 5
+    assert [b for b in page["blocks"] if not b["followed"]], page["blocks"]
+    assert all(0.0 <= b["score"] <= 1.0 and b["kind"] for b in page["blocks"])
+    assert "followed" in text and "Related News" in text
 
 
 def test_collect_unknown_source_is_one_line(env: None) -> None:

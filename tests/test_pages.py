@@ -83,22 +83,26 @@ def test_seed_page_related_block_is_found_in_order() -> None:
     assert page.published_at is not None and page.published_at.year == 2026
 
 
-@pytest.mark.parametrize(("name", "block", "first_anchor"), [
-    ("adbar-trafilatura__reuters.com.parasite.html", "Related Coverage", "Factbox"),
-    ("adbar-trafilatura__medicalnewstoday.com.318674.html", "Related Coverage",
-     "What percentage of our brain"),
-    ("adbar-trafilatura__nature.com.telescope.html", "Related Articles",
-     "Daring Chinese telescope"),
+@pytest.mark.parametrize(("name", "url", "first_anchor"), [
+    ("adbar-trafilatura__medicalnewstoday.com.318674.html",
+     "https://www.medicalnewstoday.com/articles/318674", "What percentage of our brain"),
+    ("adbar-trafilatura__nature.com.telescope.html",
+     "https://www.nature.com/articles/d41586-019-02790-3", "How the fight over a Hawaii"),
     ("scrapinghub-article-extraction-benchmark__c7e39ac49fa1235f5d50f83bf2444248bd3aa4e6"
-     "df044377916c812dd109ba23.html.gz", "More on this story", "Assange"),
-    ("adbar-trafilatura__japantimes.co.jp.surgical.html", "RELATED STORIES", "masks"),
+     "df044377916c812dd109ba23.html.gz", "https://www.bbc.com/news/world-europe-50473792",
+     "Profile: Julian Assange"),
+    ("adbar-trafilatura__japantimes.co.jp.surgical.html",
+     "https://www.japantimes.co.jp/news/2020/02/18/national/crime-legal/"
+     "6000-surgical-masks-stolen/", "Do masks offer protection"),
 ])
-def test_real_related_blocks(name: str, block: str, first_anchor: str) -> None:
-    tree = parse_html(corpus_page(name).decode("utf-8", errors="replace"))
-    related = find_related_links(tree, "https://example.com/article")
-    blocks = [r for r in related if r.block == block]
-    assert blocks, [r.block for r in related]
-    assert first_anchor in blocks[0].anchor_text
+def test_real_related_blocks(name: str, url: str, first_anchor: str) -> None:
+    """The detector finds the labelled related block of real pages (given their address, as
+    collection does: same-site links are part of what it reads)."""
+    raw = corpus_page(name)
+    tree = parse_html(raw.decode("utf-8", errors="replace"))
+    related = find_related_links(tree, url)
+    assert related and related[0].anchor_text.startswith(first_anchor), \
+        [r.anchor_text for r in related][:5]
 
 
 def test_page_without_a_block_yields_no_links() -> None:
@@ -113,9 +117,11 @@ def test_unsafe_and_useless_links_are_dropped() -> None:
       <li><a href="file:///etc/passwd">DeepSeek file</a></li>
       <li><a href="mailto:a@b.c">mail</a></li>
       <li><a href="#top">top</a></li>
-      <li><a href="/ok">华为昇腾芯片新进展</a></li></ul></body></html>"""
+      <li><a href="/ok">华为昇腾芯片新进展</a></li>
+      <li><a href="/ok2">寒武纪发布新一代训练芯片</a></li></ul></body></html>"""
     related = find_related_links(parse_html(html), "https://news.example.cn/a")
-    assert [(r.url, r.block) for r in related] == [("https://news.example.cn/ok", "相关新闻")]
+    assert [(r.url, r.block) for r in related] == [("https://news.example.cn/ok", "相关新闻"),
+                                                   ("https://news.example.cn/ok2", "相关新闻")]
 
 
 def test_huge_related_block_is_capped() -> None:
@@ -145,3 +151,21 @@ def test_strip_html_keeps_paragraph_breaks() -> None:
     assert strip_html("<p>One &amp; two</p><p>three<script>x()</script></p>") == "One & two\nthree"
     assert strip_html("plain &lt;text&gt;") == "plain <text>"
     assert strip_html("   ") is None
+
+
+@pytest.mark.parametrize("page", ["zh-stcn-1.html.gz", "zh-cjn-1.html.gz", "lemonde-1.html.gz",
+                                  "corpus:adbar-trafilatura__tagesspiegel.de.abstandsregeln.html"])
+def test_labelled_pages_follow_related_blocks_and_never_popular_lists(page: str) -> None:
+    """Chinese and European pages of the labelled set (bench/data/blocks): the links followed
+    are labelled related, popular lists (点击排行, Meistgelesen) are never among them, and a
+    page without a related block yields none. (The detector has seen these pages in training:
+    a regression check; `bench/related_bench.py` scores unseen sites.)"""
+    from bench.blocks_data import label_rows
+    from bench.blocks_tool import load_tree
+
+    row = next(r for r in label_rows() if r["page"] == page)
+    followed = {link.url for link in find_related_links(load_tree(page), row["url"])}
+    gold = {u for b in row["blocks"] if b["kind"] in ("related", "inline") for u in b["links"]}
+    popular = {u for b in row["blocks"] if b["kind"] == "popular" for u in b["links"]}
+    assert followed <= gold and not followed & popular
+    assert bool(followed) == bool(gold)
