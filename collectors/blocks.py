@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,6 +27,7 @@ MAX_LINKS_PER_BLOCK = 60
 MAX_HEADING_CHARS = 80
 SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "svg", "head", "select",
                        "form", "button", "iframe"})
+SCRIPT_TAGS = frozenset({"script", "style", "noscript"})
 CONTAINER_TAGS = frozenset({"ul", "ol", "div", "section", "aside", "nav", "footer", "header",
                             "table", "tbody", "dl", "p", "article", "span", "td", "main",
                             "figure", "li"})
@@ -122,26 +124,43 @@ def _heading(element: Any) -> str:
     return ""
 
 
-def candidates(tree: Any, page_url: str) -> list[Candidate]:
-    """Every container of two or more links to other pages, in page order."""
-    if tree is None:
-        return []
+def page_links(tree: Any, page_url: str) -> list[tuple[Any, str]]:
+    """Every anchor of the page outside scripts with the http(s) URL it points to (fragment
+    dropped), the page itself left out; each distinct href is resolved once."""
     base = str((tree.xpath("//base/@href") or [page_url])[0])
     base_url = http_url(base, page_url) or page_url
     page = page_url.split("#")[0]
-    links_of: dict[Any, list[tuple[str, str]]] = {}
-    order: dict[Any, int] = {}
-    for position, element in enumerate(tree.iter()):
-        order[element] = position
+    resolved: dict[str, str | None] = {}
+    out: list[tuple[Any, str]] = []
     for anchor in tree.iter("a"):
-        if anchor.xpath("ancestor::*[self::script or self::style or self::noscript]"):
-            continue
         href = (anchor.get("href") or "").strip()
-        url = http_url(href, base_url) if href and not href.startswith("#") else None
-        if url is None or url.split("#")[0] == page:
+        if href not in resolved:
+            url = http_url(href, base_url) if href and not href.startswith("#") else None
+            resolved[href] = url.split("#")[0] if url is not None else None
+        url = resolved[href]
+        if url is not None and url != page:
+            out.append((anchor, url))
+    return out
+
+
+def element_order(tree: Any) -> dict[Any, int]:
+    """Each element's position in document order."""
+    return {element: position for position, element in enumerate(tree.iter())}
+
+
+def candidates(tree: Any, page_url: str, links: list[tuple[Any, str]] | None = None,
+               order: dict[Any, int] | None = None) -> list[Candidate]:
+    """Every container of two or more links to other pages, in page order."""
+    if tree is None:
+        return []
+    links_of: dict[Any, list[tuple[str, str]]] = {}
+    order = element_order(tree) if order is None else order
+    for anchor, url in page_links(tree, page_url) if links is None else links:
+        ancestors = list(anchor.iterancestors())
+        if any(a.tag in SCRIPT_TAGS for a in ancestors):
             continue
-        item = (url.split("#")[0], _text(anchor)[:300])
-        for ancestor in anchor.iterancestors():
+        item = (url, _text(anchor)[:300])
+        for ancestor in ancestors:
             if ancestor.tag in SKIP_TAGS:
                 break
             links_of.setdefault(ancestor, []).append(item)
@@ -200,8 +219,11 @@ class PageContext:
     title_words: frozenset[str]           # words of the page title (Chinese: character pairs)
     link_counts: dict[str, int]           # how often each URL is linked on the page
     candidates_in: dict[Any, int]         # element → how many other candidates it holds
+    url_facts: dict[str, tuple[bool, bool, bool]] = field(default_factory=dict)
+    # URL → (same site as the page, article-like path, same first path segment as the page)
 
 
+@lru_cache(maxsize=8192)
 def _title_words(text: str) -> frozenset[str]:
     """Latin words of three letters or more, and Chinese character pairs: enough to see that
     a headline shares the story of the page's title, in either script."""
@@ -217,21 +239,15 @@ def _headline_words(text: str) -> float:
     return len(_WORD.findall(CJK.sub(" ", text))) + len(CJK.findall(text)) / 2
 
 
-def page_context(tree: Any, page_url: str, found: list[Candidate]) -> PageContext:
-    order = {element: position for position, element in enumerate(tree.iter())}
+def page_context(tree: Any, page_url: str, found: list[Candidate],
+                 links: list[tuple[Any, str]], order: dict[Any, int]) -> PageContext:
     body = body_element(tree)
     body_end = max((order.get(e, 0) for e in body.iter()), default=0) if body is not None else 0
     title = " ".join(" ".join(tree.xpath("//title//text()")).split())[:300]
     og_title = tree.xpath("//meta[@property='og:title']/@content")
     link_counts: dict[str, int] = {}
-    for candidate in found:
-        for url, _ in candidate.links:
-            link_counts[url] = link_counts.get(url, 0)
-    for anchor in tree.iter("a"):
-        url = (anchor.get("href") or "").split("#")[0].strip()
-        resolved = http_url(url, page_url) if url else None
-        if resolved in link_counts:
-            link_counts[resolved] += 1
+    for _, url in links:
+        link_counts[url] = link_counts.get(url, 0) + 1
     elements = {c.element for c in found}
     holds: dict[Any, int] = {}
     for candidate in found:
@@ -243,16 +259,28 @@ def page_context(tree: Any, page_url: str, found: list[Candidate]) -> PageContex
                        holds)
 
 
+def _url_facts(page: PageContext, url: str) -> tuple[bool, bool, bool]:
+    """Same site as the page, article-like path, same section: once per URL and page."""
+    facts = page.url_facts.get(url)
+    if facts is None:
+        parts, own = urlsplit(url), urlsplit(page.url)
+        section = own.path.strip("/").split("/")[0]
+        facts = (same_site(parts.hostname or "", own.hostname or ""),
+                 bool(_ARTICLE_PATH.search(parts.path)),
+                 bool(section) and parts.path.strip("/").split("/")[0] == section)
+        page.url_facts[url] = facts
+    return facts
+
+
 def features(candidate: Candidate, page: PageContext) -> dict[str, float]:
     """What the detector sees of one candidate: numbers and words (heading, markers)."""
     element, order, body = candidate.element, page.order, page.body
-    host = urlsplit(page.url).hostname or ""
     texts = [text for _, text in candidate.links]
     words = [_headline_words(t) for t in texts] or [0.0]
     n = len(candidate.links)
-    paths = [urlsplit(url).path for url, _ in candidate.links]
-    same = sum(1 for url, _ in candidate.links if same_site(urlsplit(url).hostname or "", host))
-    articles = sum(1 for path in paths if _ARTICLE_PATH.search(path))
+    facts = [_url_facts(page, url) for url, _ in candidate.links]
+    same = sum(1 for f in facts if f[0])
+    articles = sum(1 for f in facts if f[1])
     section = urlsplit(page.url).path.strip("/").split("/")[0]
     total_text = len(_text(element)) or 1
     link_text = sum(len(t) for t in texts)
@@ -266,8 +294,7 @@ def features(candidate: Candidate, page: PageContext) -> dict[str, float]:
         "headline_like": sum(1 for w in words if w >= 5) / len(words),
         "one_word": sum(1 for w in words if w <= 1) / len(words),
         "same_site": same / n, "article_like": articles / n,
-        "same_section": (sum(1 for path in paths if path.strip("/").split("/")[0] == section)
-                         / n if section else 0.0),
+        "same_section": sum(1 for f in facts if f[2]) / n if section else 0.0,
         "title_overlap": min(sum(overlaps) / n, 5) / 5,
         "shares_title_word": sum(1 for o in overlaps if o) / n,
         "repeated_on_page": sum(1 for url, _ in candidate.links
@@ -308,8 +335,11 @@ def features(candidate: Candidate, page: PageContext) -> dict[str, float]:
 
 def described(tree: Any, page_url: str) -> list[tuple[Candidate, dict[str, float]]]:
     """Every candidate of a page with its features."""
-    found = candidates(tree, page_url)
+    if tree is None:
+        return []
+    links, order = page_links(tree, page_url), element_order(tree)
+    found = candidates(tree, page_url, links, order)
     if not found:
         return []
-    page = page_context(tree, page_url, found)
+    page = page_context(tree, page_url, found, links, order)
     return [(c, features(c, page)) for c in found]

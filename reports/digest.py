@@ -95,14 +95,21 @@ def build_digest(session: Session, week: str) -> DigestData:
     timeline = build_timeline(session, since=history_start, until=end)
     names = dict(session.execute(select(Source.id, Source.name)).all())
     summaries = []
+    weeks = {theme: (_week_articles(session, theme, start, end),
+                     _week_articles(session, theme, start - timedelta(weeks=4), start))
+             for theme in THEMES}
+    # "New" is new to the coverage, not to one theme: a word the talent stories used last
+    # month is not news when a chips story uses it now (nor is an everyday word such as
+    # "using" that a thin theme happened not to contain).
+    earlier = {a.id: a for _, before in weeks.values() for a, _ in before}
+    old_terms = _terms([f"{a.title} {a.text or a.summary or ''}"
+                        for _, a in sorted(earlier.items())])
     for theme in THEMES:
         row = next((r for r in timeline.rows if r.theme == theme and r.period == week), None)
         if row is None:
             row = TimelineRow(week, theme, 0, 0, 0.0, None, None, None, False)
-        this_week = _week_articles(session, theme, start, end)
-        before = _week_articles(session, theme, start - timedelta(weeks=4), start)
+        this_week = weeks[theme][0]
         now_terms = _terms([f"{a.title} {a.text or a.summary or ''}" for a, _ in this_week])
-        old_terms = _terms([f"{a.title} {a.text or a.summary or ''}" for a, _ in before])
         # ties broken by the term: Counter keeps insertion order, and that came from a set
         # (string hashing differs per process), so the list changed from run to run
         ranked = sorted(now_terms.items(), key=lambda kv: (-kv[1], kv[0]))

@@ -24,7 +24,7 @@ import numpy as np
 from scipy.spatial.distance import jensenshannon
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
@@ -45,9 +45,10 @@ SEED_FRAMINGS = {
     "talent density": ("talent density",),
 }
 TOP_TERMS = 8
-# Words every China-AI article shares, on top of the common stopwords.
+# Words every China-AI article shares, and scikit-learn's English stopword list (318 words,
+# "anywhere" and "whereas" among them) on top of the tokenizer's own short list.
 _DOMAIN_STOP = frozenset({"china", "chinese", "ai", "company", "companies", "中国", "人工智能",
-                          "公司", "企业", "技术", "发展"})
+                          "公司", "企业", "技术", "发展"}) | ENGLISH_STOP_WORDS
 
 
 def words(value: str) -> list[str]:
