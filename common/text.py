@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -128,6 +129,19 @@ def sentence_ends(text: str) -> list[int]:
     if not ends or ends[-1] < len(text):
         ends.append(len(text))
     return ends
+
+
+COMMON_WORDS_FILE = Path(__file__).resolve().parent / "common_words.txt"
+
+
+@lru_cache(maxsize=1)
+def common_words() -> frozenset[str]:
+    """Words of everyday news prose ("including", "nearly", 表示): never news in themselves
+    (`bench/make_common_words.py` says how the list is made)."""
+    if not COMMON_WORDS_FILE.exists():
+        return frozenset()
+    return frozenset(line.strip() for line in COMMON_WORDS_FILE.read_text(encoding="utf-8")
+                     .splitlines() if line.strip() and not line.startswith("#"))
 
 
 def content_words(text: str, min_latin: int = 3) -> list[str]:

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session, aliased
 
+from common.text import common_words
 from common.vocabulary import RELEVANCE, THEMES
 from db.models import Article, ArticleTheme, Digest, Source
 from db.queries import dated_between
@@ -102,6 +103,7 @@ def build_digest(session: Session, week: str) -> DigestData:
     # month is not news when a chips story uses it now (nor is an everyday word such as
     # "using" that a thin theme happened not to contain).
     earlier = {a.id: a for _, before in weeks.values() for a, _ in before}
+    everyday = common_words()  # "including", "nearly": never news, however thin the history
     old_terms = _terms([f"{a.title} {a.text or a.summary or ''}"
                         for _, a in sorted(earlier.items())])
     for theme in THEMES:
@@ -113,7 +115,8 @@ def build_digest(session: Session, week: str) -> DigestData:
         # ties broken by the term: Counter keeps insertion order, and that came from a set
         # (string hashing differs per process), so the list changed from run to run
         ranked = sorted(now_terms.items(), key=lambda kv: (-kv[1], kv[0]))
-        new_terms = [t for t, n in ranked if n >= 2 and old_terms[t] == 0][:8]
+        new_terms = [t for t, n in ranked
+                     if n >= 2 and old_terms[t] == 0 and t not in everyday][:8]
         top = [DigestArticle(a.id, a.title or a.canonical_url,
                              names.get(a.source_id, "") if a.source_id else "",
                              a.canonical_url, t.score, list(t.evidence or [])[:5])

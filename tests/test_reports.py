@@ -67,7 +67,8 @@ def corpus(engine: Engine) -> Engine:
             n += 1
             aid = add_article(s, n, MONDAY + timedelta(weeks=9, hours=i), {"chips", "data"},
                               title=f"Huawei Ascend export controls story {i}",
-                              body="Export controls on Nvidia GPUs hit Chinese labs.",
+                              body="Export controls on Nvidia GPUs hit Chinese labs; Biren, "
+                                   "Enflame and Iluvatar respond.",
                               source_id=src.id)
             first_burst = first_burst or aid
         n += 1  # a near-duplicate of the first burst article: must count once only
@@ -312,17 +313,20 @@ def test_digests_are_the_same_run_to_run_and_a_rerun_says_it_replaces(
 
 def test_new_this_week_is_new_to_the_coverage_not_noise(engine: Engine) -> None:
     """A word the talent stories used last month is not new when chips stories use it now;
-    everyday words ("using", "anywhere") never are; a word no earlier story had is."""
+    stopwords and everyday news words ("whereas", "nearly", "including": common/
+    common_words.txt) never are, however thin the history; a word no earlier story had is."""
     week10 = MONDAY + timedelta(weeks=9, hours=2)
     with session_scope(engine) as s:
         add_article(s, 1, week10 - timedelta(weeks=2), {"talent"},
                     body="Recruiters describe lithography hiring using referrals anywhere.")
         for n in (2, 3):
             add_article(s, n, week10 + timedelta(hours=n), {"chips"},
-                        body="Fabs using lithography anywhere; the Zhaoxin roadmap widens. "
-                             "Lithography again, whereas Zhaoxin ships.")
+                        body="Fabs using lithography anywhere; the Zhaoxin roadmap widens, "
+                             "nearly doubling output, including Lithography, whereas Zhaoxin "
+                             "ships.")
         rebuild(s)
     with session_scope(engine) as s:
         chips = next(t for t in build_digest(s, "2026-W19").themes if t.theme == "chips")
     assert "zhaoxin" in chips.new_terms and "roadmap" in chips.new_terms
-    assert not {"lithography", "using", "anywhere", "whereas"} & set(chips.new_terms)
+    assert not {"lithography", "using", "anywhere", "whereas", "nearly", "including",
+                "output"} & set(chips.new_terms)
