@@ -34,7 +34,7 @@ def serve_command(
     under /api/, described at /openapi.json.
 
     Example: cait serve
-    Example: CAIT_WEB_USERS="$(cait web-user add alice)" cait serve --host 0.0.0.0 --port 8080
+    Example: CAIT_WEB_USERS="$(cait web-user add alice)" cait serve --port 8080
     """
     import uvicorn
 
@@ -82,7 +82,8 @@ def add_user(
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
-        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True,
+                                err=True)
     line = user_line(name, password)
     users_file = settings().web_users_file
     if users_file:

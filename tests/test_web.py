@@ -220,10 +220,8 @@ def test_labels_need_login_and_csrf_and_write_rows(
                                  headers={"X-CSRF-Token": token}).status_code == 401
 
 
-def test_reading_can_require_login(site: dict[str, int], corpus: Engine,  # noqa: F811
-                                   tmp_path: Path) -> None:
-    url = str(corpus.url)
-    with serving(url, tmp_path, CAIT_WEB_LOGIN_REQUIRED="1") as base, \
+def test_reading_can_require_login(site: dict[str, int], db_url: str, tmp_path: Path) -> None:
+    with serving(db_url, tmp_path, CAIT_WEB_LOGIN_REQUIRED="1") as base, \
             httpx.Client(base_url=base) as web:
         assert web.get("/api/timeline").status_code == 401
         assert web.get(f"/articles/{site['evil']}").status_code == 303
