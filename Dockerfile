@@ -10,6 +10,7 @@ COPY collectors ./collectors
 COPY classify ./classify
 COPY db ./db
 COPY reports ./reports
+COPY web ./web
 # `cait demo` serves the hand-labelled dev set (bench/data) as its snapshot's feed
 COPY bench/data/dev.jsonl ./bench/data/dev.jsonl
 RUN pip install --no-cache-dir -e '.[postgres]'

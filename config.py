@@ -102,6 +102,20 @@ class Settings:
     fetch_log_days: int = _setting(
         "CAIT_FETCH_LOG_DAYS", 90, "Days of fetch_log rows kept.")
     log_level: str = _setting("CAIT_LOG_LEVEL", "INFO", "Logging level of the CLI and worker.")
+    web_users: str = _setting(
+        "CAIT_WEB_USERS", "",
+        "Users of `cait serve`: `name:hash` pairs, comma-separated (hashes from `cait web-user "
+        "add NAME`).")
+    web_users_file: str = _setting(
+        "CAIT_WEB_USERS_FILE", "",
+        "A file of `name:hash` lines, one user a line (read beside `CAIT_WEB_USERS`).")
+    web_login_required: bool = _setting(
+        "CAIT_WEB_LOGIN_REQUIRED", False,
+        "Require login to read the dashboard and API too (writes always need login).")
+    web_secret: str = _setting(
+        "CAIT_WEB_SECRET", "",
+        "Key that signs the dashboard's session cookies; empty means one generated into "
+        "`$CAIT_DATA_DIR/web-secret`.")
 
     @property
     def effective_database_url(self) -> str:

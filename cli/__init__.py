@@ -1,7 +1,7 @@
 """The `cait` command line: thin commands that parse options, call a package function and render.
 
 `app` is built here from one Typer per command group (`admin`, `sources`, `collect`,
-`classify`, `reports`, `demo`, `export`); what they share lives in `cli/_common.py`.
+`classify`, `reports`, `demo`, `export`, `web`); what they share lives in `cli/_common.py`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from cli import admin, classify, collect, demo, export, reports, sources
+from cli import admin, classify, collect, demo, export, reports, sources, web
 from cli._common import CaitGroup, console, settings
 
 app = typer.Typer(
@@ -49,7 +49,8 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debu
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
-for group in (admin, collect, classify, reports, demo):
+for group in (admin, collect, classify, reports, demo, web):
     app.add_typer(group.app)
 app.add_typer(sources.app, name="sources")
 app.add_typer(export.app, name="export")
+app.add_typer(web.users_app, name="web-user")

@@ -62,26 +62,8 @@ def status(format: TableOrJson = "table", as_json: JsonFlag = False) -> None:
         errors = queries.latest_errors(session)
         model = queries.current_model(session)
         beats = queries.workers(session)
-        stale_after = 3 * settings().heartbeat_seconds
-        worker_rows = [
-            {"worker_id": b.worker_id, "state": b.state, "pid": b.pid,
-             "last_beat_at": b.last_beat_at.isoformat(),
-             "alive": b.stopped_at is None
-             and (now - b.last_beat_at).total_seconds() < stale_after}
-            for b in beats]
-        report = {
-            "database": describe_url(str(eng.url)),
-            "schema_revision": revision,
-            "schema_up_to_date": revision == head,
-            "counts": counts.__dict__,
-            "model_version": model.version if model else None,
-            "workers": worker_rows,
-            "latest_errors": [
-                {"source": name, "at": log.started_at.isoformat(), "outcome": log.outcome,
-                 "error": log.error}
-                for log, name in errors
-            ],
-        }
+        report = queries.status_report(session, now, 3 * settings().heartbeat_seconds)
+        worker_rows = report["workers"]
     if chosen == "json":
         print_json(report)
         return

@@ -139,7 +139,7 @@ def label_command(
     Example: cait label --suggest 20
     """
     from classify import examples as ex
-    from db.models import Article, Label
+    from classify.labels import add_labels
 
     if suggest is not None:
         _suggest(suggest)
@@ -160,20 +160,7 @@ def label_command(
             rows.append((article_id, verdicts))
         else:
             raise UserError("give an ARTICLE_ID or --import FILE")
-        added = 0
-        for target, verdicts in rows:
-            unknown = set(verdicts) - {*THEMES, RELEVANCE}
-            if unknown:
-                raise UserError(f"unknown theme(s): {', '.join(sorted(unknown))} "
-                                f"(themes are {', '.join(THEMES)})")
-            if not verdicts:
-                raise UserError(f"article {target}: nothing to label (use --theme/--not/"
-                                f"--china-ai)")
-            if session.get(Article, target) is None:
-                raise UserError(f"no article with id {target}")
-            for label, value in verdicts.items():
-                session.add(Label(article_id=target, theme=label, value=value, author=author))
-                added += 1
+        added = sum(add_labels(session, target, verdicts, author) for target, verdicts in rows)
     console.print(f"{added} labels added")
 
 

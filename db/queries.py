@@ -157,3 +157,35 @@ def latest_errors(session: Session, limit: int = 5) -> list[tuple[FetchLog, str 
         .limit(limit)
     ).all()
     return [(log, name) for log, name in rows]
+
+
+def sources_by_health(session: Session) -> list[Source]:
+    """Every source, the failing ones first (worst failure score first), then by name."""
+    return list(session.scalars(select(Source).order_by(
+        (Source.consecutive_failures > 0).desc(), Source.failure_score.desc(), Source.name)))
+
+
+def status_report(session: Session, now: datetime, stale_after: float) -> dict[str, Any]:
+    """What `cait status --format json` and `/api/status` show: database, schema, counts,
+    model, workers (alive when they beat within `stale_after` seconds), latest errors."""
+    from db import migrate
+    from db.session import describe_url
+
+    engine = session.get_bind().engine
+    revision = migrate.current_revision(engine)
+    model = current_model(session)
+    return {
+        "database": describe_url(str(engine.url)),
+        "schema_revision": revision,
+        "schema_up_to_date": revision == migrate.head_revision(),
+        "counts": counts(session, now).__dict__,
+        "model_version": model.version if model else None,
+        "workers": [{"worker_id": b.worker_id, "state": b.state, "pid": b.pid,
+                     "last_beat_at": b.last_beat_at.isoformat(),
+                     "alive": b.stopped_at is None
+                     and (now - b.last_beat_at).total_seconds() < stale_after}
+                    for b in workers(session)],
+        "latest_errors": [{"source": name, "at": log.started_at.isoformat(),
+                           "outcome": log.outcome, "error": log.error}
+                          for log, name in latest_errors(session)],
+    }

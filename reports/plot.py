@@ -9,11 +9,11 @@ import matplotlib
 matplotlib.use("Agg")  # render to files only; the worker and CI have no display
 import matplotlib.pyplot as plt
 
+from reports.svg import COLORS
 from reports.timeline import Timeline
 
 # The chart formats cait writes; `cait plot` takes the one its --output suffix names.
 FORMATS = ("png", "svg", "pdf")
-COLORS = {"chips": "#d1495b", "data": "#00798c", "talent": "#edae49", "open_source": "#30638e"}
 
 
 def timeline_chart(timeline: Timeline, format: str = "png",

@@ -94,6 +94,16 @@ def period_of(day: date, by: str) -> str:
     return f"{day.year}-{day.month:02d}"
 
 
+def period_span(label: str) -> tuple[date, date]:
+    """The first day of a period (`2026-W19` or `2026-05`) and the first day after it."""
+    if "-W" in label:
+        year, week = label.split("-W")
+        start = date.fromisocalendar(int(year), int(week), 1)
+        return start, start + timedelta(days=7)
+    first, month = (int(part) for part in label.split("-"))
+    return date(first, month, 1), date(first + month // 12, month % 12 + 1, 1)
+
+
 def periods_between(first: date, last: date, by: str) -> list[str]:
     out: list[str] = []
     day = first
