@@ -102,7 +102,7 @@ def alert_message(alert: Alert) -> Message:
     mean = row.trailing_mean or 0.0
     headline = (f"{row.theme} coverage spike in {row.period}: "
                 f"{row.articles} China-AI articles so far, against a trailing mean of "
-                f"{mean:.1f} a week (p = {row.p_value or 0:.4f})")
+                f"{mean:.1f} a week (p = {row.p_value or 0:.2g})")
     text = [headline, ""] + [f"- {clean(h.title or h.url, 200)} ({clean(h.source or '', 80)})"
                              f"\n  {safe_url(h.url)}" for h in alert.articles]
     html = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"></head><body>'

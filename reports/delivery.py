@@ -186,10 +186,13 @@ def signature(secret: str, body: bytes) -> str:
 
 
 def post_webhook(settings: Settings, message: Message, *,
-                 delays: tuple[float, ...] = WEBHOOK_DELAYS,
-                 deadline: float = WEBHOOK_DEADLINE_SECONDS) -> Outcome:
+                 delays: tuple[float, ...] | None = None,
+                 deadline: float | None = None) -> Outcome:
     """POST the message's summary to CAIT_WEBHOOK_URL; retried on 5xx, 429 and connection
-    errors after each of `delays` while the retries stay within `deadline` seconds."""
+    errors after each of `delays` (default `WEBHOOK_DELAYS`) while the retries stay within
+    `deadline` seconds (default `WEBHOOK_DEADLINE_SECONDS`)."""
+    delays = WEBHOOK_DELAYS if delays is None else delays
+    deadline = WEBHOOK_DEADLINE_SECONDS if deadline is None else deadline
     url = settings.webhook_url
     if not url.lower().startswith(("http://", "https://")):
         return Outcome("webhook", False, "CAIT_WEBHOOK_URL must be an http(s) URL")
