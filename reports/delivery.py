@@ -105,7 +105,8 @@ def email_message(settings: Settings, message: Message) -> EmailMessage:
     mail["From"] = settings.smtp_from
     mail["To"] = ", ".join(recipients(settings))
     mail["Date"] = formatdate(usegmt=True)
-    mail["Message-ID"] = make_msgid(domain="cait.invalid")
+    mail["Message-ID"] = make_msgid(domain=settings.smtp_from.rpartition("@")[2]
+                                    or "cait.invalid")
     mail.set_content(message.text)
     mail.add_alternative(message.html, subtype="html")
     if message.chart_png:
