@@ -99,6 +99,21 @@ class Settings:
         "(`DAY HH:MM`, UTC).")
     worker_id: str = _setting(
         "CAIT_WORKER_ID", "", "Name of this worker in heartbeats and leases (default host-pid).")
+    smtp_url: str = _setting(
+        "CAIT_SMTP_URL", "",
+        "Mail server for digests and spike alerts: `smtp://host:port`, `smtps://host:port` "
+        "(TLS) or `smtp+starttls://user:pass@host:port`; empty means no email.")
+    smtp_from: str = _setting(
+        "CAIT_SMTP_FROM", "cait@localhost", "From address of the emails cait sends.")
+    digest_to: str = _setting(
+        "CAIT_DIGEST_TO", "", "Comma-separated addresses that receive digests and alerts.")
+    webhook_url: str = _setting(
+        "CAIT_WEBHOOK_URL", "",
+        "URL that receives a JSON summary (Slack-compatible) of each digest and spike alert; "
+        "empty means no webhook.")
+    webhook_secret: str = _setting(
+        "CAIT_WEBHOOK_SECRET", "",
+        "Key of the `X-Cait-Signature: sha256=<hex>` HMAC of each webhook body; empty: unsigned.")
     fetch_log_days: int = _setting(
         "CAIT_FETCH_LOG_DAYS", 90, "Days of fetch_log rows kept.")
     log_level: str = _setting("CAIT_LOG_LEVEL", "INFO", "Logging level of the CLI and worker.")

@@ -2,7 +2,9 @@
 
 An APScheduler 3.11 background scheduler runs one pass at once and then every
 CAIT_COLLECT_EVERY_SECONDS (jobs never overlap: max_instances=1, coalesce, misfire grace).
-The weekly digest job runs on CAIT_DIGEST_CRON (default Monday 06:00 UTC).
+The weekly digest job runs on CAIT_DIGEST_CRON (default Monday 06:00 UTC). When delivery
+channels are set (CAIT_SMTP_URL, CAIT_WEBHOOK_URL), the digest is sent and each pass sends
+the current week's spike alerts once (reports/alerts.py) and retries failed deliveries.
 SIGTERM/SIGINT/SIGHUP set a stop event: the running pass cancels what is in flight (each source is
 written in one transaction with no await inside it, so nothing is half-written) and the
 process exits within seconds. A database that goes away is retried with backoff. On SQLite a
@@ -42,6 +44,8 @@ from db import migrate
 from db.models import WorkerHeartbeat
 from db.session import describe_url, get_engine, session_scope
 from pipeline import run_pass
+from reports.alerts import Delivered, alert_pass, send_digest
+from reports.delivery import configured_channels
 from reports.digest import build_digest, last_complete_week, store_digest
 from reports.render import digest_html, digest_markdown
 
@@ -147,7 +151,24 @@ class Worker:
                  summary["failed"], summary["new_articles"], summary["duplicates"],
                  summary["related_followed"], tagged.tagged, tagged.china_ai,
                  int((time.monotonic() - started) * 1000))
+        self.deliver()
         self.beat("idle")
+
+    def deliver(self) -> None:
+        """Send this week's new spike alerts and retry failed deliveries; whatever goes wrong
+        here is logged and never stops collection (the next pass retries)."""
+        if not configured_channels(self.settings):
+            return
+        try:
+            results = alert_pass(self.sessions, self.settings, self.id, datetime.now(UTC))
+        except sa_exc.DBAPIError as error:
+            log.error("event=delivery outcome=database_unavailable error=%r",
+                      str(error.orig)[:200])
+            return
+        except Exception:  # a bug in delivery must not take collection down with it
+            log.exception("event=delivery outcome=error")
+            return
+        _log_deliveries(results)
 
     def weekly_digest(self) -> None:
         """Write last week's digest (Markdown and HTML) to $CAIT_DATA_DIR/digests and the
@@ -166,6 +187,14 @@ class Worker:
         (directory / f"{week}.md").write_text(digest_markdown(data), encoding="utf-8")
         (directory / f"{week}.html").write_text(digest_html(data), encoding="utf-8")
         log.info("event=digest week=%s outcome=ok path=%s", week, directory / f"{week}.html")
+        if not configured_channels(self.settings):
+            return
+        try:  # claimed in the ledger: of several workers running this job, one sends
+            _log_deliveries(send_digest(self.sessions, self.settings, data, self.id,
+                                        datetime.now(UTC)))
+        except sa_exc.DBAPIError as error:
+            log.error("event=delivery kind=digest week=%s outcome=database_unavailable "
+                      "error=%r", week, str(error.orig)[:200])
 
     def run(self) -> int:
         """Serve until stopped; the exit status (0 stopped cleanly, 1 refused)."""
@@ -211,6 +240,15 @@ class Worker:
     def _on_signal(self, signum: int, _frame: Any) -> None:
         log.info("event=signal signal=%s: stopping", signal.Signals(signum).name)
         self.stop.set()
+
+
+def _log_deliveries(results: list[Delivered]) -> None:
+    """One line per delivery: an error line for a failure (the next pass retries it)."""
+    for r in results:
+        (log.info if r.outcome.ok else log.error)(
+            "event=delivery kind=%s theme=%s week=%s channel=%s attempt=%d outcome=%s "
+            "detail=%r", r.kind, r.theme, r.week, r.outcome.channel, r.attempt,
+            "sent" if r.outcome.ok else "failed", r.outcome.detail[:300])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -99,8 +99,11 @@ def show_config() -> None:
     table = Table("variable", "value", "help")
     for (variable, _default, help_text), value in zip(
             documented_settings(), current.__dict__.values(), strict=True):
-        table.add_row(variable, describe_url(str(value)) if variable == "DATABASE_URL" and value
-                      else str(value), help_text)
+        if value and variable in ("DATABASE_URL", "CAIT_SMTP_URL"):
+            value = describe_url(str(value))  # the password hidden
+        elif value and variable in ("CAIT_WEBHOOK_URL", "CAIT_WEBHOOK_SECRET"):
+            value = "(set, not shown)"  # a webhook URL often carries its token (Slack's do)
+        table.add_row(variable, str(value), help_text)
     console.print(table)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -19,11 +19,14 @@ from cli._common import (
     JsonFlag,
     console,
     err_console,
+    initialised_engine,
     open_session,
     output_format,
     print_json,
     print_rows,
     safe,
+    say,
+    settings,
     when,
     write_file,
 )
@@ -31,6 +34,9 @@ from cli._common import parse_date as _date
 from common.errors import UserError
 from common.vocabulary import THEMES
 from reports.escape import clean
+
+if TYPE_CHECKING:
+    from reports.digest import DigestData
 
 app = typer.Typer()
 
@@ -184,16 +190,26 @@ def digest_command(
     format: Annotated[str, typer.Option("--format", help="md | html")] = "md",
     output: Annotated[Path | None, typer.Option(help="File to write (default: stdout).")]
     = None,
+    send: Annotated[bool, typer.Option(
+        "--send", help="Email it (CAIT_SMTP_URL, CAIT_DIGEST_TO) and post it to "
+                       "CAIT_WEBHOOK_URL; one line per channel.")] = False,
 ) -> None:
-    """The weekly theme-trend digest; stored in the database and written out.
+    """The weekly theme-trend digest; stored in the database and written out, or sent.
+
+    With --send the digest goes out on every configured channel, even if it went before, and
+    each channel prints one line (sent, or failed with the reason); the exit status is 1 when
+    every channel failed.
 
     Example: cait digest --week 2026-W19 --format html --output digest.html
+    Example: cait digest --week 2026-W19 --send
     """
     from reports.digest import build_digest, last_complete_week, store_digest
     from reports.render import digest_html, digest_markdown
 
     if format not in ("md", "html"):
         raise UserError("--format must be md or html")
+    if send:
+        _check_channels()
     chosen = week or last_complete_week(datetime.now(UTC))
     with open_session() as session:
         try:
@@ -205,11 +221,40 @@ def digest_command(
         err_console.print(f"this replaces the stored digest of {chosen} (written "
                           f"{when(replaced)} UTC)", highlight=False, markup=False)
     content = digest_html(data) if format == "html" else digest_markdown(data)
-    if output is None:
-        sys.stdout.write(content)
-    else:
+    if output is not None:
         write_file(output, content)
         console.print(f"wrote {output}", highlight=False)
+    elif not send:
+        sys.stdout.write(content)
+    if send:
+        _send_digest(data)
+
+
+def _check_channels() -> None:
+    from reports.delivery import configured_channels
+
+    if not configured_channels(settings()):
+        raise UserError("nothing to send to: set CAIT_SMTP_URL and CAIT_DIGEST_TO, or "
+                        "CAIT_WEBHOOK_URL (see `cait config`)")
+
+
+def _send_digest(data: DigestData) -> None:
+    """Send the digest on every channel, one line each; exit 1 when every one failed."""
+    import os
+    import socket
+
+    from sqlalchemy.orm import sessionmaker
+
+    from reports.alerts import send_digest
+
+    sessions = sessionmaker(bind=initialised_engine(), expire_on_commit=False)
+    results = send_digest(sessions, settings(), data,
+                          f"cli@{socket.gethostname()}:{os.getpid()}", datetime.now(UTC),
+                          by_hand=True)
+    for result in results:
+        say(result.outcome.line())  # a reason may quote a server's reply: untrusted
+    if not any(r.outcome.ok for r in results):
+        raise typer.Exit(1)
 
 
 @app.command("narratives")

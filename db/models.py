@@ -340,3 +340,36 @@ class BackfillUrl(Base):
     error: Mapped[str | None] = mapped_column(Text)
     article_id: Mapped[int | None] = mapped_column(
         ForeignKey("articles.id", ondelete="SET NULL"))
+
+
+DELIVERY_KINDS: tuple[str, ...] = ("digest", "alert")
+DELIVERY_CHANNELS: tuple[str, ...] = ("email", "webhook")
+DELIVERY_STATUSES: tuple[str, ...] = ("sending", "sent", "failed")
+
+
+class Delivery(Base):
+    """One digest or spike alert on one channel: the ledger that keeps it to once.
+
+    The row is inserted *before* sending (status `sending`); the unique key (kind, theme,
+    week, channel) makes the insert succeed for one worker only, across restarts and across
+    several workers, so only that worker sends. A failed send is `failed` and the next pass
+    retries it (`attempts` counts the tries). A digest's theme is `*`."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("kind", "theme", "week", "channel", name="uq_deliveries_key"),
+        Index("ix_deliveries_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))      # DELIVERY_KINDS
+    theme: Mapped[str] = mapped_column(String(32))     # a theme, or `*` for a digest
+    week: Mapped[str] = mapped_column(String(10))      # ISO week, 2026-W19
+    channel: Mapped[str] = mapped_column(String(16))   # DELIVERY_CHANNELS
+    status: Mapped[str] = mapped_column(String(16))    # DELIVERY_STATUSES
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    owner: Mapped[str | None] = mapped_column(String(120))  # the worker or CLI that sends
+    error: Mapped[str | None] = mapped_column(Text)     # the last failure's reason
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)  # last claim or outcome
+    sent_at: Mapped[datetime | None]

@@ -158,10 +158,14 @@ padding:8px 10px;border-left:4px solid #f0a000}li{margin:6px 0}.meta{color:#666;
 a{color:#1a5fb4;word-break:break-word}"""
 
 
-def digest_html(data: DigestData) -> str:
+def digest_html(data: DigestData, chart_src: str | None = None) -> str:
     """The digest as one self-contained HTML file: inline CSS, the chart as a data: URI, one
-    narrow column for phones and e-mail clients, no scripts, every article string escaped."""
-    chart = base64.b64encode(data.chart_png).decode("ascii")
+    narrow column for phones and e-mail clients, no scripts, every article string escaped.
+
+    `chart_src` replaces the data: URI (an email names its attached chart `cid:…`, since
+    many mail clients do not show data: images)."""
+    chart = chart_src or "data:image/png;base64," + base64.b64encode(data.chart_png).decode(
+        "ascii")
     parts = [f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
              f'<meta name="viewport" content="width=device-width,initial-scale=1">'
              f"<title>China-AI coverage, week {html_text(data.week)}</title>"
@@ -179,7 +183,7 @@ def digest_html(data: DigestData) -> str:
                      f"<td class='n'>{_change(s.row)}</td><td class='n'>{s.row.share:.0%}</td>"
                      f"<td>{spike}</td></tr>")
     parts.append(f'</table><p><img alt="Weekly China-AI articles per theme" '
-                 f'src="data:image/png;base64,{chart}"></p>')
+                 f'src="{html_text(chart, 10**7)}"></p>')
     for s in data.themes:
         spike = ' <span class="spike">spike</span>' if s.row.spike else ""
         parts.append(f"<h2>{s.theme}{spike}</h2>")

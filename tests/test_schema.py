@@ -25,7 +25,7 @@ from db.session import make_engine, session_scope
 from db.views import iso_week_sql
 
 EXPECTED_TABLES = {"sources", "articles", "article_links", "article_themes", "labels",
-                   "model_versions", "fetch_log"}
+                   "model_versions", "fetch_log", "deliveries"}
 
 
 def test_every_model_round_trips(engine: Engine) -> None:
