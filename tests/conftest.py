@@ -70,6 +70,17 @@ def engine(db_url: str) -> Iterator[Engine]:
     eng.dispose()
 
 
+@pytest.fixture(autouse=True)
+def _release_cli_engines() -> Iterator[None]:
+    """The CLI keeps one engine per database URL for its process; in the test process every
+    PostgreSQL test has its own schema, so each would keep its idle connections until the end
+    of the run (and a full run passed PostgreSQL's 100 clients). Dispose them per test."""
+    yield
+    from db.session import dispose_engines
+
+    dispose_engines()
+
+
 @pytest.fixture
 def server() -> Iterator[LoopbackServer]:
     srv = LoopbackServer().start()
