@@ -27,7 +27,8 @@ from typing import Any
 
 from collectors.dedup import Fingerprint, fingerprint
 from collectors.feeds import ParsedFeed, parse_feed
-from collectors.pages import ExtractedPage, extract_page
+from collectors.pages import ExtractedPage
+from collectors.pages import extract_page as _extract_page
 from collectors.urls import canonical_urls
 
 log = logging.getLogger("cait.collect")
@@ -48,6 +49,11 @@ def prepare_feed(body: bytes, headers: dict[str, str], url: str) -> PreparedFeed
     parsed = parse_feed(body, headers, url)
     return PreparedFeed(parsed, canonical_urls([e.url for e in parsed.entries]),
                         [fingerprint(e.content or e.summary) for e in parsed.entries])
+
+
+def extract_page(body: bytes, url: str, content_type: str, date_known: bool) -> ExtractedPage:
+    """`pages.extract_page` with its keyword argument as a positional one (for the pool)."""
+    return _extract_page(body, url, content_type, date_known=date_known)
 
 
 def _ready() -> bool:
@@ -107,8 +113,10 @@ class Offload:
         prepared: PreparedFeed = result
         return prepared
 
-    async def extract_page(self, body: bytes, url: str, content_type: str) -> ExtractedPage:
-        result = await self._run(extract_page, body, url, content_type, inline_thread=True)
+    async def extract_page(self, body: bytes, url: str, content_type: str,
+                           date_known: bool = False) -> ExtractedPage:
+        result = await self._run(extract_page, body, url, content_type, date_known,
+                                 inline_thread=True)
         if isinstance(result, BrokenProcessPool):
             return ExtractedPage(url=url, canonical_url=url, title=None, text=None, author=None,
                                  published_at=None, language=None, encoding="", related=[],
