@@ -101,7 +101,7 @@ def run_full_text(port: int, workdir: Path, processes: int | None, warm: bool
     model = prepare_model(engine, settings)  # trained once into workdir, then loaded
     offload = None
     if warm:
-        offload = Offload(settings.parse_processes)
+        offload = Offload(settings.parse_process_count)
         offload.start()
         if offload._pool is not None:  # wait until every process has started and imported
             list(offload._pool.map(_warm, range(offload.processes * 4)))
@@ -131,16 +131,16 @@ def full_text_figures(port: int) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             workdir = Path(tmp)
             run_full_text(port, workdir, 0, warm=True)  # trains the model once, untimed
-            default = load_settings(environ={}).parse_processes
-            print(f"full text: 100 corpus pages as 10 full-text feeds on 10 loopback hosts, "
-                  f"100-300 ms latency; fetch, extract, dedup, store, classify")
+            default = load_settings(environ={}).parse_process_count
+            print("full text: 100 corpus pages as 10 full-text feeds on 10 loopback hosts, "
+                  "100-300 ms latency; fetch, extract, dedup, store, classify")
             print(f"{'':44}{'seconds':>9}{'articles/s':>12}{'full text':>11}{'main CPU s':>12}")
             runs: list[tuple[str, int | None, bool]] = [
                 ("CAIT_PARSE_PROCESSES=0 (one process)", 0, True),
                 ("CAIT_PARSE_PROCESSES=1", 1, True),
                 ("CAIT_PARSE_PROCESSES=2", 2, True),
                 (f"default ({default} processes)", None, True),
-                (f"default, pool started in the pass", None, False)]
+                ("default, pool started in the pass", None, False)]
             for label, processes, warm in runs:
                 elapsed, stored, full, cpu = run_full_text(port, workdir, processes, warm)
                 print(f"{label:44}{elapsed:9.2f}{stored / elapsed:12.1f}{full:>11}{cpu:12.2f}")
@@ -226,7 +226,7 @@ def main() -> None:
           f"time: {elapsed / cait_parse_seconds:.2f}x (target <= 1.5x)")
     print(f"peak RSS: {rss_before:.0f} MB before, {rss_after:.0f} MB after the pass; parser "
           f"process {peak_rss_mb(resource.RUSAGE_CHILDREN):.0f} MB "
-          f"(CAIT_PARSE_PROCESSES={load_settings(environ={}).parse_processes})")
+          f"(CAIT_PARSE_PROCESSES={load_settings(environ={}).parse_process_count})")
     parser_side_by_side()
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from collectors.offload import MAX_BROKEN_POOLS, Offload, PreparedFeed, prepare_feed
+from config import load_settings
 from tests.conftest import CORPUS
 
 BASE = "https://feed.example/feed.xml"
@@ -113,3 +114,14 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return status != "Z"  # a zombie has exited; only its parent (init here) can reap it
+
+
+def test_parse_processes_default_to_the_cores_this_process_may_use() -> None:
+    cores = len(os.sched_getaffinity(0))
+    assert load_settings(environ={}).parse_processes == "auto"
+    assert load_settings(environ={}).parse_process_count == cores
+    assert load_settings(environ={"CAIT_PARSE_PROCESSES": "Auto"}).parse_process_count == cores
+    assert load_settings(environ={"CAIT_PARSE_PROCESSES": "3"}).parse_process_count == 3
+    assert load_settings(environ={"CAIT_PARSE_PROCESSES": "0"}).parse_process_count == 0
+    with pytest.raises(ValueError, match="CAIT_PARSE_PROCESSES must be a number or auto"):
+        load_settings(environ={"CAIT_PARSE_PROCESSES": "many"})
