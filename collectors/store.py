@@ -213,9 +213,8 @@ def store_articles(session: Session, items: list[NewArticle], near: NearDuplicat
              for url, position in near_in_batch.items()
              if url in ids and rows[position]["canonical_url"] in ids]
     if fixes:
-        table = Article.__table__
         session.connection().execute(
-            update(table).where(table.c.id == bindparam("row_id"))
+            update(Article).where(Article.id == bindparam("row_id"))
             .values(duplicate_of=bindparam("first_id")), fixes)
     for row in rows:  # in the order given, as the new ids are reported
         article_id = ids.get(row["canonical_url"])
