@@ -19,9 +19,13 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import signal
+import sys
 import threading
+import types
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,6 +79,20 @@ def _exit_with(sentinel: int) -> None:
     os._exit(0)
 
 
+@contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """Processes spawned inside do not re-import the program that starts them. 'spawn' runs
+    the parent's main module again in every child (the `cait` script imports the whole CLI,
+    `python -m worker` the classifier and the scheduler: seconds, issue 18); a pool process
+    needs nothing from it, only `collectors.offload`, imported when its first task arrives."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
 class Offload:
     """Runs `parse_feed` and `extract_page` in worker processes (or inline with 0)."""
 
@@ -90,13 +108,17 @@ class Offload:
         self.close()
 
     def start(self) -> None:
-        """Start the pool now (its imports take a second) so that it is ready when the
-        first response arrives; called by every use anyway."""
+        """Start the pool's processes now (their imports take a second) so that they are
+        ready when the first response arrives; called by every use anyway."""
         if self.processes and self._pool is None:
             self._pool = ProcessPoolExecutor(self.processes,
                                              mp_context=multiprocessing.get_context("spawn"),
                                              initializer=_start_pool_process)
-            self._pool.submit(_ready)
+            with _main_module_hidden():
+                # One task per process, submitted at once: the pool starts a process for each
+                # (it starts one only when none is idle), so all start here, without __main__.
+                for _ in range(self.processes):
+                    self._pool.submit(_ready)
 
     def close(self) -> None:
         if self._pool is not None:
