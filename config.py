@@ -46,7 +46,8 @@ class Settings:
     parse_processes: int | str = _setting(
         "CAIT_PARSE_PROCESSES", "auto",
         "Processes that parse feeds and extract pages beside the one that fetches and writes "
-        "(`auto` = one per core this process may use; 0 = do it all in one process).")
+        "(`auto` = one per spare core: the cores this process may use, less one, at least "
+        "one; 0 = do it all in one process).")
     connect_timeout: float = _setting(
         "CAIT_CONNECT_TIMEOUT", 10.0, "Seconds to wait for a TCP/TLS connection.")
     read_timeout: float = _setting(
@@ -113,14 +114,16 @@ class Settings:
 
     @property
     def parse_process_count(self) -> int:
-        """CAIT_PARSE_PROCESSES as a number: `auto` is the cores this process may use (a
-        full-text pass is extraction-bound and the fetching process is mostly idle: issue 18)."""
+        """CAIT_PARSE_PROCESSES as a number: `auto` is one per spare core. The fetching
+        process needs a core of its own: on two cores a second parser process measured no
+        faster, and starting both slowed a pass's start (issue 18, bench/README.md)."""
         if isinstance(self.parse_processes, int):
             return max(0, self.parse_processes)
         try:
-            return len(os.sched_getaffinity(0))
+            cores = len(os.sched_getaffinity(0))
         except AttributeError:  # not on Linux
-            return os.cpu_count() or 1
+            cores = os.cpu_count() or 1
+        return max(1, cores - 1)
 
 
 def _convert(raw: str, current: Any, env: str) -> Any:

@@ -117,8 +117,8 @@ def _alive(pid: int) -> bool:
     return status != "Z"  # a zombie has exited; only its parent (init here) can reap it
 
 
-def test_parse_processes_default_to_the_cores_this_process_may_use() -> None:
-    cores = len(os.sched_getaffinity(0))
+def test_parse_processes_default_to_the_spare_cores() -> None:
+    cores = max(1, len(os.sched_getaffinity(0)) - 1)
     assert load_settings(environ={}).parse_processes == "auto"
     assert load_settings(environ={}).parse_process_count == cores
     assert load_settings(environ={"CAIT_PARSE_PROCESSES": "Auto"}).parse_process_count == cores
