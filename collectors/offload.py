@@ -120,6 +120,11 @@ class Offload:
                 for _ in range(self.processes):
                     self._pool.submit(_ready)
 
+    @property
+    def running(self) -> bool:
+        """Whether the pool's processes have been started (and not closed)."""
+        return self._pool is not None
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)

@@ -137,7 +137,8 @@ async def run_pass(sessions: SessionFactory, settings: Settings, *,
         near = store.load_near_duplicate_index(session, now)
     report = PassReport()
     offload = offload or Offload(0)
-    offload.start()
+    if snapshots:  # else it starts when a pending related link needs it, if any does
+        offload.start()
     async with Fetcher(settings, robots) as fetcher:
         ctx = PassContext(settings, sessions, fetcher, offload, gate or keyword_relevance, near,
                        random.Random(seed), utcnow,
