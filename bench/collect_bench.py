@@ -102,9 +102,7 @@ def run_full_text(port: int, workdir: Path, processes: int | None, warm: bool
     offload = None
     if warm:
         offload = Offload(settings.parse_process_count)
-        offload.start()
-        if offload._pool is not None:  # wait until every process has started and imported
-            list(offload._pool.map(_warm, range(offload.processes * 4)))
+        offload.warm()
     cpu, started = time.process_time(), time.perf_counter()
     try:
         run_pass(engine, settings, model=model, due_only=False, offload=offload)
@@ -118,11 +116,6 @@ def run_full_text(port: int, workdir: Path, processes: int | None, warm: bool
                             .where(Article.text.is_not(None))) or 0)
     engine.dispose()
     return elapsed, stored, full, cpu
-
-
-def _warm(_: int) -> bool:
-    time.sleep(0.2)  # keeps each process busy long enough for the pool to start the next
-    return True
 
 
 def full_text_figures(port: int) -> None:

@@ -21,6 +21,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import types
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -60,7 +61,8 @@ def extract_page(body: bytes, url: str, content_type: str, date_known: bool) -> 
     return _extract_page(body, url, content_type, date_known=date_known)
 
 
-def _ready() -> bool:
+def _ready(pause: float = 0.0) -> bool:
+    time.sleep(pause)
     return True
 
 
@@ -119,6 +121,14 @@ class Offload:
                 # (it starts one only when none is idle), so all start here, without __main__.
                 for _ in range(self.processes):
                     self._pool.submit(_ready)
+
+    def warm(self) -> None:
+        """Start the pool and wait until each process has imported what it needs (each is
+        kept busy a moment, so that no process takes two of these tasks)."""
+        self.start()
+        if self._pool is not None:
+            for future in [self._pool.submit(_ready, 0.2) for _ in range(self.processes)]:
+                future.result()
 
     @property
     def running(self) -> bool:
