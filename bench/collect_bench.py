@@ -123,7 +123,9 @@ def full_text_figures(port: int) -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             workdir = Path(tmp)
-            run_full_text(port, workdir, 0, warm=True)  # trains the model once, untimed
+            # trains the model once, untimed; in a parser process, so that this process has
+            # not extracted a page before the in-process row (its one-off loading counts)
+            run_full_text(port, workdir, 1, warm=True)
             default = load_settings(environ={}).parse_process_count
             print("full text: 100 corpus pages as 10 full-text feeds on 10 loopback hosts, "
                   "100-300 ms latency; fetch, extract, dedup, store, classify")
