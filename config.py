@@ -46,8 +46,8 @@ class Settings:
     parse_processes: int | str = _setting(
         "CAIT_PARSE_PROCESSES", "auto",
         "Processes that parse feeds and extract pages beside the one that fetches and writes "
-        "(`auto` = one per spare core: the cores this process may use, less one, at least "
-        "one; 0 = do it all in one process).")
+        "(`auto` = one per core this process may use, started as work arrives; 0 = do it all "
+        "in one process).")
     connect_timeout: float = _setting(
         "CAIT_CONNECT_TIMEOUT", 10.0, "Seconds to wait for a TCP/TLS connection.")
     read_timeout: float = _setting(
@@ -114,16 +114,15 @@ class Settings:
 
     @property
     def parse_process_count(self) -> int:
-        """CAIT_PARSE_PROCESSES as a number: `auto` is one per spare core. The fetching
-        process needs a core of its own: on two cores a second parser process measured no
-        faster, and starting both slowed a pass's start (issue 18, bench/README.md)."""
+        """CAIT_PARSE_PROCESSES as a number: `auto` is the cores this process may use. A
+        full-text pass is extraction-bound while the fetching process is mostly idle; on two
+        cores two parser processes measured faster than one (issue 18, bench/README.md)."""
         if isinstance(self.parse_processes, int):
             return max(0, self.parse_processes)
         try:
-            cores = len(os.sched_getaffinity(0))
+            return len(os.sched_getaffinity(0))
         except AttributeError:  # not on Linux
-            cores = os.cpu_count() or 1
-        return max(1, cores - 1)
+            return os.cpu_count() or 1
 
 
 def _convert(raw: str, current: Any, env: str) -> Any:

@@ -83,7 +83,7 @@ def _exit_with(sentinel: int) -> None:
 
 @contextmanager
 def _main_module_hidden() -> Iterator[None]:
-    """Processes spawned inside do not re-import the program that starts them. 'spawn' runs
+    """Processes started inside do not re-import the program that starts them. 'spawn' runs
     the parent's main module again in every child (the `cait` script imports the whole CLI,
     `python -m worker` the classifier and the scheduler: seconds, issue 18); a pool process
     needs nothing from it, only `collectors.offload`, imported when its first task arrives."""
@@ -116,18 +116,17 @@ class Offload:
             self._pool = ProcessPoolExecutor(self.processes,
                                              mp_context=multiprocessing.get_context("spawn"),
                                              initializer=_start_pool_process)
-            with _main_module_hidden():
-                # One task per process, submitted at once: the pool starts a process for each
-                # (it starts one only when none is idle), so all start here, without __main__.
-                for _ in range(self.processes):
-                    self._pool.submit(_ready)
+            with _main_module_hidden():  # the pool starts a process in `submit` (see _run)
+                self._pool.submit(_ready)
 
     def warm(self) -> None:
         """Start the pool and wait until each process has imported what it needs (each is
         kept busy a moment, so that no process takes two of these tasks)."""
         self.start()
         if self._pool is not None:
-            for future in [self._pool.submit(_ready, 0.2) for _ in range(self.processes)]:
+            with _main_module_hidden():
+                futures = [self._pool.submit(_ready, 0.2) for _ in range(self.processes)]
+            for future in futures:
                 future.result()
 
     @property
@@ -169,7 +168,11 @@ class Offload:
         if pool is None:
             return await asyncio.to_thread(function, *args) if inline_thread else function(*args)
         try:
-            result = await asyncio.get_running_loop().run_in_executor(pool, function, *args)
+            # The pool starts another process (up to its size) when a task is submitted and
+            # none is idle: in `submit`, which run_in_executor calls before it returns.
+            with _main_module_hidden():
+                pending = asyncio.get_running_loop().run_in_executor(pool, function, *args)
+            result = await pending
         except BrokenProcessPool as error:
             if self._pool is pool:  # the first of its tasks to fail replaces it
                 pool.shutdown(wait=False, cancel_futures=True)

@@ -117,8 +117,8 @@ def _alive(pid: int) -> bool:
     return status != "Z"  # a zombie has exited; only its parent (init here) can reap it
 
 
-def test_parse_processes_default_to_the_spare_cores() -> None:
-    cores = max(1, len(os.sched_getaffinity(0)) - 1)
+def test_parse_processes_default_to_the_cores_this_process_may_use() -> None:
+    cores = len(os.sched_getaffinity(0))
     assert load_settings(environ={}).parse_processes == "auto"
     assert load_settings(environ={}).parse_process_count == cores
     assert load_settings(environ={"CAIT_PARSE_PROCESSES": "Auto"}).parse_process_count == cores
@@ -140,10 +140,13 @@ def test_pool_processes_do_not_import_the_program_that_starts_them(tmp_path: Pat
         f"    sys.path.insert(0, {str(ROOT)!r})\n"
         "    from collectors.offload import Offload\n"
         "    import asyncio\n"
+        "    feed = b'<rss><channel><item><link>https://a.example/1</link></item></channel></rss>'\n"
+        "    async def main(pool):\n"  # several at once: the pool starts its second process
+        "        return await asyncio.gather(*(pool.prepare_feed(feed, {}, 'https://a.example/f')\n"
+        "                                      for _ in range(8)))\n"
         "    with Offload(2) as pool:\n"
-        "        prepared = asyncio.run(pool.prepare_feed(b'<rss><channel><item><link>"
-        "https://a.example/1</link></item></channel></rss>', {}, 'https://a.example/f'))\n"
-        "    print(len(prepared.parsed.entries))\n")
+        "        prepared = asyncio.run(main(pool))\n"
+        "    print(len(prepared[0].parsed.entries))\n")
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                           timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
