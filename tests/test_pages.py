@@ -83,18 +83,6 @@ def test_seed_page_related_block_is_found_in_order() -> None:
     assert page.published_at is not None and page.published_at.year == 2026
 
 
-def test_a_date_in_the_text_is_guessed_only_when_the_feed_gave_none() -> None:
-    # With the feed's date known, htmldate reads the page's metadata but does not search its
-    # text (dateparser's locales cost seconds per process: issue 18); the text is unchanged.
-    body = article_page("Huawei", ["Posted 3rd of March, 2021"]
-                        + ["Huawei ships Ascend chips to data centres in Shenzhen."] * 5)
-    guessed = extract_page(body.encode(), "https://news.example/a/1")
-    trusted = extract_page(body.encode(), "https://news.example/a/1", date_known=True)
-    assert guessed.published_at is not None and guessed.published_at.day == 3
-    assert trusted.published_at is None
-    assert trusted.text == guessed.text and trusted.title == guessed.title
-
-
 @pytest.mark.parametrize(("name", "block", "first_anchor"), [
     ("adbar-trafilatura__reuters.com.parasite.html", "Related Coverage", "Factbox"),
     ("adbar-trafilatura__medicalnewstoday.com.318674.html", "Related Coverage",
@@ -157,3 +145,15 @@ def test_strip_html_keeps_paragraph_breaks() -> None:
     assert strip_html("<p>One &amp; two</p><p>three<script>x()</script></p>") == "One & two\nthree"
     assert strip_html("plain &lt;text&gt;") == "plain <text>"
     assert strip_html("   ") is None
+
+
+def test_a_date_in_the_text_is_guessed_only_when_the_feed_gave_none() -> None:
+    # With the feed's date known, htmldate reads the page's metadata but does not search its
+    # text (dateparser's locales cost seconds per process: issue 18); the text is unchanged.
+    body = article_page("Huawei", ["Posted 3rd of March, 2021"]
+                        + ["Huawei ships Ascend chips to data centres in Shenzhen."] * 5)
+    guessed = extract_page(body.encode(), "https://news.example/a/1")
+    trusted = extract_page(body.encode(), "https://news.example/a/1", date_known=True)
+    assert guessed.published_at is not None and guessed.published_at.day == 3
+    assert trusted.published_at is None
+    assert trusted.text == guessed.text and trusted.title == guessed.title
