@@ -3,7 +3,7 @@
 Prints, in one run, for N feeds (from the corpus, 100–300 ms injected latency, 2 % failures,
 spread over 16 loopback hosts):
   cait     – one `collect` pass end to end (fetch, parse, dedup, store in SQLite), with the
-             default CAIT_PARSE_PROCESSES=1 (parsing and hashing in a second process)
+             default CAIT_PARSE_PROCESSES (parsing and hashing in parser processes)
   (a)      – a naive sequential loop of httpx.get + feedparser.parse (on a sample, as a rate)
   (b)      – the CPU-only parse time of the same bytes, with feedparser and with cait's parser
 and the parser side by side on the 122 corpus feeds (fastfeedparser fast path vs feedparser).
