@@ -43,10 +43,11 @@ class Settings:
         "CAIT_HOST_CONCURRENCY", 2, "Requests in flight at once to one host.")
     host_delay_seconds: float = _setting(
         "CAIT_HOST_DELAY_SECONDS", 5.0, "Minimum seconds between request starts to one host.")
-    parse_processes: int = _setting(
-        "CAIT_PARSE_PROCESSES", 1,
+    parse_processes: int | str = _setting(
+        "CAIT_PARSE_PROCESSES", "auto",
         "Processes that parse feeds and extract pages beside the one that fetches and writes "
-        "(0 = do it all in one process; more than the spare cores gains nothing).")
+        "(`auto` = one per core this process may use, started as work arrives; 0 = do it all "
+        "in one process).")
     connect_timeout: float = _setting(
         "CAIT_CONNECT_TIMEOUT", 10.0, "Seconds to wait for a TCP/TLS connection.")
     read_timeout: float = _setting(
@@ -140,6 +141,18 @@ class Settings:
     def effective_model_dir(self) -> Path:
         return Path(self.model_dir) if self.model_dir else self.data_dir / "models"
 
+    @property
+    def parse_process_count(self) -> int:
+        """CAIT_PARSE_PROCESSES as a number: `auto` is the cores this process may use. A
+        full-text pass is extraction-bound while the fetching process is mostly idle; on two
+        cores two parser processes measured faster than one (issue 18, bench/README.md)."""
+        if isinstance(self.parse_processes, int):
+            return max(0, self.parse_processes)
+        try:
+            return len(os.sched_getaffinity(0))
+        except AttributeError:  # not on Linux
+            return os.cpu_count() or 1
+
 
 def _convert(raw: str, current: Any, env: str) -> Any:
     if isinstance(current, bool):
@@ -158,6 +171,13 @@ def _convert(raw: str, current: Any, env: str) -> Any:
         raise ValueError(f"{env} must be a number, got {raw!r}") from None
     if isinstance(current, Path):
         return Path(raw).expanduser()
+    if current == "auto":  # a number, or auto
+        if raw.strip().lower() == "auto":
+            return "auto"
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"{env} must be a number or auto, got {raw!r}") from None
     return raw
 
 

@@ -12,23 +12,25 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
-from classify.model import ThemeModel
-from classify.registry import ensure_model
-from classify.tagging import TagReport, relevance_gate, tag_articles
-from classify.train import Note, silent
+from classify.tagging import TagReport, any_untagged, relevance_gate, tag_articles
 from collectors.offload import Offload
 from collectors.report import PassReport, SourceReport
 from collectors.robots import RobotsCache
 from collectors.update import collect
+from common.vocabulary import THEMES
 from config import Settings
+from db.queries import current_model
 from db.session import session_scope
 
 if TYPE_CHECKING:  # the sitemap parser is imported by `cait backfill` only, not by every pass
+    from classify.model import ThemeModel  # scikit-learn: imported when a pass needs it
+    from classify.train import Note
     from collectors.backfill import BackfillReport, Limits
 
 
@@ -40,11 +42,46 @@ class PassResult:
     tagged: TagReport
 
 
-def prepare_model(engine: Engine, settings: Settings, note: Note = silent) -> ThemeModel:
+def prepare_model(engine: Engine, settings: Settings, note: Note | None = None) -> ThemeModel:
     """The model the pass uses: the current one, or the default one bootstrapped (logged;
     `note` hears what the bootstrap's training is doing)."""
+    from classify.registry import ensure_model
+    from classify.train import silent
+
     with session_scope(engine) as session:
-        return ensure_model(session, settings.effective_model_dir, note)
+        return ensure_model(session, settings.effective_model_dir, note or silent)
+
+
+class _PassModel:
+    """The pass's model, loaded when something needs it: a Related-News link to gate or an
+    article to tag. A pass with neither (`cait collect` with nothing due) never imports
+    scikit-learn nor loads a model (issue 18)."""
+
+    def __init__(self, engine: Engine, settings: Settings, model: ThemeModel | None,
+                 note: Note | None) -> None:
+        self.engine, self.settings, self.note = engine, settings, note
+        self.model = model
+        self._gate: Callable[[str], float] | None = None
+
+    def get(self) -> ThemeModel:
+        if self.model is None:
+            self.model = prepare_model(self.engine, self.settings, self.note)
+        return self.model
+
+    def gate(self, anchor_text: str) -> float:
+        if self._gate is None:
+            self._gate = relevance_gate(self.get())
+        return self._gate(anchor_text)
+
+    def nothing_to_tag(self, session: Session) -> bool:
+        """True when the current model (on disk) has tagged every article already, or when
+        there is no article at all."""
+        version = ""  # no model yet: every article is untagged
+        if self.model is not None:
+            version = self.model.version
+        elif (row := current_model(session)) is not None and row.path and Path(row.path).exists():
+            version = row.version
+        return not any_untagged(session, version)
 
 
 def run_pass(engine: Engine, settings: Settings, *, model: ThemeModel | None = None,
@@ -52,19 +89,25 @@ def run_pass(engine: Engine, settings: Settings, *, model: ThemeModel | None = N
              stop: threading.Event | None = None, robots: RobotsCache | None = None,
              offload: Offload | None = None,
              on_source_done: Callable[[SourceReport], None] | None = None,
-             on_stage: Callable[[str], None] | None = None) -> PassResult:
-    """Collect (due or named) sources with the model's relevance gate, then tag new articles."""
-    model = model if model is not None else prepare_model(engine, settings)
+             on_stage: Callable[[str], None] | None = None,
+             note: Note | None = None) -> PassResult:
+    """Collect (due or named) sources with the model's relevance gate, then tag new articles.
+    Without `model` the current one is loaded (or bootstrapped, telling `note`) when first
+    needed."""
+    pass_model = _PassModel(engine, settings, model, note)
     sessions = sessionmaker(bind=engine, expire_on_commit=False)
     report = collect(sessions, settings, names=names, due_only=due_only,
-                     gate=relevance_gate(model), robots=robots, offload=offload,
+                     gate=pass_model.gate, robots=robots, offload=offload,
                      on_source_done=on_source_done, owner=owner, stop=stop)
     if on_stage is not None:
         on_stage("classifying")
     with session_scope(engine) as session:
+        if pass_model.nothing_to_tag(session):
+            return PassResult(report, TagReport(by_theme={t: 0 for t in THEMES}))
         # Commit each batch of 500: a stop, a kill or a lost database keeps what was tagged,
         # and SQLite's write lock is never held for a whole backlog.
-        tagged = tag_articles(session, model, progress=lambda _count: session.commit(),
+        tagged = tag_articles(session, pass_model.get(),
+                              progress=lambda _count: session.commit(),
                               should_stop=stop.is_set if stop is not None else None)
     return PassResult(report, tagged)
 

@@ -104,7 +104,7 @@ class Worker:
         self.id = settings.worker_id or f"{socket.gethostname()}-{os.getpid()}"
         self.stop = threading.Event()
         self.robots = RobotsCache()
-        self.offload = Offload(settings.parse_processes)  # kept for the worker's life
+        self.offload = Offload(settings.parse_process_count)  # kept for the worker's life
         self.failures = 0
         self.retry_at = 0.0
 

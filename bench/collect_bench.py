@@ -3,12 +3,20 @@
 Prints, in one run, for N feeds (from the corpus, 100–300 ms injected latency, 2 % failures,
 spread over 16 loopback hosts):
   cait     – one `collect` pass end to end (fetch, parse, dedup, store in SQLite), with the
-             default CAIT_PARSE_PROCESSES=1 (parsing and hashing in a second process)
+             default CAIT_PARSE_PROCESSES (parsing and hashing in parser processes)
   (a)      – a naive sequential loop of httpx.get + feedparser.parse (on a sample, as a rate)
   (b)      – the CPU-only parse time of the same bytes, with feedparser and with cait's parser
 and the parser side by side on the 122 corpus feeds (fastfeedparser fast path vs feedparser).
 
+Full text (`--only full-text`, also in the default run): the 100 corpus article pages as 10
+full-text feeds on 10 loopback hosts (100–300 ms latency on every request), one pass end to end
+as `cait run` does it (fetch feeds → fetch pages → extract → dedup → store → classify), in
+articles/s for CAIT_PARSE_PROCESSES=1, 2 and the default; the parser processes and the model are
+started before the clock (a worker keeps both), and once more with the pool started inside the
+pass, as one `cait collect` does.
+
 Run: .venv/bin/python -m bench.collect_bench [--feeds 1000] [--naive-sample 100]
+     [--only feeds|full-text]
 """
 
 from __future__ import annotations
@@ -27,8 +35,9 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
-from bench.feed_server import CORPUS, feed_bodies, feed_urls
+from bench.feed_server import CORPUS, feed_bodies, feed_urls, full_text_urls
 from collectors.feeds import parse_feed
+from collectors.offload import Offload
 from collectors.sources import SourceSpec
 from collectors.store import add_sources
 from collectors.update import collect
@@ -38,9 +47,9 @@ from db.models import Article
 from db.session import make_engine
 
 
-def start_server(feeds: int, hosts: int, port: int) -> subprocess.Popen[str]:
+def start_server(feeds: int, hosts: int, port: int, *extra: str) -> subprocess.Popen[str]:
     proc = subprocess.Popen([sys.executable, "-m", "bench.feed_server", "--feeds", str(feeds),
-                             "--hosts", str(hosts), "--port", str(port)],
+                             "--hosts", str(hosts), "--port", str(port), *extra],
                             stdout=subprocess.PIPE, text=True,
                             cwd=Path(__file__).resolve().parents[1])
     assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
@@ -69,6 +78,69 @@ def run_cait(urls: list[str], workdir: Path) -> tuple[float, int, int, int]:
         stored = int(s.scalar(select(func.count()).select_from(Article)) or 0)
     entries = sum(r.entries for r in report.sources)
     return elapsed, entries, stored, summary["failed"]
+
+
+def run_full_text(port: int, workdir: Path, processes: int | None, warm: bool
+                  ) -> tuple[float, int, int, float]:
+    """One full-text pass on a fresh database: (seconds, articles stored, of them with the
+    page's text, CPU seconds of this process). `processes` None is the default setting."""
+    from pipeline import prepare_model, run_pass  # scikit-learn: only for this mode
+
+    overrides = {} if processes is None else {"parse_processes": processes}
+    settings = load_settings(environ={}, data_dir=workdir, host_concurrency=8,
+                             host_delay_seconds=0.0, concurrency=64, related_depth=0,
+                             allow_private_networks=True, **overrides)
+    database = workdir / f"full-text-{time.monotonic_ns()}.db"
+    engine = make_engine(f"sqlite:///{database}")
+    migrate.upgrade(engine)
+    sessions = sessionmaker(bind=engine, expire_on_commit=False)
+    with sessions() as s:
+        add_sources(s, [SourceSpec(f"full text {k}", url, full_text=True)
+                        for k, url in enumerate(full_text_urls(port))], 3600)
+        s.commit()
+    model = prepare_model(engine, settings)  # trained once into workdir, then loaded
+    offload = None
+    if warm:
+        offload = Offload(settings.parse_process_count)
+        offload.warm()
+    cpu, started = time.process_time(), time.perf_counter()
+    try:
+        run_pass(engine, settings, model=model, due_only=False, offload=offload)
+    finally:
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        if offload is not None:
+            offload.close()
+    with sessions() as s:
+        stored = int(s.scalar(select(func.count()).select_from(Article)) or 0)
+        full = int(s.scalar(select(func.count()).select_from(Article)
+                            .where(Article.text.is_not(None))) or 0)
+    engine.dispose()
+    return elapsed, stored, full, cpu
+
+
+def full_text_figures(port: int) -> None:
+    server = start_server(0, 10, port, "--full-text")
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            workdir = Path(tmp)
+            # trains the model once, untimed; in a parser process, so that this process has
+            # not extracted a page before the in-process row (its one-off loading counts)
+            run_full_text(port, workdir, 1, warm=True)
+            default = load_settings(environ={}).parse_process_count
+            print("full text: 100 corpus pages as 10 full-text feeds on 10 loopback hosts, "
+                  "100-300 ms latency; fetch, extract, dedup, store, classify")
+            print(f"{'':44}{'seconds':>9}{'articles/s':>12}{'full text':>11}{'main CPU s':>12}")
+            runs: list[tuple[str, int | None, bool]] = [
+                ("CAIT_PARSE_PROCESSES=0 (one process)", 0, True),
+                ("CAIT_PARSE_PROCESSES=1", 1, True),
+                ("CAIT_PARSE_PROCESSES=2", 2, True),
+                (f"default ({default} processes)", None, True),
+                ("default, pool started in the pass", None, False)]
+            for label, processes, warm in runs:
+                elapsed, stored, full, cpu = run_full_text(port, workdir, processes, warm)
+                print(f"{label:44}{elapsed:9.2f}{stored / elapsed:12.1f}{full:>11}{cpu:12.2f}")
+    finally:
+        server.terminate()
 
 
 def run_naive(urls: list[str]) -> tuple[float, int]:
@@ -112,7 +184,12 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=16)
     parser.add_argument("--naive-sample", type=int, default=100)
     parser.add_argument("--port", type=int, default=18080)
+    parser.add_argument("--only", choices=["feeds", "full-text"])
     args = parser.parse_args()
+    if args.only != "feeds":
+        full_text_figures(args.port + 1)
+    if args.only == "full-text":
+        return
 
     server = start_server(args.feeds, args.hosts, args.port)
     try:
@@ -144,7 +221,7 @@ def main() -> None:
           f"time: {elapsed / cait_parse_seconds:.2f}x (target <= 1.5x)")
     print(f"peak RSS: {rss_before:.0f} MB before, {rss_after:.0f} MB after the pass; parser "
           f"process {peak_rss_mb(resource.RUSAGE_CHILDREN):.0f} MB "
-          f"(CAIT_PARSE_PROCESSES={load_settings(environ={}).parse_processes})")
+          f"(CAIT_PARSE_PROCESSES={load_settings(environ={}).parse_process_count})")
     parser_side_by_side()
 
 

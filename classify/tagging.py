@@ -8,15 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, case, delete, exists, func, select
+from sqlalchemy import Select, and_, case, delete, exists, func, select
 from sqlalchemy.orm import Session
 
 from classify.examples import document
-from classify.model import ThemeModel
 from common.vocabulary import RELEVANCE, THEMES
 from db.models import Article, ArticleTheme, Label, utcnow
 from db.rollup import refresh_days
+
+if TYPE_CHECKING:  # scikit-learn: a pass with nothing to tag does not import it
+    from classify.model import ThemeModel
 
 BATCH = 500
 
@@ -28,14 +31,21 @@ class TagReport:
     by_theme: dict[str, int] | None = None
 
 
+def _untagged(stmt: Select[Any], version: str) -> Select[Any]:
+    return stmt.where(~exists().where(and_(
+        ArticleTheme.article_id == Article.id, ArticleTheme.theme == RELEVANCE,
+        ArticleTheme.model_version == version)))
+
+
 def untagged_ids(session: Session, version: str, retag_all: bool) -> list[int]:
     """Articles without a verdict from model `version` (or all articles)."""
     stmt = select(Article.id).order_by(Article.id)
-    if not retag_all:
-        stmt = stmt.where(~exists().where(and_(
-            ArticleTheme.article_id == Article.id, ArticleTheme.theme == RELEVANCE,
-            ArticleTheme.model_version == version)))
-    return list(session.scalars(stmt))
+    return list(session.scalars(stmt if retag_all else _untagged(stmt, version)))
+
+
+def any_untagged(session: Session, version: str) -> bool:
+    """Whether some article has no verdict from model `version` (one row read at most)."""
+    return session.scalar(_untagged(select(Article.id), version).limit(1)) is not None
 
 
 def tag_articles(session: Session, model: ThemeModel, *, retag_all: bool = False,

@@ -69,12 +69,11 @@ def collect_command(
     Example: cait collect --source "SCMP China" --format json
     """
     chosen = output_format(format, as_json)
-    from pipeline import prepare_model, run_pass  # scikit-learn: imported only when needed
+    from pipeline import run_pass  # the collectors: imported only when needed
 
     cfg = settings()
     eng = initialised_engine()
     owner = _take_back_leases()
-    model = prepare_model(eng, cfg, note)
     show_progress = sys.stderr.isatty() and chosen == "table"
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   console=console, transient=True, disable=not show_progress) as progress:
@@ -85,8 +84,8 @@ def collect_command(
             name = escape(str(safe(result.name, 40)))
             progress.update(task, advance=1, description=f"collecting · {name}")
 
-        result = run_pass(eng, cfg, model=model, names=source, due_only=due_only,
-                          on_source_done=done, owner=owner)
+        result = run_pass(eng, cfg, names=source, due_only=due_only,
+                          on_source_done=done, owner=owner, note=note)
     report = result.collected
     if due_only and not source and not report.sources:
         _explain_held_leases()

@@ -196,7 +196,7 @@ def backfill(sessions: SessionFactory, settings: Settings, name: str, since: dat
     A set `stop` ends the run between URLs; what is done stays done."""
     if until is not None and until <= since:
         raise UserError("--until must be after --since")
-    pool = Offload(settings.parse_processes) if offload is None else offload
+    pool = Offload(settings.parse_process_count) if offload is None else offload
     try:
         return asyncio.run(_backfill(sessions, settings, name, Window(since, until),
                                      limits or Limits(), robots, pool, stop, on_discovery,

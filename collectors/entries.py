@@ -80,7 +80,8 @@ async def items_from_entries(ctx: PassContext, source: EntrySource, prepared: Pr
                      fetched.describe())
             return  # the feed's summary stands in
         page = await ctx.offload.extract_page(fetched.body, fetched.url,
-                                              fetched.headers.get("content-type", ""))
+                                              fetched.headers.get("content-type", ""),
+                                              date_known=entry.published_at is not None)
         if page.text:
             items[index] = article_from_page(page, source.id, entry, "feed", 0, None)
             pages[items[index].canonical_url] = page

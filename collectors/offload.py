@@ -19,15 +19,21 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import signal
+import sys
 import threading
+import time
+import types
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from collectors.dedup import Fingerprint, fingerprint
 from collectors.feeds import ParsedFeed, parse_feed
-from collectors.pages import ExtractedPage, extract_page
+from collectors.pages import ExtractedPage
+from collectors.pages import extract_page as _extract_page
 from collectors.urls import canonical_urls
 
 log = logging.getLogger("cait.collect")
@@ -50,7 +56,13 @@ def prepare_feed(body: bytes, headers: dict[str, str], url: str) -> PreparedFeed
                         [fingerprint(e.content or e.summary) for e in parsed.entries])
 
 
-def _ready() -> bool:
+def extract_page(body: bytes, url: str, content_type: str, date_known: bool) -> ExtractedPage:
+    """`pages.extract_page` with its keyword argument as a positional one (for the pool)."""
+    return _extract_page(body, url, content_type, date_known=date_known)
+
+
+def _ready(pause: float = 0.0) -> bool:
+    time.sleep(pause)
     return True
 
 
@@ -69,6 +81,20 @@ def _exit_with(sentinel: int) -> None:
     os._exit(0)
 
 
+@contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """Processes started inside do not re-import the program that starts them. 'spawn' runs
+    the parent's main module again in every child (the `cait` script imports the whole CLI,
+    `python -m worker` the classifier and the scheduler: seconds, issue 18); a pool process
+    needs nothing from it, only `collectors.offload`, imported when its first task arrives."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
 class Offload:
     """Runs `parse_feed` and `extract_page` in worker processes (or inline with 0)."""
 
@@ -84,13 +110,29 @@ class Offload:
         self.close()
 
     def start(self) -> None:
-        """Start the pool now (its imports take a second) so that it is ready when the
-        first response arrives; called by every use anyway."""
+        """Start the pool's processes now (their imports take a second) so that they are
+        ready when the first response arrives; called by every use anyway."""
         if self.processes and self._pool is None:
             self._pool = ProcessPoolExecutor(self.processes,
                                              mp_context=multiprocessing.get_context("spawn"),
                                              initializer=_start_pool_process)
-            self._pool.submit(_ready)
+            with _main_module_hidden():  # the pool starts a process in `submit` (see _run)
+                self._pool.submit(_ready)
+
+    def warm(self) -> None:
+        """Start the pool and wait until each process has imported what it needs (each is
+        kept busy a moment, so that no process takes two of these tasks)."""
+        self.start()
+        if self._pool is not None:
+            with _main_module_hidden():
+                futures = [self._pool.submit(_ready, 0.2) for _ in range(self.processes)]
+            for future in futures:
+                future.result()
+
+    @property
+    def running(self) -> bool:
+        """Whether the pool's processes have been started (and not closed)."""
+        return self._pool is not None
 
     def close(self) -> None:
         if self._pool is not None:
@@ -107,8 +149,10 @@ class Offload:
         prepared: PreparedFeed = result
         return prepared
 
-    async def extract_page(self, body: bytes, url: str, content_type: str) -> ExtractedPage:
-        result = await self._run(extract_page, body, url, content_type, inline_thread=True)
+    async def extract_page(self, body: bytes, url: str, content_type: str,
+                           date_known: bool = False) -> ExtractedPage:
+        result = await self._run(extract_page, body, url, content_type, date_known,
+                                 inline_thread=True)
         if isinstance(result, BrokenProcessPool):
             return ExtractedPage(url=url, canonical_url=url, title=None, text=None, author=None,
                                  published_at=None, language=None, encoding="", related=[],
@@ -124,7 +168,11 @@ class Offload:
         if pool is None:
             return await asyncio.to_thread(function, *args) if inline_thread else function(*args)
         try:
-            result = await asyncio.get_running_loop().run_in_executor(pool, function, *args)
+            # The pool starts another process (up to its size) when a task is submitted and
+            # none is idle: in `submit`, which run_in_executor calls before it returns.
+            with _main_module_hidden():
+                pending = asyncio.get_running_loop().run_in_executor(pool, function, *args)
+            result = await pending
         except BrokenProcessPool as error:
             if self._pool is pool:  # the first of its tasks to fail replaces it
                 pool.shutdown(wait=False, cancel_futures=True)

@@ -105,7 +105,7 @@ def collect(sessions: SessionFactory, settings: Settings, *, names: list[str] | 
             offload: Offload | None = None) -> PassReport:
     """Run one collection pass (blocking); see `run_pass`. Without `offload` the pass
     starts and stops its own pool of CAIT_PARSE_PROCESSES (a worker keeps one for good)."""
-    pool = Offload(settings.parse_processes) if offload is None else offload
+    pool = Offload(settings.parse_process_count) if offload is None else offload
     try:
         return asyncio.run(run_pass(sessions, settings, names=names, due_only=due_only,
                                     gate=gate, robots=robots, seed=seed,
@@ -137,7 +137,8 @@ async def run_pass(sessions: SessionFactory, settings: Settings, *,
         near = store.load_near_duplicate_index(session, now)
     report = PassReport()
     offload = offload or Offload(0)
-    offload.start()
+    if snapshots:  # else it starts when a pending related link needs it, if any does
+        offload.start()
     async with Fetcher(settings, robots) as fetcher:
         ctx = PassContext(settings, sessions, fetcher, offload, gate or keyword_relevance, near,
                        random.Random(seed), utcnow,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -185,3 +186,28 @@ def test_init_then_status(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     assert report["schema_up_to_date"] is True
     assert report["counts"]["articles"] == 0
     assert report["model_version"] is None
+
+
+def test_collect_with_nothing_due_loads_no_model(tmp_path: Path) -> None:
+    """`cait collect` with nothing due and nothing untagged neither imports scikit-learn nor
+    loads (nor trains) a model, and starts no parser process (issue 18)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CAIT_")}
+    env.update({"DATABASE_URL": f"sqlite:///{tmp_path / 'cait.db'}",
+                "CAIT_DATA_DIR": str(tmp_path), "CAIT_MODEL_DIR": str(tmp_path / "models")})
+    init = subprocess.run([sys.executable, "-m", "cli", "init"], cwd=README.parent, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert init.returncode == 0, init.stderr
+    probe = ("import multiprocessing, sys\n"
+             "from cli import app\n"
+             "try:\n"
+             "    app(['collect', '--json'])\n"
+             "except SystemExit as stop:\n"
+             "    assert stop.code in (0, None), stop.code\n"
+             "print(sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'scipy'}),\n"
+             "      len(multiprocessing.active_children()), file=sys.stderr)\n")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=README.parent, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["tagged"] == 0
+    assert done.stderr.strip().splitlines()[-1] == "[] 0"
+    assert not (tmp_path / "models").exists() or not any((tmp_path / "models").iterdir())

@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 
 from collectors.offload import MAX_BROKEN_POOLS, Offload, PreparedFeed, prepare_feed
+from config import load_settings
 from tests.conftest import CORPUS
 
+ROOT = Path(__file__).resolve().parents[1]
 BASE = "https://feed.example/feed.xml"
 FEEDS = ["Ranchero-Software-NetNewsWire__kc0011.rss", "miniflux-v2__encoding_WINDOWS-1251.xml",
          "miniflux-v2__rdf_UTF8.xml", "Ranchero-Software-NetNewsWire__3960.json"]
@@ -113,3 +115,40 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return status != "Z"  # a zombie has exited; only its parent (init here) can reap it
+
+
+def test_parse_processes_default_to_the_cores_this_process_may_use() -> None:
+    cores = len(os.sched_getaffinity(0))
+    assert load_settings(environ={}).parse_processes == "auto"
+    assert load_settings(environ={}).parse_process_count == cores
+    assert load_settings(environ={"CAIT_PARSE_PROCESSES": "Auto"}).parse_process_count == cores
+    assert load_settings(environ={"CAIT_PARSE_PROCESSES": "3"}).parse_process_count == 3
+    assert load_settings(environ={"CAIT_PARSE_PROCESSES": "0"}).parse_process_count == 0
+    with pytest.raises(ValueError, match="CAIT_PARSE_PROCESSES must be a number or auto"):
+        load_settings(environ={"CAIT_PARSE_PROCESSES": "many"})
+
+
+def test_pool_processes_do_not_import_the_program_that_starts_them(tmp_path: Path) -> None:
+    # 'spawn' would run the main module again in each process: the `cait` script would
+    # import the whole CLI there. Every import of this script leaves a line in the log.
+    log = tmp_path / "imports.log"
+    script = tmp_path / "program.py"
+    script.write_text(
+        "import os, sys\n"
+        f"open({str(log)!r}, 'a').write(f'{{__name__}} {{os.getpid()}}\\n')\n"
+        "if __name__ == '__main__':\n"
+        f"    sys.path.insert(0, {str(ROOT)!r})\n"
+        "    from collectors.offload import Offload\n"
+        "    import asyncio\n"
+        "    feed = b'<rss><channel><item><link>https://a.example/1</link></item></channel></rss>'\n"
+        "    async def main(pool):\n"  # several at once: the pool starts its second process
+        "        return await asyncio.gather(*(pool.prepare_feed(feed, {}, 'https://a.example/f')\n"
+        "                                      for _ in range(8)))\n"
+        "    with Offload(2) as pool:\n"
+        "        prepared = asyncio.run(main(pool))\n"
+        "    print(len(prepared[0].parsed.entries))\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[0] == "1"
+    assert [line.split()[0] for line in log.read_text().splitlines()] == ["__main__"]

@@ -70,6 +70,18 @@ def test_bom_wins_over_a_wrong_declaration() -> None:
     assert "中美之间" in decoded and codec == "utf-8"
 
 
+def test_a_date_in_the_text_is_guessed_only_when_the_feed_gave_none() -> None:
+    # With the feed's date known, htmldate reads the page's metadata but does not search its
+    # text (dateparser's locales cost seconds per process: issue 18); the text is unchanged.
+    body = article_page("Huawei", ["Posted 3rd of March, 2021"]
+                        + ["Huawei ships Ascend chips to data centres in Shenzhen."] * 5)
+    guessed = extract_page(body.encode(), "https://news.example/a/1")
+    trusted = extract_page(body.encode(), "https://news.example/a/1", date_known=True)
+    assert guessed.published_at is not None and guessed.published_at.day == 3
+    assert trusted.published_at is None
+    assert trusted.text == guessed.text and trusted.title == guessed.title
+
+
 def test_seed_page_related_block_is_found_in_order() -> None:
     _, titles = seed_paragraphs()
     assert len(titles) == 5

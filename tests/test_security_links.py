@@ -49,10 +49,11 @@ def test_a_worker_pass_with_poisoned_links_still_tags(
     server.routes["/news/boom"] = Reply(200, article_page("DeepSeek", body).encode())
     real_extract = Offload.extract_page
 
-    async def extract(self: Offload, body: bytes, url: str, content_type: str):  # type: ignore[no-untyped-def]
+    async def extract(self: Offload, body: bytes, url: str, content_type: str,  # type: ignore[no-untyped-def]
+                      date_known: bool = False):
         if url == boom:
             raise RuntimeError("an unexpected bug on one page")
-        return await real_extract(self, body, url, content_type)
+        return await real_extract(self, body, url, content_type, date_known)
 
     monkeypatch.setattr(Offload, "extract_page", extract)
     with sessions() as s:
@@ -129,10 +130,11 @@ def test_an_exception_on_one_entry_page_fails_neither_the_source_nor_the_pass(
                                    content_type="application/xml")
     real_extract = Offload.extract_page
 
-    async def extract(self: Offload, body: bytes, url: str, content_type: str):  # type: ignore[no-untyped-def]
+    async def extract(self: Offload, body: bytes, url: str, content_type: str,  # type: ignore[no-untyped-def]
+                      date_known: bool = False):
         if url.endswith("/boom"):
             raise RuntimeError("an unexpected bug on one page")
-        return await real_extract(self, body, url, content_type)
+        return await real_extract(self, body, url, content_type, date_known)
 
     monkeypatch.setattr(Offload, "extract_page", extract)
     with sessions() as s:

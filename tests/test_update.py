@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from collectors.offload import Offload
 from collectors.sources import SourceSpec
 from collectors.store import add_sources
 from collectors.update import collect
@@ -246,3 +247,16 @@ def test_related_links_to_private_addresses_are_not_followed(
         link = s.scalars(select(ArticleLink).where(ArticleLink.url.like("%localhost%"))).one()
         assert not link.followed and "blocked_address" in (link.skip_reason or "")
     assert server.hits("/news/3") == []
+
+
+def test_a_pass_with_nothing_due_starts_no_parser_process(settings: Settings,
+                                                          sessions: Sessions) -> None:
+    # `cait collect` with nothing to do: spawning a pool would cost a second (issue 18)
+    offload = Offload(1)
+    try:
+        report = collect(sessions, replace(settings, parse_processes=1), offload=offload)
+        assert report.sources == [] and not offload.running
+        offload.start()
+        assert offload.running
+    finally:
+        offload.close()
