@@ -17,14 +17,14 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sklearn.feature_extraction import DictVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline
 
 from collectors.blocks import Candidate, described
+
+if TYPE_CHECKING:  # scikit-learn is imported when the detector is first trained, not before:
+    from sklearn.pipeline import Pipeline  # a pass with no page to read never needs it
 
 DATA = Path(__file__).resolve().parent / "anchors" / "blocks.jsonl"
 KINDS = ("related", "inline", "popular", "nav", "other")
@@ -34,6 +34,10 @@ PARAMS: dict[str, Any] = {"c": 1.0, "threshold": 0.5}
 
 def build_pipeline(c: float = 1.0) -> Pipeline:
     """Unfitted: candidate features (a dict each) → one multinomial logistic regression."""
+    from sklearn.feature_extraction import DictVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
     return Pipeline([
         ("features", DictVectorizer()),
         ("classify", LogisticRegression(C=c, class_weight="balanced", max_iter=3000)),
