@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -84,10 +85,39 @@ def fit(rows: list[dict[str, Any]], params: dict[str, Any] | None = None) -> Blo
 
 @lru_cache(maxsize=1)
 def default_model() -> BlockModel | None:
-    """The detector trained from the committed labelled blocks (None if there are none)."""
+    """The detector trained from the committed labelled blocks (None if there are none).
+
+    Fitting takes about two seconds, in every parser process; the fitted detector is kept
+    in the model directory (`CAIT_MODEL_DIR`) under a name made of the data's hash and the
+    scikit-learn version, so later processes load it in milliseconds and a change of either
+    trains it again. A directory that cannot be written only costs the fitting.
+    """
     if not DATA.exists():
         return None
-    return fit(load_rows())
+    import joblib
+    import sklearn
+
+    from config import load_settings
+
+    digest = hashlib.sha256(DATA.read_bytes() + json.dumps(PARAMS, sort_keys=True).encode())
+    version = f"blocks-{digest.hexdigest()[:12]}"
+    path = load_settings().effective_model_dir / f"{version}-sklearn{sklearn.__version__}.joblib"
+    try:
+        cached = joblib.load(path)
+    except Exception:  # missing, unreadable or from other code: fit again
+        cached = None
+    if isinstance(cached, BlockModel) and cached.version == version:
+        return cached
+    fitted = fit(load_rows())
+    model = BlockModel(fitted.pipeline, fitted.threshold, version)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        joblib.dump(model, partial)
+        partial.replace(path)  # atomic: a parallel process reads the old file or the new
+    except OSError:
+        pass
+    return model
 
 
 @dataclass(frozen=True)
