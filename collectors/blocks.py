@@ -17,7 +17,9 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
+
+from lxml import etree
 
 from collectors.urls import http_url, same_site
 from common.text import CJK
@@ -47,8 +49,9 @@ RELATED_WORDS = re.compile(
 POPULAR_WORDS = re.compile(
     r"most (read|popular|viewed|shared|emailed|commented)|popular|trending|top stories"
     r"|editor'?s picks|latest (news|stories)|breaking|más leíd|más vist|lo más|meistgelesen"
-    r"|les plus lus|più lett|mais lid|人気|많이 본|인기|热门|熱門|排行|最热|最熱|点击|點擊|热点"
-    r"|要闻|头条|精彩", re.I)
+    r"|les plus lus|più lett|mais lid|人気|많이 본|인기|热门|熱門|排行|最热|最熱|热点"
+    r"|要闻|头条|精彩|点击排行|點擊排行|点击榜", re.I)
+# (not 点击 alone: "您有未读新闻，点击查看", "click to see the unread news", heads related feeds)
 NAV_WORDS = re.compile(r"menu|nav|navigation|breadcrumb|footer|header|topics|sections|tags?\b"
                        r"|share|social|follow us|subscribe|newsletter|login|sign in|导航|導航"
                        r"|频道|頻道|登录|登錄|分享", re.I)
@@ -63,6 +66,8 @@ RELATED_HEADING_EXACT = re.compile(
     r"|相关报道|相關報導|推荐阅读|推薦閱讀|更多新闻|更多新聞)\s*[:：»›>]?\s*$", re.I)
 _MARKER_SPLIT = re.compile(r"[\s_\-:.]+|(?<=[a-z])(?=[A-Z])")
 _WORD = re.compile(r"\w+")
+# The length of an element's text with runs of white space as one: `_text`, computed in libxml2
+_TEXT_LENGTH = etree.XPath("string-length(normalize-space(.))")
 # Paths that look like one article: a date, a long number, .html, or a slug of three words.
 _ARTICLE_PATH = re.compile(
     r"(/\d{4}/\d{1,2}/)|(\d{5,})|(\.s?html?$)|([a-z0-9]+-[a-z0-9]+-[a-z0-9]+)", re.I)
@@ -102,7 +107,9 @@ def _heading(element: Any) -> str:
     for child in element.iterdescendants(*HEADING_TAGS, "strong", "b", "dt", "caption",
                                          "legend"):
         text = _text(child)
-        if text and len(text) <= MAX_HEADING_CHARS and not child.xpath("ancestor::a"):
+        # a heading that is (or holds) a link is an item's headline, not the block's title
+        if (text and len(text) <= MAX_HEADING_CHARS and not child.xpath("ancestor::a")
+                and not _links_most(child, text)):
             return text
         break
     for attribute in ("aria-label", "title", "data-title"):
@@ -124,6 +131,12 @@ def _heading(element: Any) -> str:
     return ""
 
 
+def _links_most(element: Any, text: str) -> bool:
+    """Whether links make up most of an element's text."""
+    linked = sum(len(_text(anchor)) for anchor in element.iter("a"))
+    return linked * 2 > len(text)
+
+
 def page_links(tree: Any, page_url: str) -> list[tuple[Any, str]]:
     """Every anchor of the page outside scripts with the http(s) URL it points to (fragment
     dropped), the page itself left out; each distinct href is resolved once."""
@@ -135,7 +148,12 @@ def page_links(tree: Any, page_url: str) -> list[tuple[Any, str]]:
     for anchor in tree.iter("a"):
         href = (anchor.get("href") or "").strip()
         if href not in resolved:
-            url = http_url(href, base_url) if href and not href.startswith("#") else None
+            # An absolute http(s) href resolves to itself unless it has dot segments or an
+            # empty query or fragment: it skips urljoin, where a fifth of detection went.
+            direct = (href.startswith(("http://", "https://")) and "/." not in href
+                      and "?#" not in href and not href.endswith(("?", "#")))
+            url = (http_url(href) if direct else
+                   http_url(href, base_url) if href and not href.startswith("#") else None)
             resolved[href] = url.split("#")[0] if url is not None else None
         url = resolved[href]
         if url is not None and url != page:
@@ -219,8 +237,11 @@ class PageContext:
     title_words: frozenset[str]           # words of the page title (Chinese: character pairs)
     link_counts: dict[str, int]           # how often each URL is linked on the page
     candidates_in: dict[Any, int]         # element → how many other candidates it holds
-    url_facts: dict[str, tuple[bool, bool, bool]] = field(default_factory=dict)
-    # URL → (same site as the page, article-like path, same first path segment as the page)
+    host: str                             # the page's host name
+    section: str                          # the first segment of the page's path
+    link_facts: dict[tuple[str, str], tuple[bool, bool, bool, float, int]] = field(
+        default_factory=dict)   # (URL, text) → `_link_facts`
+    url_parts: dict[str, SplitResult] = field(default_factory=dict)
 
 
 @lru_cache(maxsize=8192)
@@ -232,6 +253,13 @@ def _title_words(text: str) -> frozenset[str]:
     pairs = {a + b for a, b in zip(lowered, lowered[1:], strict=False)
              if CJK.match(a) and CJK.match(b)}
     return frozenset(latin | pairs)
+
+
+@lru_cache(maxsize=8192)
+def _says(text: str) -> tuple[float, float, float]:
+    """Whether a heading or the class words speak of related, popular or navigation links."""
+    return (float(bool(RELATED_WORDS.search(text))), float(bool(POPULAR_WORDS.search(text))),
+            float(bool(NAV_WORDS.search(text))))
 
 
 def _headline_words(text: str) -> float:
@@ -248,6 +276,7 @@ def page_context(tree: Any, page_url: str, found: list[Candidate],
     link_counts: dict[str, int] = {}
     for _, url in links:
         link_counts[url] = link_counts.get(url, 0) + 1
+    own = urlsplit(page_url)
     elements = {c.element for c in found}
     holds: dict[Any, int] = {}
     for candidate in found:
@@ -256,45 +285,44 @@ def page_context(tree: Any, page_url: str, found: list[Candidate],
                 holds[ancestor] = holds.get(ancestor, 0) + 1
     return PageContext(page_url, order, body, body_end,
                        _title_words(f"{title} {og_title[0] if og_title else ''}"), link_counts,
-                       holds)
+                       holds, own.hostname or "", own.path.strip("/").split("/")[0])
 
 
-def _url_facts(page: PageContext, url: str) -> tuple[bool, bool, bool]:
-    """Same site as the page, article-like path, same section: once per URL and page."""
-    facts = page.url_facts.get(url)
+def _link_facts(page: PageContext, url: str, text: str) -> tuple[bool, bool, bool, float, int]:
+    """Of one link, once per page: same site as the page, article-like path, same section,
+    headline words of its text, and words its text shares with the page's title."""
+    facts = page.link_facts.get((url, text))
     if facts is None:
-        parts, own = urlsplit(url), urlsplit(page.url)
-        section = own.path.strip("/").split("/")[0]
-        facts = (same_site(parts.hostname or "", own.hostname or ""),
+        parts = page.url_parts.get(url) or page.url_parts.setdefault(url, urlsplit(url))
+        facts = (same_site(parts.hostname or "", page.host),
                  bool(_ARTICLE_PATH.search(parts.path)),
-                 bool(section) and parts.path.strip("/").split("/")[0] == section)
-        page.url_facts[url] = facts
+                 bool(page.section) and parts.path.strip("/").split("/")[0] == page.section,
+                 _headline_words(text), len(_title_words(text) & page.title_words))
+        page.link_facts[(url, text)] = facts
     return facts
 
 
 def features(candidate: Candidate, page: PageContext) -> dict[str, float]:
     """What the detector sees of one candidate: numbers and words (heading, markers)."""
     element, order, body = candidate.element, page.order, page.body
-    texts = [text for _, text in candidate.links]
-    words = [_headline_words(t) for t in texts] or [0.0]
     n = len(candidate.links)
-    facts = [_url_facts(page, url) for url, _ in candidate.links]
+    facts = [_link_facts(page, url, text) for url, text in candidate.links]
+    words = [f[3] for f in facts] or [0.0]
+    overlaps = [f[4] for f in facts]
     same = sum(1 for f in facts if f[0])
     articles = sum(1 for f in facts if f[1])
-    section = urlsplit(page.url).path.strip("/").split("/")[0]
-    total_text = len(_text(element)) or 1
-    link_text = sum(len(t) for t in texts)
+    total_text = int(_TEXT_LENGTH(element)) or 1
+    link_text = sum(len(text) for _, text in candidate.links)
     children = [c for c in element if isinstance(c.tag, str)]
     child_tags = [c.tag for c in children]
     at = order.get(element, 0)
-    overlaps = [len(_title_words(t) & page.title_words) for t in texts]
     out: dict[str, float] = {
         "links": min(n, 60) / 60, "links_log": float(len(str(n))),
         "anchor_words_mean": min(sum(words) / len(words), 30) / 30,
         "headline_like": sum(1 for w in words if w >= 5) / len(words),
         "one_word": sum(1 for w in words if w <= 1) / len(words),
         "same_site": same / n, "article_like": articles / n,
-        "same_section": sum(1 for f in facts if f[2]) / n if section else 0.0,
+        "same_section": sum(1 for f in facts if f[2]) / n if page.section else 0.0,
         "title_overlap": min(sum(overlaps) / n, 5) / 5,
         "shares_title_word": sum(1 for o in overlaps if o) / n,
         "repeated_on_page": sum(1 for url, _ in candidate.links
@@ -307,16 +335,13 @@ def features(candidate: Candidate, page: PageContext) -> dict[str, float]:
         "children": min(len(children), 30) / 30,
         "uniform_children": (max(child_tags.count(t) for t in set(child_tags)) / len(child_tags)
                              if child_tags else 0.0),
-        "heading_related": float(bool(RELATED_WORDS.search(candidate.heading))),
-        "heading_popular": float(bool(POPULAR_WORDS.search(candidate.heading))),
-        "heading_nav": float(bool(NAV_WORDS.search(candidate.heading))),
         "heading_none": float(not candidate.heading),
         "heading_exact_related": float(bool(RELATED_HEADING_EXACT.match(candidate.heading))),
-        "marker_related": float(bool(RELATED_WORDS.search(candidate.markers))),
-        "marker_popular": float(bool(POPULAR_WORDS.search(candidate.markers))),
-        "marker_nav": float(bool(NAV_WORDS.search(candidate.markers))),
         f"tag={candidate.tag}": 1.0,
     }
+    for name, value in (("heading", candidate.heading), ("marker", candidate.markers)):
+        related, popular, nav = _says(value)
+        out[f"{name}_related"], out[f"{name}_popular"], out[f"{name}_nav"] = related, popular, nav
     for ancestor in element.iterancestors("nav", "footer", "header", "aside"):
         out[f"in_{ancestor.tag}"] = 1.0
     if body is not None:
