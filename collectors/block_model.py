@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -158,13 +159,20 @@ class ScoredBlock:
     followed: bool
 
 
-def named_related(feats: dict[str, float]) -> bool:
-    """A list of headlines on the page's own site under a heading that is nothing but
-    "Related News" (or its kin): the first release's rule, kept for what it is sure of. Taken
-    alone it followed menus, share bars and sign-up boxes that stand next to a "Read more" or
-    "More from …" heading on the labelled pages; their links are not headlines (four words
-    or eight Chinese characters on average)."""
-    return (bool(feats.get("heading_exact_related")) and feats["anchor_words_mean"] * 30 >= 4
+# The headings the rule trusts: "Related News" and its kin by name, not the softer "You may
+# also like", "Read more" or "More from …", which on the labelled pages often stand beside a
+# menu or an empty widget rather than over the list that follows them.
+NAMED_RELATED = re.compile(
+    r"^\s*(related (news|articles?|stories|coverage|content|posts)|相关新闻|相關新聞|相关阅读"
+    r"|相關閱讀|相关文章|相關文章|相关报道|相關報導|延伸阅读|延伸閱讀)\s*[:：]?\s*$", re.I)
+
+
+def named_related(candidate: Candidate, feats: dict[str, float]) -> bool:
+    """A list of headlines on the page's own site, under a heading that is nothing but
+    "Related News" or its kin (`NAMED_RELATED`): the first release's rule, kept for what it is
+    sure of. Its links must read as headlines (four words or eight Chinese characters on
+    average): menus and share bars carry such headings too."""
+    return (bool(NAMED_RELATED.match(candidate.heading)) and feats["anchor_words_mean"] * 30 >= 4
             and feats["same_site"] >= 0.5)
 
 
@@ -183,7 +191,7 @@ def judge(found: list[tuple[Candidate, dict[str, float]]], model: BlockModel
                                           strict=True):
         score = follow_score(scores)
         kind = max(KINDS, key=lambda k: (scores[k], -KINDS.index(k)))
-        followed = score >= model.threshold or named_related(feats)
+        followed = score >= model.threshold or named_related(candidate, feats)
         verdicts.append(ScoredBlock(candidate, kind, score, followed))
     chosen = {block.candidate.element for block in verdicts if block.followed}
     holders = {ancestor for element in chosen for ancestor in element.iterancestors()}
