@@ -31,7 +31,7 @@ from db.session import session_scope
 if TYPE_CHECKING:  # the sitemap parser is imported by `cait backfill` only, not by every pass
     from classify.model import ThemeModel  # scikit-learn: imported when a pass needs it
     from classify.train import Note
-    from collectors.backfill import BackfillReport, Limits
+    from collectors.backfill_run import BackfillReport, Limits
 
 
 @dataclass(frozen=True)

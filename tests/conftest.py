@@ -116,3 +116,21 @@ def default_classifier(model_dir: Path):  # type: ignore[no-untyped-def]
     from classify.train import default_model
 
     return default_model(model_dir)
+
+
+@pytest.fixture
+def cli_env(db_url: str, settings: Settings, model_dir: Path,
+            monkeypatch: pytest.MonkeyPatch) -> None:
+    """`cait` commands on the test database and data directory, with loopback politeness
+    lifted and private addresses allowed (everything is on 127.0.0.1), initialised."""
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("CAIT_HOST_DELAY_SECONDS", "0")
+    monkeypatch.setenv("CAIT_HOST_CONCURRENCY", "8")
+    monkeypatch.setenv("CAIT_ALLOW_PRIVATE_NETWORKS", "1")
+    monkeypatch.setenv("CAIT_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("CAIT_MODEL_DIR", str(model_dir))
+    assert CliRunner().invoke(app, ["init"]).exit_code == 0

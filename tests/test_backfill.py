@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from cli import app
-from collectors.backfill import Limits, backfill
+from collectors.backfill import backfill
+from collectors.backfill_run import Limits
 from collectors.sitemaps import parse_sitemap
 from collectors.sources import SourceSpec
 from collectors.store import add_sources
@@ -292,16 +293,9 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def env(db_url: str, settings: Settings, model_dir: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    monkeypatch.setenv("CAIT_HOST_DELAY_SECONDS", "0")
-    monkeypatch.setenv("CAIT_HOST_CONCURRENCY", "8")
-    monkeypatch.setenv("CAIT_ALLOW_PRIVATE_NETWORKS", "1")
+def env(cli_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI on the test database (conftest `cli_env`), parsing in-process."""
     monkeypatch.setenv("CAIT_PARSE_PROCESSES", "0")
-    monkeypatch.setenv("CAIT_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("CAIT_MODEL_DIR", str(model_dir))
-    assert runner.invoke(app, ["init"]).exit_code == 0
 
 
 def test_backfilled_articles_are_tagged_and_count_in_the_timeline_at_their_dates(

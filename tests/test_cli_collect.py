@@ -9,7 +9,6 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
-from config import Settings
 from tests.conftest import CORPUS
 from tests.pages import seed_page, seed_paragraphs
 from tests.server import LoopbackServer, Reply
@@ -19,15 +18,8 @@ FEED = CORPUS / "feeds" / "Ranchero-Software-NetNewsWire__DaringFireball.atom"
 
 
 @pytest.fixture
-def env(db_url: str, settings: Settings, model_dir: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    monkeypatch.setenv("CAIT_HOST_DELAY_SECONDS", "0")
-    monkeypatch.setenv("CAIT_HOST_CONCURRENCY", "8")
-    monkeypatch.setenv("CAIT_ALLOW_PRIVATE_NETWORKS", "1")
-    monkeypatch.setenv("CAIT_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("CAIT_MODEL_DIR", str(model_dir))
-    assert runner.invoke(app, ["init"]).exit_code == 0
+def env(cli_env: None) -> None:
+    """The CLI on the test database (conftest `cli_env`)."""
 
 
 def cait(*args: str) -> str:
