@@ -140,7 +140,9 @@ def test_the_api_is_the_cli_and_is_described(site: dict[str, int], db_url: str, 
 
 
 def test_pages_render_escape_hostile_text_and_send_the_csp(
-        site: dict[str, int], db_url: str, tmp_path: Path) -> None:
+        site: dict[str, int], corpus: Engine, db_url: str, tmp_path: Path) -> None:  # noqa: F811
+    with session_scope(corpus) as s:
+        duplicate = s.scalars(select(Article.title).where(Article.duplicate_of.is_not(None))).one()
     with serving(db_url, tmp_path) as base, httpx.Client(base_url=base) as web:
         pages = {path: web.get(path) for path in
                  ["/", "/?by=month&theme=chips", "/search?q=Huawei", "/search?q=通义千问",
@@ -159,6 +161,15 @@ def test_pages_render_escape_hostile_text_and_send_the_csp(
         assert '<svg class="chart"' in timeline and 'class="spike"' in timeline
         assert "/search?theme=chips&amp;since=2026-05-04&amp;until=2026-05-11" in timeline
         assert "Qwen open weights" in pages["/search?q=通义千问"].text
+        # the filter forms send their empty fields: "not given", not a 422
+        for path in ["/?by=week&since=&until=", "/search?q=Huawei&source=&since=&until=&china_ai=",
+                     "/api/search?q=Huawei&since=&china_ai="]:
+            assert web.get(path).status_code == 200, path
+        # a point's link lists what the point counts: the near-duplicate is left out there
+        week = "/search?theme=chips&since=2026-05-04&until=2026-05-11&china_ai=yes&limit=100"
+        assert "&amp;duplicates=no" in timeline
+        assert f">{duplicate}</a>" in web.get(week).text
+        assert f">{duplicate}</a>" not in web.get(week + "&duplicates=no").text
         evil = pages[f"/articles/{site['evil']}"].text
         assert "&lt;script&gt;alert(&#34;xss&#34;)&lt;/script&gt;&lt;img src=x onerror=" in evil
         assert "<img" not in evil and 'href="#"' in evil  # javascript: URLs become '#'

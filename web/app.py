@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -29,7 +29,8 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 HEADERS = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
            "Referrer-Policy": "no-referrer"}
 # Open even when reading needs login: the login itself, the shipped assets, the API's description.
-OPEN_PATHS = ("/login", "/logout", "/static/", "/openapi.json", "/api/session", "/api/login")
+OPEN_PATHS = ("/login", "/logout", "/static/", "/favicon.ico", "/openapi.json", "/api/session",
+              "/api/login")
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -82,6 +83,13 @@ def create_app(settings: Settings) -> FastAPI:
             for e in error.errors()))
 
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        # browsers ask for it on every document, the stored digests' too: a 404 each time
+        # would be a console error on every page
+        return FileResponse(HERE / "static" / "favicon.svg", media_type="image/svg+xml")
+
     for module in (timeline, articles, sources, login):
         app.include_router(module.router)
     return app

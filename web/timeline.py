@@ -10,9 +10,11 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from markupsafe import Markup
+from pydantic import BeforeValidator
 from sqlalchemy.orm import Session
 
 from common.vocabulary import THEMES
+from db.queries import near_duplicates
 from reports.render import hits_json
 from reports.search import Hit, search
 from reports.svg import timeline_svg
@@ -25,13 +27,26 @@ Theme = Literal["chips", "data", "talent", "open_source"]
 assert set(Theme.__args__) == set(THEMES)  # type: ignore[attr-defined]  # one list of themes
 Themes = Annotated[list[Theme] | None, Query(description="A theme; repeat for several.")]
 By = Annotated[Literal["week", "month"], Query(description="week | month")]
-Since = Annotated[date | None, Query(description="From this date (YYYY-MM-DD), UTC.")]
-Until = Annotated[date | None, Query(description="Before this date (YYYY-MM-DD), UTC.")]
+
+
+def _blank_is_none(value: object) -> object:
+    # The pages' filter forms send every field, the empty ones as `since=&until=&china_ai=`:
+    # an empty field means "not given", never a 422.
+    return None if value == "" else value
+
+
+Blank = BeforeValidator(_blank_is_none)
+Since = Annotated[date | None, Blank,
+                  Query(description="From this date (YYYY-MM-DD), UTC.")]
+Until = Annotated[date | None, Blank,
+                  Query(description="Before this date (YYYY-MM-DD), UTC.")]
 Source = Annotated[str | None, Query(max_length=200, description="Only this source.")]
 Words = Annotated[str | None, Query(max_length=1000,
                                     description="Full-text query, as `cait search` takes it.")]
-ChinaAI = Annotated[Literal["yes", "no"] | None, Query(alias="china_ai")]
+ChinaAI = Annotated[Literal["yes", "no"] | None, Blank, Query(alias="china_ai")]
 Limit = Annotated[int, Query(ge=1, le=1000)]
+Duplicates = Annotated[Literal["yes", "no"], Query(
+    description="no: leave out near-duplicates, as the timeline's counts do.")]
 DB = Annotated[Session, Depends(db)]
 
 
@@ -73,10 +88,12 @@ def api_articles(session: DB, theme: Themes = None, source: Source = None, since
 
 
 def search_link(period: str, theme: str) -> str:
-    """The search page listing the China-AI articles behind one point of the timeline."""
+    """The search page listing the China-AI articles behind one point of the timeline: the
+    ones it counts, so near-duplicates are left out (the search alone lists them)."""
     start, end = period_span(period)
     return "/search?" + urlencode({"theme": theme, "since": start.isoformat(),
-                                   "until": end.isoformat(), "china_ai": "yes", "limit": 100})
+                                   "until": end.isoformat(), "china_ai": "yes", "limit": 100,
+                                   "duplicates": "no"})
 
 
 @router.get("/", include_in_schema=False)
@@ -94,8 +111,13 @@ def timeline_page(request: Request, session: DB, by: By = "week", theme: Themes 
 @router.get("/search", include_in_schema=False)
 def search_page(request: Request, session: DB, q: Words = None, theme: Themes = None,
                 source: Source = None, since: Since = None, until: Until = None,
-                china_ai: ChinaAI = None, limit: Limit = 50) -> Response:
+                china_ai: ChinaAI = None, limit: Limit = 50,
+                duplicates: Duplicates = "yes") -> Response:
     hits = _search(session, q, theme, source, since, until, china_ai, limit)
+    if duplicates == "no":
+        # after the search, which has no such filter: a page can hold fewer than `limit`
+        dropped = near_duplicates(session, [h.id for h in hits])
+        hits = [h for h in hits if h.id not in dropped]
     return page(request, "search.html", hits=hits, q=q or "", themes=THEMES,
                 chosen=set(theme or []), source=source or "", since=since, until=until,
-                china_ai=china_ai, limit=limit)
+                china_ai=china_ai, limit=limit, duplicates=duplicates)
