@@ -17,7 +17,7 @@ from reports.render import hits_json
 from reports.search import Hit, search
 from reports.svg import timeline_svg
 from reports.timeline import Timeline, build_timeline, period_span
-from web.context import day, db, page
+from web.context import NO_NUL, day, db, page
 
 router = APIRouter()
 
@@ -27,8 +27,9 @@ Themes = Annotated[list[Theme] | None, Query(description="A theme; repeat for se
 By = Annotated[Literal["week", "month"], Query(description="week | month")]
 Since = Annotated[date | None, Query(description="From this date (YYYY-MM-DD), UTC.")]
 Until = Annotated[date | None, Query(description="Before this date (YYYY-MM-DD), UTC.")]
-Source = Annotated[str | None, Query(max_length=200, description="Only this source.")]
-Words = Annotated[str | None, Query(max_length=1000,
+Source = Annotated[str | None, Query(max_length=200, pattern=NO_NUL,
+                                     description="Only this source.")]
+Words = Annotated[str | None, Query(max_length=1000, pattern=NO_NUL,
                                     description="Full-text query, as `cait search` takes it.")]
 ChinaAI = Annotated[Literal["yes", "no"] | None, Query(alias="china_ai")]
 Limit = Annotated[int, Query(ge=1, le=1000)]
