@@ -4,6 +4,7 @@ and `reports.search.search` (the functions `cait timeline` and `cait search` cal
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
@@ -16,7 +17,7 @@ from common.vocabulary import THEMES
 from reports.render import hits_json
 from reports.search import Hit, search
 from reports.svg import timeline_svg
-from reports.timeline import Timeline, build_timeline, period_span
+from reports.timeline import Timeline, TimelineRow, build_timeline, period_span
 from web.context import NO_NUL, day, db, page
 
 router = APIRouter()
@@ -73,6 +74,7 @@ def api_articles(session: DB, theme: Themes = None, source: Source = None, since
     return hits_json(_search(session, None, theme, source, since, until, china_ai, limit))
 
 
+@lru_cache(maxsize=8192)  # every page asks for each point twice (chart and table): 1,300 at 3 years
 def search_link(period: str, theme: str) -> str:
     """The search page listing the China-AI articles behind one point of the timeline."""
     start, end = period_span(period)
@@ -84,8 +86,11 @@ def search_link(period: str, theme: str) -> str:
 def timeline_page(request: Request, session: DB, by: By = "week", theme: Themes = None,
                   since: Since = None, until: Until = None) -> Response:
     result = _timeline(session, theme, by, since, until, None)
-    table = [{"period": p, "gap": result.gaps.get(p),
-              "cells": [r for r in result.rows if r.period == p]} for p in result.periods]
+    cells: dict[str, list[TimelineRow]] = {p: [] for p in result.periods}
+    for row in result.rows:  # grouped in one pass (per period, a scan of all rows was 15 ms)
+        cells[row.period].append(row)
+    table = [{"period": p, "gap": result.gaps.get(p), "cells": cells[p]}
+             for p in result.periods]
     return page(request, "timeline.html", timeline=result, table=list(reversed(table)),
                 chart=Markup(timeline_svg(result, search_link)) if result.periods else None,
                 themes=THEMES, chosen=set(theme or []), by=by, since=since, until=until,
