@@ -16,7 +16,8 @@ import random
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -80,12 +81,46 @@ def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
     return statistics.median(samples), samples[max(0, int(len(samples) * 0.95) - 1)]
 
 
-def measure(name: str, engine: Engine, n: int) -> None:
+def seed(engine: Engine, n: int) -> float:
+    """`generate` N articles and rebuild the rollup; the seconds it took."""
     started = time.perf_counter()
     generate(engine, n)
     with session_scope(engine) as s:
         rebuild(s)  # bulk-loaded rows bypass the tagging pass that keeps the rollup
-    gen_s = time.perf_counter() - started
+    return time.perf_counter() - started
+
+
+@contextmanager
+def bench_database(kind: str, n: int, postgres: str) -> Iterator[str]:
+    """The URL of an empty, migrated database of `kind` (sqlite | postgresql) for N articles:
+    a temporary SQLite file, or a PostgreSQL schema dropped afterwards."""
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory() as tmp:
+            url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+            engine = make_engine(url)
+            migrate.upgrade(engine)
+            engine.dispose()
+            yield url
+        return
+    schema = f"cait_bench_{n}"
+    admin = make_engine(postgres)
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    url = f"{postgres}?options=-csearch_path%3D{schema}"
+    try:
+        engine = make_engine(url)
+        migrate.upgrade(engine)
+        engine.dispose()
+        yield url
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+def measure(name: str, engine: Engine, n: int) -> None:
+    gen_s = seed(engine, n)
 
     def timeline() -> object:
         with session_scope(engine) as s:
@@ -117,28 +152,15 @@ def main() -> None:
           f"{'naive':>10} {'p95':>8} {'digest s':>9}")
     print(f"{'':10} {'':>9} {'':>8} {'p50 ms':>10} {'ms':>8} {'p50 ms':>10} {'ms':>8}")
     for n in args.sizes:
-        if "sqlite" in args.databases:
-            with tempfile.TemporaryDirectory() as tmp:
-                engine = make_engine(f"sqlite:///{Path(tmp) / 'bench.db'}")
-                migrate.upgrade(engine)
-                measure("sqlite", engine, n)
-                engine.dispose()
-        if "postgresql" not in args.databases:
-            continue
-        schema = f"cait_bench_{n}"
-        admin = make_engine(args.postgres)
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-        engine = make_engine(f"{args.postgres}?options=-csearch_path%3D{schema}")
-        try:
-            migrate.upgrade(engine)
-            measure("postgresql", engine, n)
-        finally:
-            engine.dispose()
-            with admin.begin() as conn:
-                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-            admin.dispose()
+        for kind in ("sqlite", "postgresql"):
+            if kind not in args.databases:
+                continue
+            with bench_database(kind, n, args.postgres) as url:
+                engine = make_engine(url)
+                try:
+                    measure(kind, engine, n)
+                finally:
+                    engine.dispose()
 
 
 if __name__ == "__main__":

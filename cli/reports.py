@@ -138,6 +138,9 @@ def search_command(
     until: UntilOption = None,
     china_ai: Annotated[str | None, typer.Option("--china-ai", help="yes | no")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="Most results.")] = 20,
+    duplicates: Annotated[bool, typer.Option(
+        "--duplicates/--no-duplicates",
+        help="--no-duplicates leaves out near-duplicates, as the timeline counts.")] = True,
     format: FormatOption = "table",
     as_json: JsonFlag = False,
 ) -> None:
@@ -162,7 +165,7 @@ def search_command(
     with open_session() as session:
         hits = search(session, query, themes=_themes(theme), source=source,
                       since=_date(since, "since"), until=_date(until, "until"),
-                      china_ai=relevance, limit=limit)
+                      china_ai=relevance, originals_only=not duplicates, limit=limit)
     if format == "json":
         print_json(render.hits_json(hits))
     elif format == "csv":

@@ -100,15 +100,6 @@ def dated_between(start: datetime | None, end: datetime | None) -> ColumnElement
     return or_(and_(*by_published), and_(*by_seen))
 
 
-def near_duplicates(session: Session, ids: list[int]) -> set[int]:
-    """Of these articles, the near-duplicates (`duplicate_of` set): the timeline counts none
-    of them, so the list behind one of its points leaves them out too."""
-    if not ids:
-        return set()
-    return set(session.scalars(select(Article.id).where(Article.id.in_(ids),
-                                                        Article.duplicate_of.is_not(None))))
-
-
 def source_by_name(session: Session, name: str) -> Source | None:
     return session.scalars(select(Source).where(Source.name == name)).one_or_none()
 

@@ -71,6 +71,8 @@ def current_spikes(session: Session, now: datetime) -> list[Alert]:
 def digest_message(data: DigestData) -> Message:
     """The digest for every channel: its Markdown as the text, its HTML with the chart as an
     attached inline part, and a summary of the theme rows for the webhook."""
+    # The email keeps the PNG, attached and named by cid:, where the file and the dashboard
+    # draw inline SVG: mail clients do not render inline SVG reliably (`render.digest_chart`).
     cid = make_msgid(domain="cait.invalid")
     counts = ", ".join(f"{s.theme} {s.row.articles}"
                        + ("" if s.row.change is None else f" ({s.row.change:+d})")

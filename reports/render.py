@@ -5,13 +5,13 @@ string goes through `reports.escape`.
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 from typing import TYPE_CHECKING
 
 from reports.escape import clean, csv_text, html_text, md_text, safe_url
 from reports.search import Hit
+from reports.svg import timeline_svg
 from reports.timeline import Timeline, TimelineRow
 
 if TYPE_CHECKING:  # the digest module renders through this one; types only, no cycle
@@ -153,19 +153,34 @@ color:#222}main{max-width:680px;margin:0 auto;background:#fff;padding:16px 20px}
 h1{font-size:22px;margin:8px 0 12px}h2{font-size:18px;margin:24px 0 8px;border-top:1px solid
 #ddd;padding-top:12px}table{border-collapse:collapse;width:100%;font-size:15px}
 td,th{padding:6px 4px;border-bottom:1px solid #eee;text-align:left}td.n{text-align:right}
-img{max-width:100%;height:auto}.spike{color:#b00020;font-weight:bold}.gap{background:#fff4e5;
+img{max-width:100%;height:auto}svg.chart{width:100%;height:auto;display:block}
+figure{margin:12px 0}.spike{color:#b00020;font-weight:bold}.gap{background:#fff4e5;
 padding:8px 10px;border-left:4px solid #f0a000}li{margin:6px 0}.meta{color:#666;font-size:14px}
 a{color:#1a5fb4;word-break:break-word}"""
 
 
+CHART_TITLE = "Weekly China-AI articles per theme"
+
+
+def digest_chart(data: DigestData, chart_src: str | None = None) -> str:
+    """The digest's chart: the dashboard's inline SVG (`reports.svg`, the timeline page's
+    code), or, given `chart_src`, an `<img>` of the PNG at that address.
+
+    Email passes `chart_src="cid:…"` (the PNG attached as an inline part): mail clients do
+    not render inline SVG reliably (Gmail and Outlook drop it) nor `data:` images, while a
+    `cid:` PNG shows in all of them. A file, the stored digest and the dashboard draw SVG:
+    text stays sharp at any width and nothing is fetched."""
+    if chart_src is None:
+        return f"<figure>{timeline_svg(data.timeline, title=CHART_TITLE)}</figure>"
+    return f'<p><img alt="{CHART_TITLE}" src="{html_text(chart_src, 2000)}"></p>'
+
+
 def digest_html(data: DigestData, chart_src: str | None = None) -> str:
-    """The digest as one self-contained HTML file: inline CSS, the chart as a data: URI, one
+    """The digest as one self-contained HTML file: inline CSS, the chart as inline SVG, one
     narrow column for phones and e-mail clients, no scripts, every article string escaped.
 
-    `chart_src` replaces the data: URI (an email names its attached chart `cid:…`, since
-    many mail clients do not show data: images)."""
-    chart = chart_src or "data:image/png;base64," + base64.b64encode(data.chart_png).decode(
-        "ascii")
+    `chart_src` draws the chart as that image instead (an email's `cid:` PNG, see
+    `digest_chart`)."""
     parts = [f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
              f'<meta name="viewport" content="width=device-width,initial-scale=1">'
              f"<title>China-AI coverage, week {html_text(data.week)}</title>"
@@ -182,8 +197,7 @@ def digest_html(data: DigestData, chart_src: str | None = None) -> str:
         parts.append(f"<tr><td>{s.theme}</td><td class='n'>{s.row.articles}</td>"
                      f"<td class='n'>{_change(s.row)}</td><td class='n'>{s.row.share:.0%}</td>"
                      f"<td>{spike}</td></tr>")
-    parts.append(f'</table><p><img alt="Weekly China-AI articles per theme" '
-                 f'src="{html_text(chart, 10**7)}"></p>')
+    parts.append("</table>" + digest_chart(data, chart_src))
     for s in data.themes:
         spike = ' <span class="spike">spike</span>' if s.row.spike else ""
         parts.append(f"<h2>{s.theme}{spike}</h2>")

@@ -47,8 +47,9 @@ class Hit:
 def search(session: Session, query: str | None = None, *, themes: list[str] | None = None,
            source: str | None = None, since: datetime | None = None,
            until: datetime | None = None, china_ai: bool | None = None,
-           limit: int = 20) -> list[Hit]:
+           originals_only: bool = False, limit: int = 20) -> list[Hit]:
     """Articles matching all filters: ranked by relevance with a query, else newest first.
+    `originals_only` leaves out near-duplicates, as the timeline's counts do.
 
     A query that cannot be parsed raises `reports.query.QueryError` (one line)."""
     dialect = session.get_bind().dialect.name
@@ -85,6 +86,8 @@ def search(session: Session, query: str | None = None, *, themes: list[str] | No
         stmt = stmt.where(Article.source_id.in_(select(Source.id).where(Source.name == source)))
     if since is not None or until is not None:
         stmt = stmt.where(dated_between(since, until))
+    if originals_only:
+        stmt = stmt.where(Article.duplicate_of.is_(None))
     found = session.execute(stmt.order_by(*order).limit(limit)).all()
     return _hits(session, [(int(i), s) for i, s in found])
 

@@ -159,16 +159,19 @@ def _counts_from_rollup(session: Session, by: str, since: datetime | None,
         stmt = stmt.where(ThemeDaily.day < until.date().isoformat())
     counts: dict[tuple[str, str], int] = defaultdict(int)
     totals: dict[str, int] = defaultdict(int)
-    first = last = None
+    labels: dict[str, str] = {}  # each day's period, computed once (a day has a row per theme)
+    days: list[str] = []
     for day_label, theme, n in session.execute(stmt):
-        day = date.fromisoformat(day_label)
-        label = period_of(day, by)
+        label = labels.get(day_label)
+        if label is None:
+            label = labels[day_label] = period_of(date.fromisoformat(day_label), by)
         if theme == ALL:
             totals[label] += n
-            first = day if first is None or day < first else first
-            last = day if last is None or day > last else last
+            days.append(day_label)
         else:
             counts[(label, theme)] += n
+    first = date.fromisoformat(min(days)) if days else None   # ISO dates sort as strings
+    last = date.fromisoformat(max(days)) if days else None
     return dict(counts), dict(totals), first, last
 
 

@@ -231,6 +231,7 @@ def test_cait_digest_send_emails_the_digest_over_starttls(
     cid = chart["Content-ID"].strip("<>")
     assert f'src="cid:{cid}"' in html.get_content()
     assert "data:image/png" not in html.get_content()  # mail clients block data: images
+    assert "<svg" not in html.get_content()  # nor do they render inline SVG reliably
     [row] = _rows(corpus)
     assert (row.kind, row.theme, row.week, row.channel, row.status) == (
         "digest", "*", "2026-W19", "email", "sent")

@@ -21,8 +21,9 @@ from db.rollup import rebuild
 from db.session import session_scope
 from reports.digest import build_digest, store_digest, week_bounds
 from reports.plot import timeline_chart
-from reports.render import digest_html, digest_markdown
+from reports.render import CHART_TITLE, digest_html, digest_markdown
 from reports.search import search
+from reports.svg import timeline_svg
 from reports.timeline import build_timeline
 
 MONDAY = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # 2026-W10
@@ -165,7 +166,15 @@ def test_digest_escapes_article_text_and_is_stored(corpus: Engine) -> None:
     assert "\x1b" not in html and "\x1b" not in md
     assert "javascript:" not in html.split("<main>")[1].split("href=")[0]
     assert "\\<script\\>" in md and "\\*\\*bold\\*\\*" in md
-    assert 'src="data:image/png;base64,' in html and "<script" not in html.lower()
+    assert "<script" not in html.lower()
+    # the chart is the dashboard's inline SVG (the timeline page's code), not an image
+    assert timeline_svg(data.timeline, title=CHART_TITLE) in html
+    assert "<img" not in html and "data:image" not in html and "<polyline" in html
+    assert 'class="spike"' in html  # the burst week's triangle
+    # an email names its attached PNG instead: mail clients do not render inline SVG
+    mail = digest_html(data, chart_src="cid:chart@cait.invalid")
+    assert '<img alt="Weekly China-AI articles per theme" src="cid:chart@cait.invalid">' in mail
+    assert "<svg" not in mail and data.chart_png.startswith(b"\x89PNG")
     chips = next(t for t in data.themes if t.theme == "chips")
     assert chips.row.articles == 9 and chips.row.spike and len(chips.top) == 5
     assert chips.top[0].title == evil

@@ -102,6 +102,25 @@ def test_ranking_and_snippets(engine: Engine, searchable: dict[str, int]) -> Non
     assert all(h.snippet for h in hits)
 
 
+def test_originals_only_leaves_out_near_duplicates_inside_the_limit(
+        engine: Engine, searchable: dict[str, int], db_url: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The list behind a timeline point counts what the point counts: near-duplicates are
+    left out by the query itself, so `limit` rows are still `limit` originals."""
+    copy, original = searchable["huawei-en"], searchable["mixed"]
+    with session_scope(engine) as s:
+        s.execute(text("UPDATE articles SET duplicate_of = :o WHERE id = :c"),
+                  {"o": original, "c": copy})
+    with session_scope(engine) as s:
+        assert {h.id for h in search(s, "Huawei")} == {copy, original}
+        assert [h.id for h in search(s, "Huawei", originals_only=True)] == [original]
+        newest = search(s, originals_only=True, limit=len(searchable) - 1)
+        assert len(newest) == len(searchable) - 1 and copy not in {h.id for h in newest}
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    listed = runner.invoke(app, ["search", "Huawei", "--no-duplicates", "--json"])
+    assert listed.exit_code == 0 and [h["id"] for h in json.loads(listed.output)] == [original]
+
+
 @pytest.mark.parametrize(("query", "message"), [
     ('"export controls', "unbalanced quote"),
     ('Huawei "', "unbalanced quote"),

@@ -182,6 +182,7 @@ def test_pages_render_escape_hostile_text_and_send_the_csp(
         assert digest.status_code == 200 and "sandbox" in digest.headers[
             "content-security-policy"] and "script" not in digest.headers[
             "content-security-policy"]
+        assert '<svg class="chart"' in digest.text  # the timeline page's chart code
         assert web.get("/static/app.css").status_code == 200
 
 

@@ -21,7 +21,7 @@ from common.errors import UserError, one_line
 from config import Settings
 from db import migrate
 from db.session import describe_url, make_engine
-from web import articles, auth, login, sources, timeline
+from web import articles, auth, login, narratives, sources, timeline
 from web.context import HERE, WebState, current_user, page
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -90,7 +90,7 @@ def create_app(settings: Settings) -> FastAPI:
         # would be a console error on every page
         return FileResponse(HERE / "static" / "favicon.svg", media_type="image/svg+xml")
 
-    for module in (timeline, articles, sources, login):
+    for module in (timeline, narratives, articles, sources, login):
         app.include_router(module.router)
     return app
 

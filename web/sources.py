@@ -19,7 +19,8 @@ from web.context import db, page, state
 router = APIRouter()
 DB = Annotated[Session, Depends(db)]
 Week = Annotated[str, Path(pattern=r"^\d{4}-W\d{2}$")]
-# A stored digest is self-contained (inline CSS, chart as a data: URI) and has no scripts:
+# A stored digest is self-contained (inline CSS, the chart as inline SVG, or a data: PNG in
+# digests stored before the SVG) and has no scripts:
 # it is shown under a policy that allows exactly that, and runs nothing.
 DIGEST_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
               "base-uri 'none'; form-action 'none'; frame-ancestors 'self'; sandbox")

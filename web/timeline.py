@@ -4,6 +4,7 @@ and `reports.search.search` (the functions `cait timeline` and `cait search` cal
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
@@ -14,12 +15,11 @@ from pydantic import BeforeValidator
 from sqlalchemy.orm import Session
 
 from common.vocabulary import THEMES
-from db.queries import near_duplicates
 from reports.render import hits_json
 from reports.search import Hit, search
 from reports.svg import timeline_svg
-from reports.timeline import Timeline, build_timeline, period_span
-from web.context import day, db, page
+from reports.timeline import Timeline, TimelineRow, build_timeline, period_span
+from web.context import NO_NUL, day, db, page
 
 router = APIRouter()
 
@@ -40,8 +40,9 @@ Since = Annotated[date | None, Blank,
                   Query(description="From this date (YYYY-MM-DD), UTC.")]
 Until = Annotated[date | None, Blank,
                   Query(description="Before this date (YYYY-MM-DD), UTC.")]
-Source = Annotated[str | None, Query(max_length=200, description="Only this source.")]
-Words = Annotated[str | None, Query(max_length=1000,
+Source = Annotated[str | None, Query(max_length=200, pattern=NO_NUL,
+                                     description="Only this source.")]
+Words = Annotated[str | None, Query(max_length=1000, pattern=NO_NUL,
                                     description="Full-text query, as `cait search` takes it.")]
 ChinaAI = Annotated[Literal["yes", "no"] | None, Blank, Query(alias="china_ai")]
 Limit = Annotated[int, Query(ge=1, le=1000)]
@@ -65,18 +66,20 @@ def api_timeline(session: DB, by: By = "week", theme: Themes = None, since: Sinc
 
 def _search(session: Session, q: str | None, theme: list[Theme] | None, source: str | None,
             since: date | None, until: date | None, china_ai: str | None,
-            limit: int) -> list[Hit]:
+            limit: int, duplicates: str = "yes") -> list[Hit]:
     return search(session, q, themes=list(theme) if theme else None, source=source or None,
                   since=day(since, "since"), until=day(until, "until"),
-                  china_ai=None if china_ai is None else china_ai == "yes", limit=limit)
+                  china_ai=None if china_ai is None else china_ai == "yes",
+                  originals_only=duplicates == "no", limit=limit)
 
 
 @router.get("/api/search", summary="Articles matching a query and filters")
 def api_search(session: DB, q: Words = None, theme: Themes = None, source: Source = None,
                since: Since = None, until: Until = None, china_ai: ChinaAI = None,
-               limit: Limit = 20) -> list[dict[str, Any]]:
+               limit: Limit = 20, duplicates: Duplicates = "yes") -> list[dict[str, Any]]:
     """The rows of `cait search --format json`: ranked by the query, else newest first."""
-    return hits_json(_search(session, q, theme, source, since, until, china_ai, limit))
+    return hits_json(_search(session, q, theme, source, since, until, china_ai, limit,
+                             duplicates))
 
 
 @router.get("/api/articles", summary="The newest articles, with filters")
@@ -87,6 +90,7 @@ def api_articles(session: DB, theme: Themes = None, source: Source = None, since
     return hits_json(_search(session, None, theme, source, since, until, china_ai, limit))
 
 
+@lru_cache(maxsize=8192)  # every page asks for each point twice (chart and table): 1,300 at 3 years
 def search_link(period: str, theme: str) -> str:
     """The search page listing the China-AI articles behind one point of the timeline: the
     ones it counts, so near-duplicates are left out (the search alone lists them)."""
@@ -100,8 +104,11 @@ def search_link(period: str, theme: str) -> str:
 def timeline_page(request: Request, session: DB, by: By = "week", theme: Themes = None,
                   since: Since = None, until: Until = None) -> Response:
     result = _timeline(session, theme, by, since, until, None)
-    table = [{"period": p, "gap": result.gaps.get(p),
-              "cells": [r for r in result.rows if r.period == p]} for p in result.periods]
+    cells: dict[str, list[TimelineRow]] = {p: [] for p in result.periods}
+    for row in result.rows:  # grouped in one pass (per period, a scan of all rows was 15 ms)
+        cells[row.period].append(row)
+    table = [{"period": p, "gap": result.gaps.get(p), "cells": cells[p]}
+             for p in result.periods]
     return page(request, "timeline.html", timeline=result, table=list(reversed(table)),
                 chart=Markup(timeline_svg(result, search_link)) if result.periods else None,
                 themes=THEMES, chosen=set(theme or []), by=by, since=since, until=until,
@@ -113,11 +120,7 @@ def search_page(request: Request, session: DB, q: Words = None, theme: Themes = 
                 source: Source = None, since: Since = None, until: Until = None,
                 china_ai: ChinaAI = None, limit: Limit = 50,
                 duplicates: Duplicates = "yes") -> Response:
-    hits = _search(session, q, theme, source, since, until, china_ai, limit)
-    if duplicates == "no":
-        # after the search, which has no such filter: a page can hold fewer than `limit`
-        dropped = near_duplicates(session, [h.id for h in hits])
-        hits = [h for h in hits if h.id not in dropped]
+    hits = _search(session, q, theme, source, since, until, china_ai, limit, duplicates)
     return page(request, "search.html", hits=hits, q=q or "", themes=THEMES,
                 chosen=set(theme or []), source=source or "", since=since, until=until,
                 china_ai=china_ai, limit=limit, duplicates=duplicates)
