@@ -201,6 +201,8 @@ def test_labels_need_login_and_csrf_and_write_rows(
         token = web.get("/api/session").json()["csrf_token"]
         assert web.post("/api/login", json={"name": "alice", "password": "wrong password"},
                         headers={"X-CSRF-Token": token}).status_code == 401
+        assert web.post("/api/login", json={"name": "alice", "password": "x" * 10_000},
+                        headers={"X-CSRF-Token": token}).status_code == 422  # not hashed
         assert web.post("/api/login", json={"name": "alice", "password": PASSWORD}
                         ).status_code == 403  # a login needs the token too
         me = web.post("/api/login", json={"name": "alice", "password": PASSWORD},

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Header, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from web import auth
 from web.context import current_user, page, state
@@ -58,8 +58,9 @@ class SessionInfo(BaseModel):
 
 
 class Credentials(BaseModel):
-    name: str
-    password: str
+    # bounded like the form's fields: Argon2 over a megabyte "password" is work for nothing
+    name: str = Field(max_length=100)
+    password: str = Field(max_length=1000)
 
 
 @router.get("/api/session", response_model=SessionInfo)
