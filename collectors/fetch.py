@@ -136,9 +136,27 @@ class Fetcher:
         self._global = asyncio.Semaphore(settings.concurrency)
         self._client: httpx.AsyncClient | None = None
         self._guarded: httpx.AsyncClient | None = None
+        self._open = False
         self._private_origins: dict[str, bool] = {}
 
     async def __aenter__(self) -> Fetcher:
+        self._open = True
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._open = False
+        for client in (self._client, self._guarded):
+            if client is not None:
+                await client.aclose()
+        self._client = self._guarded = None
+
+    def _http_client(self, guarded: bool) -> httpx.AsyncClient:
+        """The plain or the guarded client, made at its first request: each loads the CA
+        bundle (0.1-0.3 s), and a pass with nothing to fetch needs neither (issue 18)."""
+        assert self._open, "use Fetcher as an async context manager"
+        client = self._guarded if guarded else self._client
+        if client is not None:
+            return client
         s = self.settings
         options: dict[str, Any] = {
             "timeout": httpx.Timeout(s.read_timeout, connect=s.connect_timeout),
@@ -146,17 +164,14 @@ class Fetcher:
             "headers": {"User-Agent": s.user_agent, "Accept-Encoding": "gzip, deflate"},
             "event_hooks": {"response": [_check_location]},
         }
-        self._client = httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=s.concurrency,
-                                max_keepalive_connections=s.concurrency), **options)
-        self._guarded = httpx.AsyncClient(transport=GuardedTransport(s, self._resolve),
-                                          **options)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        for client in (self._client, self._guarded):
-            if client is not None:
-                await client.aclose()
+        if guarded:
+            client = self._guarded = httpx.AsyncClient(
+                transport=GuardedTransport(s, self._resolve), **options)
+        else:
+            client = self._client = httpx.AsyncClient(
+                limits=httpx.Limits(max_connections=s.concurrency,
+                                    max_keepalive_connections=s.concurrency), **options)
+        return client
 
     def _host(self, host: str) -> _Host:
         if host not in self._hosts:
@@ -268,8 +283,7 @@ class Fetcher:
 
     async def _send(self, url: str, headers: dict[str, str], started: float,
                     guarded: bool) -> FetchResult | FetchError:
-        client = self._guarded if guarded else self._client
-        assert client is not None, "use Fetcher as an async context manager"
+        client = self._http_client(guarded)
         limit = self.settings.max_bytes
 
         def elapsed() -> int:
