@@ -265,6 +265,8 @@ class Fetcher:
         host_name = urlsplit(url).netloc.lower()
         host = self._host(host_name)
         loop = asyncio.get_running_loop()
+        # made (CA bundle loaded) before the host's spacing clock starts, not inside it
+        client = self._http_client(guarded)
         async with host.semaphore:
             if host.blocked_until - loop.time() > self.settings.total_timeout:
                 return FetchError(url, Reason.RATE_LIMITED, Severity.TEMPORARY,
@@ -276,14 +278,13 @@ class Fetcher:
                     await asyncio.sleep(wait)
                 host.next_start = loop.time() + self.settings.host_delay_seconds
             async with self._global:
-                outcome = await self._send(url, headers, started, guarded)
+                outcome = await self._send(client, url, headers, started)
         if isinstance(outcome, FetchError) and outcome.retry_after:
             host.blocked_until = loop.time() + min(outcome.retry_after, 3600)
         return outcome
 
-    async def _send(self, url: str, headers: dict[str, str], started: float,
-                    guarded: bool) -> FetchResult | FetchError:
-        client = self._http_client(guarded)
+    async def _send(self, client: httpx.AsyncClient, url: str, headers: dict[str, str],
+                    started: float) -> FetchResult | FetchError:
         limit = self.settings.max_bytes
 
         def elapsed() -> int:
