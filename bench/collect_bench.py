@@ -6,7 +6,12 @@ spread over 16 loopback hosts):
              default CAIT_PARSE_PROCESSES (parsing and hashing in parser processes)
   (a)      – a naive sequential loop of httpx.get + feedparser.parse (on a sample, as a rate)
   (b)      – the CPU-only parse time of the same bytes, with feedparser and with cait's parser
+  reader   – lemon24/reader's `update_feeds(workers=16)` over the same 1,000 feeds on the same
+             server, in the same run (the optional extra `bench-reader`; skipped with a note
+             when it is not installed)
 and the parser side by side on the 122 corpus feeds (fastfeedparser fast path vs feedparser).
+The machine is shared: the load average is printed beside the figures, and the CPU time of
+the passes (this process and its parser processes) beside their wall time.
 
 Full text (`--only full-text`, also in the default run): the 100 corpus article pages as 10
 full-text feeds on 10 loopback hosts (100–300 ms latency on every request), one pass end to end
@@ -16,12 +21,15 @@ started before the clock (a worker keeps both), and once more with the pool star
 pass, as one `cait collect` does.
 
 Run: .venv/bin/python -m bench.collect_bench [--feeds 1000] [--naive-sample 100]
-     [--only feeds|full-text]
+     [--only feeds|full-text] [--no-reader]
+     (reader: .venv/bin/pip install -e '.[bench-reader]')
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import os
 import resource
 import subprocess
 import sys
@@ -58,6 +66,35 @@ def start_server(feeds: int, hosts: int, port: int, *extra: str) -> subprocess.P
 
 def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
     return resource.getrusage(who).ru_maxrss / 1024
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and its reaped children (the parser processes)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def run_reader(urls: list[str], workdir: Path) -> tuple[float, int] | None:
+    """lemon24/reader's update_feeds(workers=16) on a fresh database: (seconds, entries), or
+    None when reader is not installed (`pip install -e '.[bench-reader]'`)."""
+    if importlib.util.find_spec("reader") is None:
+        return None
+    from reader import make_reader
+
+    reader = make_reader(str(workdir / "reader.sqlite"))
+    for url in urls:
+        reader.add_feed(url)
+    started = time.perf_counter()
+    reader.update_feeds(workers=16)
+    elapsed = time.perf_counter() - started
+    entries = reader.get_entry_counts().total
+    reader.close()
+    return elapsed, entries
 
 
 def run_cait(urls: list[str], workdir: Path) -> tuple[float, int, int, int]:
@@ -185,6 +222,8 @@ def main() -> None:
     parser.add_argument("--naive-sample", type=int, default=100)
     parser.add_argument("--port", type=int, default=18080)
     parser.add_argument("--only", choices=["feeds", "full-text"])
+    parser.add_argument("--no-reader", action="store_true",
+                        help="skip lemon24/reader's pass (about two minutes)")
     args = parser.parse_args()
     if args.only != "feeds":
         full_text_figures(args.port + 1)
@@ -196,13 +235,18 @@ def main() -> None:
         urls = feed_urls(args.feeds, args.hosts, args.port)
         with tempfile.TemporaryDirectory() as tmp:
             rss_before = peak_rss_mb()
+            load_before, cpu = load(), cpu_seconds()
             elapsed, entries, stored, failed = run_cait(urls, Path(tmp))
+            cpu = cpu_seconds() - cpu
             rss_after = peak_rss_mb()
+            reader_load = load()
+            reader_run = None if args.no_reader else run_reader(urls, Path(tmp))
         sample = urls[:: max(1, len(urls) // args.naive_sample)][: args.naive_sample]
         naive_elapsed, naive_entries = run_naive(sample)
     finally:
         server.terminate()
     bodies = feed_bodies(args.feeds)
+    parse_load = load()
     fp_seconds, cait_parse_seconds = parse_only(bodies)
 
     cait_rate = args.feeds / elapsed
@@ -210,12 +254,23 @@ def main() -> None:
     print(f"{args.feeds} feeds, {args.hosts} loopback hosts, 100-300 ms latency, 2% failing")
     print(f"{'':34}{'seconds':>9}{'feeds/s':>10}{'entries/s':>11}")
     print(f"{'cait collect (fetch+parse+store)':34}{elapsed:9.2f}{cait_rate:10.1f}"
-          f"{entries / elapsed:11.0f}   stored {stored} articles, {failed} sources failed")
+          f"{entries / elapsed:11.0f}   stored {stored} articles, {failed} sources failed; "
+          f"CPU {cpu:.2f} s (all processes); {load_before}")
+    if reader_run is None:
+        print("lemon24/reader: not installed, not run (pip install -e '.[bench-reader]')"
+              if not args.no_reader else "lemon24/reader: not run (--no-reader)")
+    else:
+        reader_elapsed, reader_entries = reader_run
+        print(f"{'reader update_feeds(workers=16)':34}{reader_elapsed:9.2f}"
+              f"{args.feeds / reader_elapsed:10.1f}{reader_entries / reader_elapsed:11.0f}   "
+              f"stored {reader_entries} entries; {reader_load}")
     print(f"{'(a) naive httpx+feedparser loop':34}{naive_elapsed:9.2f}{naive_rate:10.1f}"
           f"{naive_entries / naive_elapsed:11.0f}   on {len(sample)} of the feeds")
     print(f"{'(b) parse only, feedparser':34}{fp_seconds:9.2f}{args.feeds / fp_seconds:10.1f}")
     print(f"{'(b) parse only, cait parse_feed':34}{cait_parse_seconds:9.2f}"
-          f"{args.feeds / cait_parse_seconds:10.1f}")
+          f"{args.feeds / cait_parse_seconds:10.1f}   one process, CPU-bound; {parse_load}")
+    if reader_run is not None:
+        print(f"cait vs reader: {reader_run[0] / elapsed:.1f}x faster (target >= 10x)")
     print(f"cait vs (a): {cait_rate / naive_rate:.1f}x faster (target >= 20x)")
     print(f"cait vs (b) feedparser parse time: {elapsed / fp_seconds:.2f}x; vs cait's own parse "
           f"time: {elapsed / cait_parse_seconds:.2f}x (target <= 1.5x)")

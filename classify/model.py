@@ -44,7 +44,7 @@ def document_words(document: str) -> tuple[str, ...]:
     if has_cjk(document):
         return tuple(words(document))
     title, _, body = document.partition("\n")
-    return (*words(title), *(word for word in latin_words_and_ends(body.lower()) if word))
+    return (*words(title), *filter(None, latin_words_and_ends(body.lower())))  # ends are ''
 
 
 @lru_cache(maxsize=512)

@@ -12,8 +12,6 @@ import unicodedata
 from collections import OrderedDict
 from dataclasses import dataclass
 
-import numpy as np
-
 from common.text import words
 
 
@@ -45,6 +43,8 @@ def simhash(text: str | None, shingle: int = 3) -> int | None:
 
 
 def _simhash_of_normalised(norm: str, shingle: int = 3) -> int | None:
+    import numpy as np  # here: a pass with nothing to hash never loads it (issue 18)
+
     tokens = words(norm)  # the one tokenizer: Chinese as words, not character pairs
     if len(tokens) < MIN_SIMHASH_TOKENS:
         return None

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 from collectors import store
-from collectors.dedup import Fingerprint
-from collectors.feeds import ParsedEntry
 from collectors.follow import PAGE_ACCEPT, PassContext, article_from_page
-from collectors.offload import PreparedFeed
 from collectors.outcome import FetchError
-from collectors.pages import ExtractedPage
+
+if TYPE_CHECKING:  # pages and feeds (trafilatura, lxml, feed parsers) load where parsing runs
+    from collectors.dedup import Fingerprint
+    from collectors.feeds import ParsedEntry
+    from collectors.offload import PreparedFeed
+    from collectors.pages import ExtractedPage
 
 log = logging.getLogger("cait.collect")
 
@@ -44,22 +46,26 @@ def _article_from_entry(entry: ParsedEntry, source_id: int, canonical: str,
 
 
 async def items_from_entries(ctx: PassContext, source: EntrySource, prepared: PreparedFeed
-                             ) -> tuple[list[store.NewArticle], dict[str, ExtractedPage], int]:
+                             ) -> tuple[list[store.NewArticle], dict[str, ExtractedPage], int,
+                                        store.Known]:
     """New entries as articles (for full-text sources with their pages fetched and extracted),
-    and how many distinct entries were stored already."""
+    how many distinct entries were stored already, and the lookup that said so (by URL and by
+    content hash, in one query: storing the new ones reuses it instead of asking again)."""
     unique: dict[str, tuple[ParsedEntry, Fingerprint]] = {}
     for canonical, entry, identity in zip(prepared.canonical_urls, prepared.parsed.entries,
                                           prepared.fingerprints, strict=True):
         unique.setdefault(canonical, (entry, identity))
     with ctx.sessions() as session:
-        known = store.existing_urls(session, unique)
+        lookup = store.known_articles(
+            session, unique, (identity.content_hash for _, identity in unique.values()
+                              if identity.content_hash is not None))
     fresh = [(url, entry, identity) for url, (entry, identity) in unique.items()
-             if url not in known]
+             if url not in lookup.by_url]
     items = [_article_from_entry(entry, source.id, url, identity) for url, entry, identity in fresh]
     pages: dict[str, ExtractedPage] = {}
     known_count = len(unique) - len(fresh)
     if not source.full_text:
-        return items, pages, known_count
+        return items, pages, known_count, lookup
     budget = ctx.settings.full_text_per_source
     source_host = urlsplit(source.url).hostname or ""
 
@@ -87,4 +93,4 @@ async def items_from_entries(ctx: PassContext, source: EntrySource, prepared: Pr
             pages[items[index].canonical_url] = page
 
     await asyncio.gather(*(with_page(i, e) for i, (_, e, _) in enumerate(fresh[:budget])))
-    return items, pages, known_count
+    return items, pages, known_count, lookup

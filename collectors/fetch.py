@@ -136,9 +136,27 @@ class Fetcher:
         self._global = asyncio.Semaphore(settings.concurrency)
         self._client: httpx.AsyncClient | None = None
         self._guarded: httpx.AsyncClient | None = None
+        self._open = False
         self._private_origins: dict[str, bool] = {}
 
     async def __aenter__(self) -> Fetcher:
+        self._open = True
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._open = False
+        for client in (self._client, self._guarded):
+            if client is not None:
+                await client.aclose()
+        self._client = self._guarded = None
+
+    def _http_client(self, guarded: bool) -> httpx.AsyncClient:
+        """The plain or the guarded client, made at its first request: each loads the CA
+        bundle (0.1-0.3 s), and a pass with nothing to fetch needs neither (issue 18)."""
+        assert self._open, "use Fetcher as an async context manager"
+        client = self._guarded if guarded else self._client
+        if client is not None:
+            return client
         s = self.settings
         options: dict[str, Any] = {
             "timeout": httpx.Timeout(s.read_timeout, connect=s.connect_timeout),
@@ -146,17 +164,14 @@ class Fetcher:
             "headers": {"User-Agent": s.user_agent, "Accept-Encoding": "gzip, deflate"},
             "event_hooks": {"response": [_check_location]},
         }
-        self._client = httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=s.concurrency,
-                                max_keepalive_connections=s.concurrency), **options)
-        self._guarded = httpx.AsyncClient(transport=GuardedTransport(s, self._resolve),
-                                          **options)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        for client in (self._client, self._guarded):
-            if client is not None:
-                await client.aclose()
+        if guarded:
+            client = self._guarded = httpx.AsyncClient(
+                transport=GuardedTransport(s, self._resolve), **options)
+        else:
+            client = self._client = httpx.AsyncClient(
+                limits=httpx.Limits(max_connections=s.concurrency,
+                                    max_keepalive_connections=s.concurrency), **options)
+        return client
 
     def _host(self, host: str) -> _Host:
         if host not in self._hosts:
@@ -250,6 +265,8 @@ class Fetcher:
         host_name = urlsplit(url).netloc.lower()
         host = self._host(host_name)
         loop = asyncio.get_running_loop()
+        # made (CA bundle loaded) before the host's spacing clock starts, not inside it
+        client = self._http_client(guarded)
         async with host.semaphore:
             if host.blocked_until - loop.time() > self.settings.total_timeout:
                 return FetchError(url, Reason.RATE_LIMITED, Severity.TEMPORARY,
@@ -261,15 +278,13 @@ class Fetcher:
                     await asyncio.sleep(wait)
                 host.next_start = loop.time() + self.settings.host_delay_seconds
             async with self._global:
-                outcome = await self._send(url, headers, started, guarded)
+                outcome = await self._send(client, url, headers, started)
         if isinstance(outcome, FetchError) and outcome.retry_after:
             host.blocked_until = loop.time() + min(outcome.retry_after, 3600)
         return outcome
 
-    async def _send(self, url: str, headers: dict[str, str], started: float,
-                    guarded: bool) -> FetchResult | FetchError:
-        client = self._guarded if guarded else self._client
-        assert client is not None, "use Fetcher as an async context manager"
+    async def _send(self, client: httpx.AsyncClient, url: str, headers: dict[str, str],
+                    started: float) -> FetchResult | FetchError:
         limit = self.settings.max_bytes
 
         def elapsed() -> int:

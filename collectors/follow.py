@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from sqlalchemy import exc as sa_exc
@@ -28,15 +29,17 @@ from sqlalchemy.orm import Session
 
 from collectors import schedule, store
 from collectors.dedup import NearDuplicateIndex
-from collectors.feeds import ParsedEntry
 from collectors.fetch import Fetcher
 from collectors.offload import Offload
 from collectors.outcome import FetchError
-from collectors.pages import ExtractedPage
 from collectors.related import GATE_THRESHOLD, RelevanceGate
 from collectors.urls import canonicalize_url
 from config import Settings
 from db.models import Article, ArticleLink
+
+if TYPE_CHECKING:  # pages and feeds (trafilatura, lxml, feed parsers) load where parsing runs
+    from collectors.feeds import ParsedEntry
+    from collectors.pages import ExtractedPage
 
 log = logging.getLogger("cait.collect")
 SessionFactory = Callable[[], Session]

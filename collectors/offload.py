@@ -28,13 +28,14 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from collectors.dedup import Fingerprint, fingerprint
-from collectors.feeds import ParsedFeed, parse_feed
-from collectors.pages import ExtractedPage
-from collectors.pages import extract_page as _extract_page
 from collectors.urls import canonical_urls
+
+if TYPE_CHECKING:
+    from collectors.feeds import ParsedFeed
+    from collectors.pages import ExtractedPage
 
 log = logging.getLogger("cait.collect")
 MAX_BROKEN_POOLS = 3  # in a row, without one document handled in between
@@ -51,6 +52,10 @@ class PreparedFeed:
 
 
 def prepare_feed(body: bytes, headers: dict[str, str], url: str) -> PreparedFeed:
+    # The parsers and extraction are imported where they run (in the parser processes, or
+    # here when parsing inline): a pass with nothing to parse loads none of them (issue 18).
+    from collectors.feeds import parse_feed
+
     parsed = parse_feed(body, headers, url)
     return PreparedFeed(parsed, canonical_urls([e.url for e in parsed.entries]),
                         [fingerprint(e.content or e.summary) for e in parsed.entries])
@@ -58,7 +63,9 @@ def prepare_feed(body: bytes, headers: dict[str, str], url: str) -> PreparedFeed
 
 def extract_page(body: bytes, url: str, content_type: str, date_known: bool) -> ExtractedPage:
     """`pages.extract_page` with its keyword argument as a positional one (for the pool)."""
-    return _extract_page(body, url, content_type, date_known=date_known)
+    from collectors.pages import extract_page as extract
+
+    return extract(body, url, content_type, date_known=date_known)
 
 
 def _ready(pause: float = 0.0) -> bool:
@@ -143,6 +150,8 @@ class Offload:
                            ) -> PreparedFeed:
         result = await self._run(prepare_feed, body, headers, url, inline_thread=False)
         if isinstance(result, BrokenProcessPool):
+            from collectors.feeds import ParsedFeed
+
             failed = ParsedFeed(None, [], "", "none",
                                 error=f"the parser process died on this feed ({result})"[:300])
             return PreparedFeed(failed, [], [])
@@ -154,6 +163,8 @@ class Offload:
         result = await self._run(extract_page, body, url, content_type, date_known,
                                  inline_thread=True)
         if isinstance(result, BrokenProcessPool):
+            from collectors.pages import ExtractedPage
+
             return ExtractedPage(url=url, canonical_url=url, title=None, text=None, author=None,
                                  published_at=None, language=None, encoding="", related=[],
                                  error=f"the extraction process died on this page ({result})")

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from collectors.outcome import FetchError, FetchResult
-from collectors.pages import ExtractedPage
-from collectors.store import NewArticle
+from collectors.store import Known, NewArticle
+
+if TYPE_CHECKING:  # pages and feeds (trafilatura, lxml, feed parsers) load where parsing runs
+    from collectors.pages import ExtractedPage
 
 
 @dataclass
@@ -27,6 +30,7 @@ class SourceOutcome:
     pages: dict[str, ExtractedPage] = field(default_factory=dict)
     feed_hint: int | None = None  # the feed's own refresh hint (ttl), seconds
     known: int = 0               # entries stored before this pass
+    lookup: Known | None = None  # what the entries' lookup found stored (reused to store)
 
     @property
     def http_status(self) -> int | None:

@@ -9,22 +9,23 @@ exact content-hash match is skipped as a duplicate; a near-duplicate is stored w
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, delete, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from collectors.dedup import Fingerprint, NearDuplicateIndex, fingerprint
 from collectors.outcome import FetchError
-from collectors.pages import RelatedLink
 from collectors.schedule import Decision
 from collectors.sources import SourceSpec
 from collectors.urls import canonicalize_url
 from common.errors import UserError
 from db.models import Article, ArticleLink, FetchLog, Source
+
+if TYPE_CHECKING:  # pages and feeds (trafilatura, lxml, feed parsers) load where parsing runs
+    from collectors.pages import RelatedLink
 
 NEAR_DUPLICATE_WINDOW = timedelta(days=30)
 
@@ -127,6 +128,9 @@ def load_near_duplicate_index(session: Session, now: datetime) -> NearDuplicateI
 def _insert_statement(session: Session) -> Any:
     """INSERT … ON CONFLICT (canonical_url) DO NOTHING RETURNING id, canonical_url, for the
     dialect; executed with a list of rows it is one multi-row INSERT per 1,000 rows."""
+    # the dialect's module is imported here: a pass that stores nothing loads neither
+    from sqlalchemy.dialects import postgresql, sqlite
+
     dialect = session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
     table = Article.__table__
@@ -134,14 +138,30 @@ def _insert_statement(session: Session) -> Any:
             .returning(table.c.id, table.c.canonical_url))
 
 
-def _known(session: Session, urls: list[str], digests: list[str]
-           ) -> tuple[dict[str, int], dict[str, int]]:
-    """Stored articles by canonical URL and by content hash, in one query per 500 of each."""
-    by_url: dict[str, int] = {}
-    by_hash: dict[str, int] = {}
-    wanted = set(urls)
-    for start in range(0, max(len(urls), len(digests)), 500):
-        url_chunk, hash_chunk = urls[start:start + 500], digests[start:start + 500]
+@dataclass
+class Known:
+    """What a lookup found stored, by canonical URL and by content hash, and which URLs and
+    hashes it asked about: a later lookup in the same pass asks only about the rest."""
+
+    by_url: dict[str, int] = field(default_factory=dict)
+    by_hash: dict[str, int] = field(default_factory=dict)
+    urls: set[str] = field(default_factory=set)
+    hashes: set[str] = field(default_factory=set)
+
+
+def known_articles(session: Session, urls: Iterable[str], digests: Iterable[str],
+                   already: Known | None = None) -> Known:
+    """Stored articles by canonical URL and by content hash (the earliest id per hash), in
+    one query per 500 of each; what `already` asked about is not asked again (issue 18: the
+    feed's entries and then their storing each looked the same URLs up)."""
+    known = Known() if already is None else Known(dict(already.by_url), dict(already.by_hash),
+                                                  set(already.urls), set(already.hashes))
+    url_list = [u for u in dict.fromkeys(urls) if u not in known.urls]
+    hash_list = [d for d in dict.fromkeys(digests) if d not in known.hashes]
+    wanted = set(url_list)
+    found_hash: dict[str, int] = {}
+    for start in range(0, max(len(url_list), len(hash_list)), 500):
+        url_chunk, hash_chunk = url_list[start:start + 500], hash_list[start:start + 500]
         rows = session.execute(
             select(Article.id, Article.canonical_url, Article.content_hash)
             .where(or_(Article.canonical_url.in_(url_chunk),
@@ -149,25 +169,36 @@ def _known(session: Session, urls: list[str], digests: list[str]
             .order_by(Article.id))
         for article_id, url, digest in rows:
             if url in wanted:
-                by_url[url] = article_id
+                known.by_url[url] = article_id
             if digest is not None:
-                by_hash.setdefault(digest, article_id)
-    return by_url, by_hash
+                found_hash.setdefault(digest, article_id)
+    for digest, article_id in found_hash.items():
+        if digest not in known.by_hash or article_id < known.by_hash[digest]:
+            known.by_hash[digest] = article_id
+    known.urls.update(url_list)
+    known.hashes.update(hash_list)
+    return known
 
 
 def store_articles(session: Session, items: list[NewArticle], near: NearDuplicateIndex,
-                   now: datetime) -> StoreResult:
+                   now: datetime, looked_up: Known | None = None) -> StoreResult:
     """Insert what is new; count what is a duplicate (by URL or exact text).
 
-    One query reads what is known, one INSERT … ON CONFLICT DO NOTHING RETURNING writes the
-    rest (issue 18: row by row it was most of the writing process's time). A near-duplicate
-    of an article new in the same batch points at it through one UPDATE afterwards."""
+    One query reads what is known (none when `looked_up`, this pass's lookup of the same
+    entries, already asked about every URL and hash), one INSERT … ON CONFLICT DO NOTHING
+    RETURNING writes the rest (issue 18: row by row it was most of the writing process's
+    time). A URL stored since the lookup meets the conflict clause and counts as a duplicate.
+    A near-duplicate of an article new in the same batch points at it through one UPDATE
+    afterwards."""
     result = StoreResult([], 0, {})
     prints = [item.fingerprint or fingerprint(item.body_for_identity) for item in items]
-    known_urls, by_hash = _known(
-        session, list(dict.fromkeys(i.canonical_url for i in items)),
-        [d for d in dict.fromkeys(p.content_hash for p in prints) if d is not None])
-    result.ids_by_canonical.update(known_urls)
+    known = known_articles(session, (i.canonical_url for i in items),
+                           (p.content_hash for p in prints if p.content_hash is not None),
+                           looked_up)
+    known_urls, by_hash = known.by_url, known.by_hash
+    result.ids_by_canonical.update(
+        (i.canonical_url, known_urls[i.canonical_url]) for i in items
+        if i.canonical_url in known_urls)
     rows: list[dict[str, Any]] = []
     batch = NearDuplicateIndex()  # the new rows' SimHashes, by their position in `rows`
     copies: dict[str, str] = {}  # canonical URL → the URL of the new row with the same text

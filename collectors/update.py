@@ -243,7 +243,7 @@ def _finish(ctx: PassContext, snap: _Snapshot, result: SourceOutcome) -> SourceR
         if source is None:  # removed while we fetched
             return SourceReport(snap.name, "failed", error="source was removed")
         if result.items:
-            stored = store.store_articles(session, result.items, ctx.near, now)
+            stored = store.store_articles(session, result.items, ctx.near, now, result.lookup)
             new_ids = stored.new_ids
             duplicates += stored.duplicates
             for canonical, page in result.pages.items():
@@ -303,7 +303,8 @@ async def _process_source(ctx: PassContext, snap: _Snapshot) -> SourceReport:
         failure = FetchError(snap.url, reason, Severity.SOFT, parsed.error or "unreadable",
                              fetched.status)
         return _finish(ctx, snap, SourceOutcome("failed", failure, fetched))
-    items, pages, known = await items_from_entries(ctx, snap, prepared)
+    items, pages, known, lookup = await items_from_entries(ctx, snap, prepared)
     return _finish(ctx, snap, SourceOutcome("ok", fetched=fetched, entries=len(parsed.entries),
                                             items=items, pages=pages,
-                                            feed_hint=parsed.ttl_seconds, known=known))
+                                            feed_hint=parsed.ttl_seconds, known=known,
+                                            lookup=lookup))

@@ -11,10 +11,13 @@ from __future__ import annotations
 import ipaddress
 import re
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
 import idna
-import tldextract
+
+if TYPE_CHECKING:
+    import tldextract
 
 # Query parameters that only track the reader, never select content.
 TRACKING_PARAMS = frozenset({
@@ -147,6 +150,8 @@ def de_amp_url(url: str) -> str:
 
 @lru_cache(maxsize=1)
 def _extractor() -> tldextract.TLDExtract:
+    import tldextract  # with `requests`, 0.3 s: loaded when a site is first compared (issue 18)
+
     # suffix_list_urls=() keeps tldextract on the list shipped inside the package
     return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None,
                                  include_psl_private_domains=True)

@@ -43,8 +43,22 @@ TEXT_END_MARKS = ("。", "！", "？", "；", "\n")
 _WORD_OR_END = re.compile(f"({_NON_CJK_WORD.pattern})|{_SENTENCE_END}")
 
 
+# UTF-8 lead bytes of the CJK ranges above (U+3400-U+9FFF: E3-E9, U+F900-U+FAFF: EF).
+_CJK_LEAD_BYTES = (b"\xe3", b"\xe4", b"\xe5", b"\xe6", b"\xe7", b"\xe8", b"\xe9", b"\xef")
+
+
 def has_cjk(text: str) -> bool:
-    """True when the text holds at least one CJK character."""
+    """True when the text holds at least one CJK character.
+
+    Most texts have none, and the regex walks every character of a long article to say so
+    (issue 18: 7 % of classification). A text without the UTF-8 lead bytes of a CJK character
+    cannot hold one; encoding and `in` are memory scans, several times faster.
+    """
+    if text.isascii():
+        return False
+    encoded = text.encode("utf-8", "surrogatepass")
+    if not any(lead in encoded for lead in _CJK_LEAD_BYTES):
+        return False
     return CJK.search(text) is not None
 
 

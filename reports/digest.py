@@ -8,8 +8,9 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Protocol
 
-from sqlalchemy import and_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from common.text import common_words
@@ -77,17 +78,66 @@ def _terms(texts: list[str]) -> Counter[str]:
     return counts
 
 
-def _week_articles(session: Session, theme: str, start: datetime, end: datetime
-                   ) -> list[tuple[Article, ArticleTheme]]:
-    relevance = aliased(ArticleTheme)
-    tag = aliased(ArticleTheme)
-    return [(a, t) for a, t in session.execute(
-        select(Article, tag)
-        .join(tag, and_(tag.article_id == Article.id, tag.theme == theme, tag.assigned))
-        .join(relevance, and_(relevance.article_id == Article.id, relevance.theme == RELEVANCE,
-                              relevance.assigned))
-        .where(Article.duplicate_of.is_(None), dated_between(start, end))
-        .order_by(tag.score.desc(), Article.id)).all()]
+class _Row(Protocol):
+    """What the digest reads of an article (a row of `_ARTICLE_COLUMNS`)."""
+
+    id: int
+    title: str | None
+    canonical_url: str
+    source_id: int | None
+    text: str | None
+    summary: str | None
+
+
+_ARTICLE_COLUMNS = (Article.id, Article.title, Article.canonical_url, Article.source_id,
+                    Article.text, Article.summary)
+
+
+def _tagged_in(session: Session, start: datetime, end: datetime
+               ) -> dict[str, list[tuple[_Row, float]]]:
+    """Per theme, the China-AI articles dated in [start, end) that carry it, with its score,
+    best first (ties by id), near-duplicates left out.
+
+    The window's articles are found by date first (the date indexes, `dated_between`), then
+    their tags by primary key (`article_id IN …` and `assigned`: with the theme in the
+    condition too, SQLite walks the (theme, assigned) index over every article ever tagged).
+    Batches of 5,000 ids: fewer round trips, within SQLite's 32,766 parameters.
+    Joined from the tags, the query did the same, once per theme and window (issue 18: the
+    digest took 5.2 s at 1M articles on SQLite, 5.4 s on PostgreSQL).
+    """
+    ids = list(session.scalars(select(Article.id).where(Article.duplicate_of.is_(None),
+                                                        dated_between(start, end))))
+    tags: dict[int, dict[str, float]] = {}
+    for chunk in _batches(ids):
+        for article_id, theme, score in session.execute(
+                select(ArticleTheme.article_id, ArticleTheme.theme, ArticleTheme.score)
+                .where(ArticleTheme.article_id.in_(chunk), ArticleTheme.assigned)):
+            tags.setdefault(article_id, {})[theme] = score
+    relevant = [i for i in ids if RELEVANCE in tags.get(i, {})]
+    rows: dict[int, _Row] = {}
+    for chunk in _batches(relevant):
+        rows.update((row.id, row) for row in session.execute(
+            select(*_ARTICLE_COLUMNS).where(Article.id.in_(chunk))))
+    by_theme: dict[str, list[tuple[_Row, float]]] = {t: [] for t in THEMES}
+    for article_id in relevant:
+        for theme, score in tags[article_id].items():
+            if theme in by_theme:
+                by_theme[theme].append((rows[article_id], score))
+    for found in by_theme.values():
+        found.sort(key=lambda pair: (-pair[1], pair[0].id))
+    return by_theme
+
+
+def _evidence(session: Session, article_ids: list[int]) -> dict[tuple[int, str], list[str]]:
+    """(article, theme) → the sentences behind the tag (by primary key, as above)."""
+    return {(article_id, theme): list(evidence or []) for article_id, theme, evidence in
+            session.execute(select(ArticleTheme.article_id, ArticleTheme.theme,
+                                   ArticleTheme.evidence)
+                            .where(ArticleTheme.article_id.in_(article_ids)))}
+
+
+def _batches(ids: list[int], size: int = 5000) -> list[list[int]]:
+    return [ids[i:i + size] for i in range(0, len(ids), size)]
 
 
 def build_digest(session: Session, week: str) -> DigestData:
@@ -96,9 +146,9 @@ def build_digest(session: Session, week: str) -> DigestData:
     timeline = build_timeline(session, since=history_start, until=end)
     names = dict(session.execute(select(Source.id, Source.name)).all())
     summaries = []
-    weeks = {theme: (_week_articles(session, theme, start, end),
-                     _week_articles(session, theme, start - timedelta(weeks=4), start))
-             for theme in THEMES}
+    this, before = _tagged_in(session, start, end), _tagged_in(
+        session, start - timedelta(weeks=4), start)
+    weeks = {theme: (this[theme], before[theme]) for theme in THEMES}
     # "New" is new to the coverage, not to one theme: a word the talent stories used last
     # month is not news when a chips story uses it now (nor is an everyday word such as
     # "using" that a thin theme happened not to contain).
@@ -117,10 +167,12 @@ def build_digest(session: Session, week: str) -> DigestData:
         ranked = sorted(now_terms.items(), key=lambda kv: (-kv[1], kv[0]))
         new_terms = [t for t, n in ranked
                      if n >= 2 and old_terms[t] == 0 and t not in everyday][:8]
+        shown = this_week[:TOP_ARTICLES]
+        evidence = _evidence(session, [a.id for a, _ in shown])
         top = [DigestArticle(a.id, a.title or a.canonical_url,
                              names.get(a.source_id, "") if a.source_id else "",
-                             a.canonical_url, t.score, list(t.evidence or [])[:5])
-               for a, t in this_week[:TOP_ARTICLES]]
+                             a.canonical_url, score, evidence.get((a.id, theme), [])[:5])
+               for a, score in shown]
         summaries.append(ThemeSummary(theme, row, top, new_terms))
     new_sources = sorted(str(n) for n in session.scalars(
         select(Source.name).where(Source.created_at >= start, Source.created_at < end)))

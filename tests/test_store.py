@@ -10,8 +10,8 @@ from sqlalchemy import event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from collectors.dedup import NearDuplicateIndex
-from collectors.store import NewArticle, store_articles
+from collectors.dedup import NearDuplicateIndex, fingerprint
+from collectors.store import NewArticle, known_articles, store_articles
 from db.models import Article
 from tests.pages import seed_paragraphs
 
@@ -70,3 +70,38 @@ def test_one_batch_keeps_every_duplicate_rule(engine: Engine,
         s.commit()
     assert again.new_ids == [] and again.duplicates == len(items)
     assert again.ids_by_canonical["https://b.example/copy"] == first
+
+
+def test_a_pass_lookup_is_reused_and_a_later_store_still_conflicts(
+        engine: Engine, sessions: sessionmaker[Session]) -> None:
+    """Storing with the entries' lookup (`known_articles`) asks no SELECT when the lookup
+    covered every URL and hash; an article stored since the lookup (another worker) meets the
+    conflict clause and counts as a duplicate, never a second row."""
+    text = "Huawei ships Ascend accelerators to Chinese labs under export controls. " * 20
+    items = [article("https://e.example/1", text)]
+    prints = [fingerprint(text)]
+    with sessions() as s:
+        lookup = known_articles(s, [i.canonical_url for i in items],
+                                [p.content_hash for p in prints if p.content_hash])
+    assert lookup.by_url == {} and lookup.urls == {"https://e.example/1"}
+    with sessions() as s:  # another worker stores the same URL after the lookup
+        s.add(Article(url="https://e.example/1", canonical_url="https://e.example/1",
+                      first_seen_at=NOW, text="another copy " * 30))
+        s.commit()
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        with sessions() as s:
+            result = store_articles(s, [article("https://e.example/1", text)],
+                                    NearDuplicateIndex(), NOW, lookup)
+            s.commit()
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert not any(st.lstrip().upper().startswith("SELECT") for st in statements)
+    assert result.new_ids == [] and result.duplicates == 1
+    with sessions() as s:
+        assert len(list(s.scalars(select(Article)))) == 1
