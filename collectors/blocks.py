@@ -107,9 +107,7 @@ def _heading(element: Any) -> str:
     for child in element.iterdescendants(*HEADING_TAGS, "strong", "b", "dt", "caption",
                                          "legend"):
         text = _text(child)
-        # a heading that is (or holds) a link is an item's headline, not the block's title
-        if (text and len(text) <= MAX_HEADING_CHARS and not child.xpath("ancestor::a")
-                and not _links_most(child, text)):
+        if text and len(text) <= MAX_HEADING_CHARS and not child.xpath("ancestor::a"):
             return text
         break
     for attribute in ("aria-label", "title", "data-title"):
@@ -129,12 +127,6 @@ def _heading(element: Any) -> str:
         if node is None:
             break
     return ""
-
-
-def _links_most(element: Any, text: str) -> bool:
-    """Whether links make up most of an element's text."""
-    linked = sum(len(_text(anchor)) for anchor in element.iter("a"))
-    return linked * 2 > len(text)
 
 
 def page_links(tree: Any, page_url: str) -> list[tuple[Any, str]]:
