@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
+from classify.examples import label_examples
 from cli import app
 from config import load_settings
 from db.models import Article, ArticleLink, Label
@@ -215,6 +216,9 @@ def test_labels_need_login_and_csrf_and_write_rows(
         done = web.post("/api/labels", json=body, headers={"X-CSRF-Token": token})
         assert done.status_code == 200 and done.json() == {"added": 2, "author": "alice"}
         assert _labels(corpus, target) == [("data", False, "alice"), ("china_ai", True, "alice")]
+        with session_scope(corpus) as s:  # what the next `cait train` learns from
+            [example] = [e for e in label_examples(s) if e.id == f"article-{target}"]
+        assert "data" not in example.themes and example.china_ai
         refused = web.post("/api/labels", json={"article_id": target, "labels": {"robots": True}},
                            headers={"X-CSRF-Token": token})
         assert refused.status_code == 422
