@@ -168,12 +168,12 @@ NAMED_RELATED = re.compile(
 
 
 def named_related(candidate: Candidate, feats: dict[str, float]) -> bool:
-    """A list of headlines on the page's own site, under a heading that is nothing but
-    "Related News" or its kin (`NAMED_RELATED`): the first release's rule, kept for what it is
-    sure of. Its links must read as headlines (four words or eight Chinese characters on
-    average): menus and share bars carry such headings too."""
-    return (bool(NAMED_RELATED.match(candidate.heading)) and feats["anchor_words_mean"] * 30 >= 4
-            and feats["same_site"] >= 0.5)
+    """Links to the page's own site under a heading that is nothing but "Related News" or its
+    kin (`NAMED_RELATED`): the first release's rule, kept for what it is sure of. (Asking
+    also that the links read as headlines changed nothing on the labelled pages once the
+    heading had to be one of these names: F1 0.628 against 0.626 over five shuffled
+    cross-validations.)"""
+    return bool(NAMED_RELATED.match(candidate.heading)) and feats["same_site"] >= 0.5
 
 
 def judge(found: list[tuple[Candidate, dict[str, float]]], model: BlockModel
