@@ -124,6 +124,17 @@ def bench_database(kind: str, n: int, postgres: str) -> Iterator[str]:
         admin.dispose()
 
 
+def each_database(sizes: list[int], databases: list[str], postgres: str
+                  ) -> Iterator[tuple[str, int, str]]:
+    """(kind, size, URL of an empty migrated database) for every size and kind asked for,
+    smallest first, SQLite before PostgreSQL; each database is dropped when the loop moves on."""
+    for n in sizes:
+        for kind in ("sqlite", "postgresql"):
+            if kind in databases:
+                with bench_database(kind, n, postgres) as url:
+                    yield kind, n, url
+
+
 def measure(name: str, engine: Engine, n: int) -> None:
     gen_s = seed(engine, n)
 
@@ -156,16 +167,12 @@ def main() -> None:
     print(f"{'database':10} {'articles':>9} {'gen s':>8} {'timeline':>10} {'p95':>8} "
           f"{'naive':>10} {'p95':>8} {'digest s':>9}")
     print(f"{'':10} {'':>9} {'':>8} {'p50 ms':>10} {'ms':>8} {'p50 ms':>10} {'ms':>8}")
-    for n in args.sizes:
-        for kind in ("sqlite", "postgresql"):
-            if kind not in args.databases:
-                continue
-            with bench_database(kind, n, args.postgres) as url:
-                engine = make_engine(url)
-                try:
-                    measure(kind, engine, n)
-                finally:
-                    engine.dispose()
+    for kind, n, url in each_database(args.sizes, args.databases, args.postgres):
+        engine = make_engine(url)
+        try:
+            measure(kind, engine, n)
+        finally:
+            engine.dispose()
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.report_bench import bench_database, seed, timed
+from bench.report_bench import each_database, seed, timed
 from db.session import make_engine
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -145,26 +145,21 @@ def main() -> None:
           f"after 3 warm-ups; /api/timeline load: {generator}")
     print(f"{'database':10} {'articles':>9} {'seed s':>7} {'GET / p50':>10} {'p95':>6} "
           f"{'goal':>5} {'api req/s':>10} {'failed':>7}  load 1m before/after")
-    for n in args.sizes:
-        for kind in ("sqlite", "postgresql"):
-            if kind not in args.databases:
-                continue
-            with bench_database(kind, n, args.postgres) as url:
-                engine = make_engine(url)
-                try:
-                    seed_s = seed(engine, n)
-                finally:
-                    engine.dispose()
-                before = os.getloadavg()[0]
-                with serving(url) as base:
-                    p50, p95 = page_latency(base, "/")
-                    load = wrk_rps if use_wrk else httpx_rps
-                    rps, failed = load(f"{base}/api/timeline", args.seconds, args.connections)
-                after = os.getloadavg()[0]
-                goal = "ok" if p95 < GOAL_MS else "over"
-                print(f"{kind:10} {n:>9,} {seed_s:7.0f} {p50:8.0f}ms {p95:4.0f}ms {goal:>5} "
-                      f"{rps:10.0f} {failed:7}  {before:.2f} / {after:.2f}", flush=True)
-
+    for kind, n, url in each_database(args.sizes, args.databases, args.postgres):
+        engine = make_engine(url)
+        try:
+            seed_s = seed(engine, n)
+        finally:
+            engine.dispose()
+        before = os.getloadavg()[0]
+        with serving(url) as base:
+            p50, p95 = page_latency(base, "/")
+            load = wrk_rps if use_wrk else httpx_rps
+            rps, failed = load(f"{base}/api/timeline", args.seconds, args.connections)
+        after = os.getloadavg()[0]
+        goal = "ok" if p95 < GOAL_MS else "over"
+        print(f"{kind:10} {n:>9,} {seed_s:7.0f} {p50:8.0f}ms {p95:4.0f}ms {goal:>5} "
+              f"{rps:10.0f} {failed:7}  {before:.2f} / {after:.2f}", flush=True)
 
 if __name__ == "__main__":
     main()
