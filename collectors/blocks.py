@@ -27,6 +27,7 @@ from common.text import CJK
 MAX_CANDIDATES = 400
 MAX_LINKS_PER_BLOCK = 60
 MAX_HEADING_CHARS = 80
+MAX_LEADING_HEADING_CHARS = 40   # longer text before a block's first link is not its heading
 SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "svg", "head", "select",
                        "form", "button", "iframe"})
 SCRIPT_TAGS = frozenset({"script", "style", "noscript"})
@@ -66,8 +67,12 @@ RELATED_HEADING_EXACT = re.compile(
     r"|相关报道|相關報導|推荐阅读|推薦閱讀|更多新闻|更多新聞)\s*[:：»›>]?\s*$", re.I)
 _MARKER_SPLIT = re.compile(r"[\s_\-:.]+|(?<=[a-z])(?=[A-Z])")
 _WORD = re.compile(r"\w+")
+_LETTERS = re.compile(r"[^\W\d_]")
 # The length of an element's text with runs of white space as one: `_text`, computed in libxml2
 _TEXT_LENGTH = etree.XPath("string-length(normalize-space(.))")
+# The text nodes of an element that a reader sees (not those of scripts and styles)
+_VISIBLE_TEXT = etree.XPath(
+    ".//text()[not(ancestor::script or ancestor::style or ancestor::noscript)]")
 # Paths that look like one article: a date, a long number, .html, or a slug of three words.
 _ARTICLE_PATH = re.compile(
     r"(/\d{4}/\d{1,2}/)|(\d{5,})|(\.s?html?$)|([a-z0-9]+-[a-z0-9]+-[a-z0-9]+)", re.I)
@@ -102,8 +107,29 @@ def _markers(element: Any) -> str:
     return " ".join(words)
 
 
+def _leading_text(element: Any) -> str:
+    """The text of the block's children before the first child that holds a link: a heading
+    written as a plain element (`<ul><div class=post-recommend>相关推荐</div><li>…`) rather
+    than an h-tag. Text inside the first item (a kicker, a date) is not a heading."""
+    parts = [element.text or ""]
+    for child in element:
+        if not isinstance(child.tag, str):
+            continue
+        if child.tag == "a" or child.find(".//a[@href]") is not None:
+            break
+        if child.tag not in SCRIPT_TAGS:
+            parts += _VISIBLE_TEXT(child)
+        parts.append(child.tail or "")
+        if sum(map(len, parts)) > MAX_HEADING_CHARS * 2:
+            break
+    return " ".join(" ".join(parts).split())
+
+
 def _heading(element: Any) -> str:
     """The heading inside the block's start, or the one just before it."""
+    leading = _leading_text(element)
+    if 0 < len(leading) <= MAX_LEADING_HEADING_CHARS and len(_LETTERS.findall(leading)) >= 2:
+        return leading
     for child in element.iterdescendants(*HEADING_TAGS, "strong", "b", "dt", "caption",
                                          "legend"):
         text = _text(child)
@@ -113,6 +139,12 @@ def _heading(element: Any) -> str:
     for attribute in ("aria-label", "title", "data-title"):
         if element.get(attribute):
             return " ".join(str(element.get(attribute)).split())[:MAX_HEADING_CHARS]
+    return _heading_before(element)
+
+
+def _heading_before(element: Any) -> str:
+    """The heading just before the block: the text of the element before it (or before its
+    parent, up to three levels), when that holds no link."""
     node = element
     for _level in range(3):
         previous = node.getprevious()
@@ -254,6 +286,17 @@ def _says(text: str) -> tuple[float, float, float]:
             float(bool(NAV_WORDS.search(text))))
 
 
+@lru_cache(maxsize=8192)
+def _heading_words(heading: str) -> frozenset[str]:
+    """A heading's words: Latin words, and Chinese character pairs, so that 相关推荐 and
+    相关推荐阅读 share what they say."""
+    lowered = heading.lower()
+    words = set(_WORD.findall(CJK.sub(" ", lowered))[:8])
+    words |= {a + b for a, b in zip(lowered, lowered[1:], strict=False)
+              if CJK.match(a) and CJK.match(b)}
+    return frozenset(words)
+
+
 def _headline_words(text: str) -> float:
     """Words in a link text, a Chinese character counting as half a word."""
     return len(_WORD.findall(CJK.sub(" ", text))) + len(CJK.findall(text)) / 2
@@ -343,8 +386,14 @@ def features(candidate: Candidate, page: PageContext) -> dict[str, float]:
             out["after_body"] = 1.0
             out["after_body_distance"] = min(1.0, (at - page.body_end) / 2000)
             out["just_after_body"] = float(at - page.body_end < 300)
-    for word in set(_WORD.findall(candidate.heading.lower())[:8]):
+    for word in _heading_words(candidate.heading):
         out[f"h={word}"] = 1.0
+    before = _heading_before(element)
+    if before and before != candidate.heading:
+        for word in _heading_words(before):
+            out[f"b={word}"] = 1.0
+        related, popular, nav = _says(before)
+        out["before_related"], out["before_popular"], out["before_nav"] = related, popular, nav
     for word in set(candidate.markers.split()[:12]):
         out[f"m={word}"] = 1.0
     return out
