@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from classify import ANCHORS
 from common.errors import UserError
 from common.vocabulary import RELEVANCE, THEMES
-from db.models import Article, Label
+from db.models import MAX_ROW_ID, Article, Label
 
 # The body the model reads: long articles say what they are about early (title and lead), and
 # every labelled text it learned from is at most this long (the labelled files hold each
@@ -117,7 +117,6 @@ def label_examples(session: Session) -> list[Example]:
     return examples
 
 
-MAX_ARTICLE_ID = 2**63 - 1  # BIGINT
 LABEL_ROW_KEYS = frozenset({"article_id", "labels", "not", "china_ai", "author", "note"})
 
 
@@ -132,7 +131,7 @@ def label_row(row: dict[str, Any], where: str) -> tuple[int, dict[str, bool]]:
         raise UserError(f"{where}: unknown field(s) {', '.join(sorted(unknown_keys))}")
     target = row.get("article_id")
     if isinstance(target, bool) or not isinstance(target, int) or not (
-            1 <= target <= MAX_ARTICLE_ID):
+            1 <= target <= MAX_ROW_ID):
         raise UserError(f"{where}: article_id must be a positive integer, not {target!r:.40}")
     verdicts: dict[str, bool] = {}
     for key, value in (("labels", True), ("not", False)):

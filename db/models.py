@@ -31,6 +31,10 @@ from sqlalchemy.types import TypeDecorator
 
 from common.text import index_words
 
+# Row ids are INTEGER on PostgreSQL (and SQLite's INTEGER PRIMARY KEY): the largest id a
+# request or an imported label row may name before the database would refuse it.
+MAX_ROW_ID = 2**31 - 1
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",

@@ -146,6 +146,8 @@ def test_label_train_and_tag_in_the_database(env: Path, db_url: str, model_dir: 
     ({"article_id": 1, "china_ai": "no"}, "china_ai must be true or false"),
     ({"article_id": 1, "labels": 5}, "'labels' must be a list"),
     ({"article_id": 10**30, "labels": ["chips"]}, "article_id must be a positive integer"),
+    # beyond PostgreSQL's INTEGER ids: refused in one line, not by the database
+    ({"article_id": 2**31, "labels": ["chips"]}, "article_id must be a positive integer"),
     ({"article_id": 1, "labels": ["hardware"]}, "unknown theme"),
     ({"article_id": 1, "lables": ["chips"]}, "unknown field"),
     ({"article_id": 1}, "nothing to label"),

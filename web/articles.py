@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from classify.labels import add_labels
+from db.models import MAX_ROW_ID
 from reports.article import ArticleDetail, article_detail
 from web.context import NO_NUL, check_write, db, page
 
@@ -19,8 +20,7 @@ router = APIRouter()
 DB = Annotated[Session, Depends(db)]
 # Article ids are PostgreSQL INTEGERs: a larger id is refused here (422), not by the
 # database as an error (a 500 schemathesis found with id 11102014236).
-MAX_ID = 2**31 - 1
-ArticleId = Annotated[int, Path(ge=1, le=MAX_ID)]
+ArticleId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 Verdict = Literal["chips", "data", "talent", "open_source", "china_ai"]
 
 
@@ -38,7 +38,7 @@ def api_article(session: DB, article_id: ArticleId) -> dict[str, Any]:
 
 
 class LabelRequest(BaseModel):
-    article_id: int = Field(ge=1, le=MAX_ID)
+    article_id: int = Field(ge=1, le=MAX_ROW_ID)
     labels: dict[Verdict, bool] = Field(
         min_length=1, description="theme or china_ai → true (confirm) / false (reject)")
     note: str | None = Field(default=None, max_length=2000, pattern=NO_NUL)
