@@ -232,8 +232,10 @@ def _entry_from_dict(entry: Any, base_url: str) -> ParsedEntry | None:
                  or _struct_to_datetime(dict.get(entry, "updated_parsed"))
                  or _iso_to_datetime(dict.get(entry, "published"))
                  or _iso_to_datetime(dict.get(entry, "updated")))
-    summary = strip_html(_clean(entry.get("summary") or entry.get("description")))
-    body = strip_html(content)
+    raw_summary = _clean(entry.get("summary") or entry.get("description"))
+    summary = strip_html(raw_summary)
+    # fastfeedparser copies the description into the content: stripped once, not twice
+    body = summary if content == raw_summary else strip_html(content)
     return ParsedEntry(
         url=link,
         title=title_text(entry.get("title")),

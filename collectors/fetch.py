@@ -1,4 +1,5 @@
-"""HTTP fetching: the httpx clients of a collection pass, and the only module that sees httpx.
+"""HTTP fetching: the httpx clients of a collection pass, and the only module that sees httpx
+(with `collectors.pools`, its connection pools, and `collectors.guard`, its guarded transport).
 
 A fetch returns a `FetchResult` or a `FetchError` value (`collectors.outcome`); nothing above
 this module handles an httpx exception, and no exception from one URL escapes `Fetcher.get`.
@@ -37,6 +38,7 @@ from collectors.outcome import (
     exception_error,
     status_error,
 )
+from collectors.pools import HostPools
 from collectors.robots import RobotsCache
 from collectors.urls import http_url, is_public_address, same_site
 from config import Settings
@@ -168,9 +170,9 @@ class Fetcher:
             client = self._guarded = httpx.AsyncClient(
                 transport=GuardedTransport(s, self._resolve), **options)
         else:
+            # the global limit is the `_global` semaphore; a pool per host (issue 18)
             client = self._client = httpx.AsyncClient(
-                limits=httpx.Limits(max_connections=s.concurrency,
-                                    max_keepalive_connections=s.concurrency), **options)
+                transport=HostPools(s.host_concurrency, s.concurrency), **options)
         return client
 
     def _host(self, host: str) -> _Host:

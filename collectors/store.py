@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, delete, or_, select, update
+from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from collectors.dedup import Fingerprint, NearDuplicateIndex, fingerprint
@@ -125,17 +125,48 @@ def load_near_duplicate_index(session: Session, now: datetime) -> NearDuplicateI
     return index
 
 
+# Statements of the per-source hot path are built once and executed with parameters: a
+# statement object remembers its cache key, and building and keying one per source was a
+# large part of the writing process's time (issue 18).
+_STATEMENTS: dict[Any, Any] = {}
+
+
 def _insert_statement(session: Session) -> Any:
     """INSERT … ON CONFLICT (canonical_url) DO NOTHING RETURNING id, canonical_url, for the
     dialect; executed with a list of rows it is one multi-row INSERT per 1,000 rows."""
-    # the dialect's module is imported here: a pass that stores nothing loads neither
-    from sqlalchemy.dialects import postgresql, sqlite
-
     dialect = session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    table = Article.__table__
-    return (module.insert(table).on_conflict_do_nothing(index_elements=["canonical_url"])
+    key = ("insert articles", dialect)
+    if key not in _STATEMENTS:
+        # the dialect's module is imported here: a pass that stores nothing loads neither
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        module = postgresql if dialect == "postgresql" else sqlite
+        table = Article.__table__
+        _STATEMENTS[key] = (
+            module.insert(table).on_conflict_do_nothing(index_elements=["canonical_url"])
             .returning(table.c.id, table.c.canonical_url))
+    return _STATEMENTS[key]
+
+
+def _lookup_statement() -> Any:
+    """Stored articles with one of the canonical URLs `urls` or content hashes `hashes`."""
+    key = "known articles"
+    if key not in _STATEMENTS:
+        _STATEMENTS[key] = (
+            select(Article.id, Article.canonical_url, Article.content_hash)
+            .where(or_(Article.canonical_url.in_(bindparam("urls", expanding=True)),
+                       Article.content_hash.in_(bindparam("hashes", expanding=True))))
+            .order_by(Article.id))
+    return _STATEMENTS[key]
+
+
+def _source_update(columns: tuple[str, ...]) -> Any:
+    """UPDATE sources SET (the columns) WHERE id = :source_id, one statement per column set."""
+    key = ("update sources", columns)
+    if key not in _STATEMENTS:
+        _STATEMENTS[key] = (update(Source).where(Source.id == bindparam("source_id"))
+                            .values({name: bindparam(name) for name in columns}))
+    return _STATEMENTS[key]
 
 
 @dataclass
@@ -162,11 +193,8 @@ def known_articles(session: Session, urls: Iterable[str], digests: Iterable[str]
     found_hash: dict[str, int] = {}
     for start in range(0, max(len(url_list), len(hash_list)), 500):
         url_chunk, hash_chunk = url_list[start:start + 500], hash_list[start:start + 500]
-        rows = session.execute(
-            select(Article.id, Article.canonical_url, Article.content_hash)
-            .where(or_(Article.canonical_url.in_(url_chunk),
-                       Article.content_hash.in_(hash_chunk)))
-            .order_by(Article.id))
+        rows = session.connection().execute(_lookup_statement(),
+                                            {"urls": url_chunk, "hashes": hash_chunk})
         for article_id, url, digest in rows:
             if url in wanted:
                 known.by_url[url] = article_id
@@ -282,36 +310,43 @@ def mark_link(session: Session, from_article_id: int, url: str, *, followed: boo
         link.followed, link.to_article_id, link.skip_reason = followed, to_article_id, skip_reason
 
 
-def record_outcome(session: Session, source: Source, *, now: datetime, decision: Decision,
+def record_outcome(session: Session, source_id: int, *, now: datetime, decision: Decision,
                    status: str, http_status: int | None, error: FetchError | None,
                    etag: str | None, last_modified: str | None, body_hash: str | None,
                    new_articles: int, duplicates: int, size: int, duration_ms: int,
-                   url: str) -> None:
-    """Update the source's fetch state and append one fetch_log row."""
-    source.last_fetched_at = now
-    source.lease_owner, source.lease_expires_at = None, None
-    source.next_fetch_at = decision.next_fetch_at
-    source.interval_seconds = decision.interval_seconds
-    source.failure_score = decision.failure_score
-    source.consecutive_failures = decision.consecutive_failures
-    source.last_status = status
+                   url: str) -> bool:
+    """Update the source's fetch state and append one fetch_log row; False (and nothing
+    written) when the source is gone. Two Core statements, no ORM object (issue 18: loading,
+    changing and flushing the row was most of the writing process's time per source)."""
+    values: dict[str, Any] = {
+        "last_fetched_at": now, "lease_owner": None, "lease_expires_at": None,
+        "next_fetch_at": decision.next_fetch_at, "interval_seconds": decision.interval_seconds,
+        "failure_score": decision.failure_score,
+        "consecutive_failures": decision.consecutive_failures, "last_status": status}
     if error is None:
-        source.last_success_at = now
-        source.last_error = None
+        values.update(last_success_at=now, last_error=None)
         if etag is not None or last_modified is not None:
-            source.etag, source.last_modified = etag, last_modified
+            values.update(etag=etag, last_modified=last_modified)
         if body_hash is not None:
-            source.last_content_hash = body_hash
+            values["last_content_hash"] = body_hash
         if new_articles:
-            source.last_new_article_at = now
+            values["last_new_article_at"] = now
     else:
-        source.last_error = error.describe()
+        values["last_error"] = error.describe()
         if error.reason == "gone":
-            source.disabled_reason = f"HTTP 410 Gone at {now:%Y-%m-%d %H:%M} UTC"
-    session.add(FetchLog(source_id=source.id, url=url, started_at=now, outcome=status,
-                         http_status=http_status, bytes=size, new_articles=new_articles,
-                         duplicates=duplicates, error=error.describe() if error else None,
-                         duration_ms=duration_ms))
+            values["disabled_reason"] = f"HTTP 410 Gone at {now:%Y-%m-%d %H:%M} UTC"
+    connection = session.connection()  # Core statements on the session's transaction
+    updated = connection.execute(_source_update(tuple(values)), {**values, "source_id": source_id})
+    if not updated.rowcount:
+        return False
+    if "insert fetch_log" not in _STATEMENTS:
+        _STATEMENTS["insert fetch_log"] = insert(FetchLog)
+    connection.execute(_STATEMENTS["insert fetch_log"], {
+        "source_id": source_id, "url": url, "started_at": now, "outcome": status,
+        "http_status": http_status, "bytes": size, "new_articles": new_articles,
+        "duplicates": duplicates, "error": error.describe() if error else None,
+        "duration_ms": duration_ms})
+    return True
 
 
 def prune_fetch_log(session: Session, before: datetime) -> int:

@@ -13,7 +13,6 @@ import html
 import re
 
 import charset_normalizer
-import lxml.html
 from lxml import etree
 
 # WHATWG-style label → the codec that decodes what real pages under that label contain.
@@ -103,18 +102,35 @@ def _tidy(text: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
+# lxml's own parser without lxml.html's element classes (looking the class up for every
+# element was a fifth of the stripping), and the document wrapped as
+# `lxml.html.fragment_fromstring` wraps it, so the text is the same (issue 18).
+_FRAGMENT_PARSER = etree.HTMLParser()
+_STRING = etree.XPath("string()")
+_FULL_DOCUMENT = re.compile(r"^\s*<(?:html|!doctype)", re.I).match
+
+
+def _markup_text(value: str) -> str:
+    doc = etree.fromstring(value if _FULL_DOCUMENT(value) else f"<html><body>{value}</body></html>",
+                           _FRAGMENT_PARSER)
+    bodies = [] if doc is None else [e for e in doc if e.tag == "body"]
+    if len(bodies) != 1:
+        raise etree.ParserError("no single body")
+    body = bodies[0]
+    for bad in list(body.iter("script", "style")):
+        bad.clear(keep_tail=True)
+    for block in body.iter(*_BLOCK_TAGS):
+        block.tail = "\n" + (block.tail or "")
+    return str(_STRING(body))
+
+
 def strip_html(value: str | None) -> str | None:
     """Plain text of an HTML fragment (entities resolved, whitespace tidied), or None if empty."""
     if value is None:
         return None
     if "<" in value:
         try:
-            root = lxml.html.fragment_fromstring(value, create_parent="div")
-            for bad in root.xpath(".//script|.//style"):
-                bad.drop_tree()
-            for block in root.iter(*_BLOCK_TAGS):
-                block.tail = "\n" + (block.tail or "")
-            text = root.text_content()
+            text = _markup_text(value)
         except (etree.ParserError, ValueError):
             text = html.unescape(re.sub(r"<[^>]+>", " ", value))
     elif "&" in value:

@@ -239,9 +239,6 @@ def _finish(ctx: PassContext, snap: _Snapshot, result: SourceOutcome) -> SourceR
     new_ids: list[int] = []
     duplicates = result.known  # entries already stored before this pass
     with ctx.sessions() as session:
-        source = session.get(Source, snap.id)
-        if source is None:  # removed while we fetched
-            return SourceReport(snap.name, "failed", error="source was removed")
         if result.items:
             stored = store.store_articles(session, result.items, ctx.near, now, result.lookup)
             new_ids = stored.new_ids
@@ -254,8 +251,8 @@ def _finish(ctx: PassContext, snap: _Snapshot, result: SourceOutcome) -> SourceR
             decision = schedule.after_success(
                 now, snap.interval_seconds, len(new_ids), result.entries, ctx.policy, ctx.rng,
                 result.feed_hint, schedule.cache_max_age(result.headers.get("cache-control")))
-        store.record_outcome(
-            session, source, now=now, decision=decision, status=result.outcome,
+        recorded = store.record_outcome(
+            session, snap.id, now=now, decision=decision, status=result.outcome,
             http_status=result.http_status, error=error,
             etag=fetched.etag if fetched is not None else None,
             last_modified=fetched.last_modified if fetched is not None else None,
@@ -263,6 +260,9 @@ def _finish(ctx: PassContext, snap: _Snapshot, result: SourceOutcome) -> SourceR
             new_articles=len(new_ids), duplicates=duplicates,
             size=len(fetched.body) if fetched is not None else 0,
             duration_ms=result.elapsed_ms, url=snap.url)
+        if not recorded:  # removed while we fetched: its articles are not stored either
+            session.rollback()
+            return SourceReport(snap.name, "failed", error="source was removed")
         session.commit()
     report = SourceReport(
         snap.name, result.outcome, http_status=result.http_status, entries=result.entries,

@@ -34,6 +34,7 @@ class Seen:
     path: str
     headers: dict[str, str]
     at: float
+    client_port: int = 0  # which connection it came on
 
 
 class LoopbackServer:
@@ -52,7 +53,8 @@ class LoopbackServer:
             def do_GET(self) -> None:
                 with server._lock:
                     server.requests.append(Seen(self.path, {k.lower(): v for k, v in
-                                                            self.headers.items()}, time.time()))
+                                                            self.headers.items()}, time.time(),
+                                                self.client_address[1]))
                 route = server.routes.get(self.path) or server.routes.get(
                     self.path.split("?")[0])
                 if route is None:

@@ -181,6 +181,24 @@ def test_robots_txt_is_obeyed_for_pages(server: LoopbackServer, settings: Settin
     assert server.hits("/private/a") == []
 
 
+def test_each_host_keeps_its_connection(server: LoopbackServer, settings: Settings) -> None:
+    """A pool per origin (issue 18): fetching another host does not close this host's kept
+    connection, even when only one pool may stay open; the extra host's pool is closed as its
+    request ends, so it connects afresh each time."""
+    one = Settings(**{**settings.__dict__, "concurrency": 1})
+    server.routes["/a"] = server.routes["/b"] = Reply(200, b"ok")
+
+    async def run() -> None:
+        async with Fetcher(one) as fetcher:
+            for path, host in [("/a", "127.0.0.1"), ("/b", "localhost")] * 2:
+                assert isinstance(await fetcher.get(server.url(path, host)), FetchResult)
+
+    asyncio.run(run())
+    a_ports = {seen.client_port for seen in server.hits("/a")}
+    b_ports = {seen.client_port for seen in server.hits("/b")}
+    assert len(a_ports) == 1 and len(b_ports) == 2
+
+
 def test_per_host_spacing_is_kept(server: LoopbackServer, settings: Settings) -> None:
     polite = Settings(**{**settings.__dict__, "host_concurrency": 2,
                          "host_delay_seconds": 0.3})
