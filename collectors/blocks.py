@@ -286,15 +286,10 @@ def _says(text: str) -> tuple[float, float, float]:
             float(bool(NAV_WORDS.search(text))))
 
 
-@lru_cache(maxsize=8192)
-def _heading_words(heading: str) -> frozenset[str]:
-    """A heading's words: Latin words, and Chinese character pairs, so that 相关推荐 and
-    相关推荐阅读 share what they say."""
-    lowered = heading.lower()
-    words = set(_WORD.findall(CJK.sub(" ", lowered))[:8])
-    words |= {a + b for a, b in zip(lowered, lowered[1:], strict=False)
-              if CJK.match(a) and CJK.match(b)}
-    return frozenset(words)
+def _heading_words(heading: str) -> set[str]:
+    """A heading's first eight words, lower-cased (a run of Chinese characters is one word:
+    splitting it into character pairs cost F1 on the labelled pages, 0.609 against 0.633)."""
+    return set(_WORD.findall(heading.lower())[:8])
 
 
 def _headline_words(text: str) -> float:

@@ -21,7 +21,9 @@ from typing import Any
 import pytest
 
 from bench.blocks_data import kind_of
+from bench.blocks_tool import load_tree
 from collectors.block_model import FOLLOWED, scored_blocks
+from collectors.blocks import candidates, described
 from collectors.pages import find_related_links, parse_html
 from collectors.textutil import decode_body
 
@@ -106,3 +108,29 @@ def test_ten_thousand_links_stay_bounded_in_time_and_memory() -> None:
     # (quadratic work or memory), not a speed figure (bench/related_bench.py prints that)
     assert spent < 30, spent
     assert peak < 300 * 2**20, peak
+
+
+def test_a_heading_written_as_a_plain_element_before_the_first_link_is_found() -> None:
+    """guancha.cn heads its related list with `<div class="post-recommend">相关推荐</div>`
+    inside the list, before the first item: that, not the first item's headline, is the
+    block's heading."""
+    page = "zh-guancha-3.html.gz"
+    tree = load_tree(page)
+    found = {c.path: c for c in candidates(tree, "https://www.guancha.cn/politics/"
+                                                 "2019_09_09_517162.shtml")}
+    assert found["/html/body/div[1]/div[3]/ul/li[1]/ul[2]"].heading == "相关推荐"
+
+
+def test_text_inside_the_first_item_is_no_heading_and_the_heading_before_is_seen() -> None:
+    """A kicker inside the first item ("Tennis") is not the block's heading; when the block
+    holds a headline in an h-tag, the heading just before the block still reaches the
+    detector as its own features."""
+    items = "".join(f'<li><span>Tennis</span><h3><a href="/2019/11/{i}/story-number-{i}">'
+                    f"Story number {i} about the Davis Cup finals</a></h3></li>"
+                    for i in range(4))
+    html = (f"<html><body><article><p>{'Text. ' * 200}</p></article>"
+            f"<div><h2>Related Stories</h2><ol>{items}</ol></div></body></html>")
+    tree = parse_html(html)
+    [(candidate, feats)] = described(tree, "https://x.com/2019/11/9/the-article")
+    assert candidate.tag == "ol" and "Tennis" not in candidate.heading
+    assert feats["before_related"] == 1.0 and feats["b=related"] == 1.0
