@@ -89,6 +89,7 @@ class Candidate:
     markers: str                         # class and id words of it and two ancestors
     links: list[tuple[str, str]] = field(default_factory=list)   # (url, anchor text)
     element: Any = None
+    heading_before: str = ""             # the text just before the block (`_heading_before`)
 
 
 def _text(element: Any) -> str:
@@ -125,8 +126,8 @@ def _leading_text(element: Any) -> str:
     return " ".join(" ".join(parts).split())
 
 
-def _heading(element: Any) -> str:
-    """The heading inside the block's start, or the one just before it."""
+def _heading(element: Any, before: str) -> str:
+    """The heading inside the block's start, or the one just before it (`before`)."""
     leading = _leading_text(element)
     if 0 < len(leading) <= MAX_LEADING_HEADING_CHARS and len(_LETTERS.findall(leading)) >= 2:
         return leading
@@ -139,7 +140,7 @@ def _heading(element: Any) -> str:
     for attribute in ("aria-label", "title", "data-title"):
         if element.get(attribute):
             return " ".join(str(element.get(attribute)).split())[:MAX_HEADING_CHARS]
-    return _heading_before(element)
+    return before
 
 
 def _heading_before(element: Any) -> str:
@@ -220,9 +221,10 @@ def candidates(tree: Any, page_url: str, links: list[tuple[Any, str]] | None = N
             continue
         if urls in seen_sets:
             continue
+        before = _heading_before(element)
         candidate = Candidate(0, tree.getroottree().getpath(element), element.tag,
-                              _heading(element), _markers(element),
-                              _unique(links)[:MAX_LINKS_PER_BLOCK], element)
+                              _heading(element, before), _markers(element),
+                              _unique(links)[:MAX_LINKS_PER_BLOCK], element, before)
         seen_sets[urls] = candidate
         found.append(candidate)
     found.sort(key=lambda c: order.get(c.element, 0))
@@ -383,7 +385,7 @@ def features(candidate: Candidate, page: PageContext) -> dict[str, float]:
             out["just_after_body"] = float(at - page.body_end < 300)
     for word in _heading_words(candidate.heading):
         out[f"h={word}"] = 1.0
-    before = _heading_before(element)
+    before = candidate.heading_before
     if before and before != candidate.heading:
         for word in _heading_words(before):
             out[f"b={word}"] = 1.0
