@@ -3,9 +3,10 @@
 A candidate is a DOM container holding two or more links to other pages, taken at the level
 where its links spread over two or more children (the list, not each item; not the whole
 page). `features` describes a candidate for the block detector (`collectors/block_model.py`
-learns from labelled pages which candidates are Related-News blocks): its heading, class and
-id words, how its links and their texts look, where it stands against the article body, and
-its sibling structure. The heading rules of old are features here, not gates.
+learns from labelled pages which candidates are Related-News blocks): its heading (an h-tag or
+plain text at its start, else the text just before it), the text just before it in its own
+right, class and id words, how its links and their texts look, where it stands against the
+article body, and its sibling structure. The heading rules of old are features here, not gates.
 
 `collectors.pages.find_related_links` follows the blocks the detector chooses; the labelling
 tool and the bench (`bench/related_bench.py`) use this module too.
