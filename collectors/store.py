@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, delete, insert, or_, select, update
@@ -125,48 +126,47 @@ def load_near_duplicate_index(session: Session, now: datetime) -> NearDuplicateI
     return index
 
 
-# Statements of the per-source hot path are built once and executed with parameters: a
-# statement object remembers its cache key, and building and keying one per source was a
-# large part of the writing process's time (issue 18).
-_STATEMENTS: dict[Any, Any] = {}
+# Statements of the per-source hot path are built once (`cache`) and executed with
+# parameters: a statement object remembers its cache key, and building and keying one per
+# source was a large part of the writing process's time (issue 18).
 
 
 def _insert_statement(session: Session) -> Any:
     """INSERT … ON CONFLICT (canonical_url) DO NOTHING RETURNING id, canonical_url, for the
     dialect; executed with a list of rows it is one multi-row INSERT per 1,000 rows."""
-    dialect = session.get_bind().dialect.name
-    key = ("insert articles", dialect)
-    if key not in _STATEMENTS:
-        # the dialect's module is imported here: a pass that stores nothing loads neither
-        from sqlalchemy.dialects import postgresql, sqlite
+    return _insert_articles(session.get_bind().dialect.name)
 
-        module = postgresql if dialect == "postgresql" else sqlite
-        table = Article.__table__
-        _STATEMENTS[key] = (
-            module.insert(table).on_conflict_do_nothing(index_elements=["canonical_url"])
+
+@cache
+def _insert_articles(dialect: str) -> Any:
+    # the dialect's module is imported here: a pass that stores nothing loads neither
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    module = postgresql if dialect == "postgresql" else sqlite
+    table = Article.__table__
+    return (module.insert(table).on_conflict_do_nothing(index_elements=["canonical_url"])
             .returning(table.c.id, table.c.canonical_url))
-    return _STATEMENTS[key]
 
 
+@cache
 def _lookup_statement() -> Any:
     """Stored articles with one of the canonical URLs `urls` or content hashes `hashes`."""
-    key = "known articles"
-    if key not in _STATEMENTS:
-        _STATEMENTS[key] = (
-            select(Article.id, Article.canonical_url, Article.content_hash)
+    return (select(Article.id, Article.canonical_url, Article.content_hash)
             .where(or_(Article.canonical_url.in_(bindparam("urls", expanding=True)),
                        Article.content_hash.in_(bindparam("hashes", expanding=True))))
             .order_by(Article.id))
-    return _STATEMENTS[key]
 
 
+@cache
 def _source_update(columns: tuple[str, ...]) -> Any:
     """UPDATE sources SET (the columns) WHERE id = :source_id, one statement per column set."""
-    key = ("update sources", columns)
-    if key not in _STATEMENTS:
-        _STATEMENTS[key] = (update(Source).where(Source.id == bindparam("source_id"))
-                            .values({name: bindparam(name) for name in columns}))
-    return _STATEMENTS[key]
+    return (update(Source).where(Source.id == bindparam("source_id"))
+            .values({name: bindparam(name) for name in columns}))
+
+
+@cache
+def _fetch_log_insert() -> Any:
+    return insert(FetchLog)
 
 
 @dataclass
@@ -339,9 +339,7 @@ def record_outcome(session: Session, source_id: int, *, now: datetime, decision:
     updated = connection.execute(_source_update(tuple(values)), {**values, "source_id": source_id})
     if not updated.rowcount:
         return False
-    if "insert fetch_log" not in _STATEMENTS:
-        _STATEMENTS["insert fetch_log"] = insert(FetchLog)
-    connection.execute(_STATEMENTS["insert fetch_log"], {
+    connection.execute(_fetch_log_insert(), {
         "source_id": source_id, "url": url, "started_at": now, "outcome": status,
         "http_status": http_status, "bytes": size, "new_articles": new_articles,
         "duplicates": duplicates, "error": error.describe() if error else None,
