@@ -3,6 +3,8 @@ inside the batch itself, one INSERT for all of them, on SQLite and PostgreSQL.""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +18,21 @@ from db.models import Article
 from tests.pages import seed_paragraphs
 
 NOW = datetime(2026, 5, 4, tzinfo=UTC)
+
+
+@contextmanager
+def recorded_statements(engine: Engine) -> Iterator[list[str]]:
+    """The SQL statements the engine sends while the block runs."""
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
 
 
 def article(url: str, text: str) -> NewArticle:
@@ -39,18 +56,9 @@ def test_one_batch_keeps_every_duplicate_rule(engine: Engine,
              article("https://c.example/edited", edited),      # a near-duplicate of /1
              article("https://a.example/old", "changed text " * 50),  # stored already
              article("https://d.example/other", other)]
-    statements: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        with sessions() as s:
-            result = store_articles(s, items, NearDuplicateIndex(), NOW)
-            s.commit()
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
+    with recorded_statements(engine) as statements, sessions() as s:
+        result = store_articles(s, items, NearDuplicateIndex(), NOW)
+        s.commit()
     assert sum(1 for st in statements if st.lstrip().upper().startswith("INSERT")) == 1
     with sessions() as s:
         rows = {a.canonical_url: a for a in s.scalars(select(Article))}
@@ -88,19 +96,10 @@ def test_a_pass_lookup_is_reused_and_a_later_store_still_conflicts(
         s.add(Article(url="https://e.example/1", canonical_url="https://e.example/1",
                       first_seen_at=NOW, text="another copy " * 30))
         s.commit()
-    statements: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        with sessions() as s:
-            result = store_articles(s, [article("https://e.example/1", text)],
-                                    NearDuplicateIndex(), NOW, lookup)
-            s.commit()
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
+    with recorded_statements(engine) as statements, sessions() as s:
+        result = store_articles(s, [article("https://e.example/1", text)],
+                                NearDuplicateIndex(), NOW, lookup)
+        s.commit()
     assert not any(st.lstrip().upper().startswith("SELECT") for st in statements)
     assert result.new_ids == [] and result.duplicates == 1
     with sessions() as s:
