@@ -136,6 +136,7 @@ def main() -> None:
     runs = [cross_validated(pages, sites, seed) for seed in range(args.repeats)]
     detector = runs[0]
     results = {"naive rule": scores(gold, naive)}
+    before: dict[str, set[str]] | None = None
     if not args.no_before:
         before = before_links(rows)
         if before is not None:
@@ -160,6 +161,13 @@ def main() -> None:
         print(f"  {group:22} " + "  ".join(
             f"{k} {np.mean([e[k][0] for e in each]):.3f} [{min(e[k][0] for e in each):.2f}-"
             f"{max(e[k][0] for e in each):.2f}]" for k in ("F1", "page accuracy")))
+    popular = {r["page"]: {url for b in r["blocks"] if b["kind"] == "popular"
+                           for url in b["links"]} - gold[r["page"]] for r in rows}
+    print(f"popular/trending links among those followed (target 0), of "
+          f"{sum(map(len, popular.values()))} labelled: "
+          + ", ".join(f"{name} {sum(len(found.get(p, set()) & popular[p]) for p in popular)}"
+                      for name, found in [("naive rule", naive), ("detector", detector)]
+                      + ([("before", before)] if before else [])))
     print("detector F1 by where the pages come from (first cross-validation):")
     for group, pick in groups.items():
         chosen = {p: g for p, g in gold.items() if pick(p)}

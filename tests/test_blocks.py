@@ -134,3 +134,25 @@ def test_text_inside_the_first_item_is_no_heading_and_the_heading_before_is_seen
     [(candidate, feats)] = described(tree, "https://x.com/2019/11/9/the-article")
     assert candidate.tag == "ol" and "Tennis" not in candidate.heading
     assert feats["before_related"] == 1.0 and feats["b=related"] == 1.0
+
+
+@pytest.mark.parametrize("heading", ["Trending News", "Most Read", "热门排行"])
+def test_a_list_introduced_as_most_read_or_trending_is_never_followed(heading: str) -> None:
+    """The same list of headlines set in the article's body is followed under "Related
+    Stories" and never under a most-read or trending heading (the model alone followed
+    both: scores 0.76-0.94)."""
+    items = "".join(f'<li><a href="/2019/11/{i}/story-number-{i}-about-chips">Story number {i}'
+                    " about the chip export rules and more</a></li>" for i in range(5))
+
+    def page(title: str) -> Any:
+        return parse_html(
+            "<html><head><title>Chip export rules tighten</title></head><body><article>"
+            f"<p>{'Text about chips. ' * 100}</p><section class='content-recirculation'>"
+            f"<h2>{title}</h2><ul>{items}</ul></section><p>{'More text. ' * 50}</p>"
+            "</article></body></html>")
+
+    url = "https://x.com/2019/11/9/the-article-about-chips"
+    assert [b.followed for b in scored_blocks(page("Related Stories"), url)] == [True]
+    [block] = scored_blocks(page(heading), url)
+    assert (block.kind, block.followed) == ("popular", False)
+    assert find_related_links(page(heading), url) == []
