@@ -13,7 +13,8 @@ bench/data/blocks/pages; see `bench/blocks_tool.py` for how they were labelled).
 Printed: link precision, recall and F1 over all pages (95 % bootstrap interval over pages),
 and the share of pages whose "has a related block" verdict is right. Which sites share a fold
 moves the detector's figures by several points, so the cross-validation is repeated with the
-sites shuffled anew (`--repeats`) and the mean and range are printed too.
+sites shuffled anew (`--repeats`) and the mean and range are printed too. Last, the CPU time
+of detection per page (`judge(described(…))` with the shipped model), the best of three passes.
 
 Run: .venv/bin/python -m bench.related_bench [--no-before] [--repeats 5]
 """
@@ -53,6 +54,10 @@ for page, path, url in json.load(open(sys.argv[1])):
 json.dump(out, open(sys.argv[2], "w"))
 """
 
+
+# Detection is timed over all pages this many times and the best pass is printed: on a shared
+# machine one pass swings with the load of others, the best of three much less.
+TIMED_PASSES = 3
 
 # The naive rule: the heading words of the detector's first version, English and Chinese only.
 NAIVE_WORDS = re.compile(
@@ -177,12 +182,16 @@ def main() -> None:
               f"page accuracy {figures['page accuracy'][0]:.3f}")
     model = default_model()
     trees = [(load_tree(r["page"]), r["url"]) for r in rows]
-    started = time.process_time()
-    for tree, url in trees:
-        judge(described(tree, url), model)  # type: ignore[arg-type]
-    per_page = (time.process_time() - started) / len(trees) * 1000
-    print(f"detection: {per_page:.1f} ms of CPU per page (candidates, features, model), "
-          f"mean over the {len(trees)} pages — target <= 5 ms")
+    passes = []
+    for _ in range(TIMED_PASSES):
+        started = time.process_time()
+        for tree, url in trees:
+            judge(described(tree, url), model)  # type: ignore[arg-type]
+        passes.append((time.process_time() - started) / len(trees) * 1000)
+    print(f"detection: {min(passes):.1f} ms of CPU per page (candidates, features, model), "
+          f"the best of {TIMED_PASSES} passes over the {len(trees)} pages (mean of the passes "
+          f"{sum(passes) / len(passes):.1f} ms; load average {os.getloadavg()[0]:.1f}) "
+          f"— target <= 5 ms")
 
 
 if __name__ == "__main__":

@@ -15,14 +15,15 @@ tool and the bench (`bench/related_bench.py`) use this module too.
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import urlsplit
 
 from lxml import etree
 
-from collectors.urls import http_url, same_site
+from collectors.urls import host_and_path, http_url, same_site
 from common.text import CJK
 
 MAX_CANDIDATES = 400
@@ -68,9 +69,12 @@ RELATED_HEADING_EXACT = re.compile(
     r"|相关报道|相關報導|推荐阅读|推薦閱讀|更多新闻|更多新聞)\s*[:：»›>]?\s*$", re.I)
 _MARKER_SPLIT = re.compile(r"[\s_\-:.]+|(?<=[a-z])(?=[A-Z])")
 _WORD = re.compile(r"\w+")
+_CJK_RUN = re.compile(f"{CJK.pattern}{{2,}}")
 _LETTERS = re.compile(r"[^\W\d_]")
 # The length of an element's text with runs of white space as one: `_text`, computed in libxml2
 _TEXT_LENGTH = etree.XPath("string-length(normalize-space(.))")
+# The anchors inside scripts, styles and noscript blocks: no candidate holds them
+_IN_SCRIPT = etree.XPath("//script//a | //style//a | //noscript//a")
 # The text nodes of an element that a reader sees (not those of scripts and styles)
 _VISIBLE_TEXT = etree.XPath(
     ".//text()[not(ancestor::script or ancestor::style or ancestor::noscript)]")
@@ -84,7 +88,6 @@ class Candidate:
     """A container of links on a page, with what the detector looks at."""
 
     index: int                           # order on the page
-    path: str                            # XPath, to find it again
     tag: str
     heading: str                         # the text that introduces it, if any
     markers: str                         # class and id words of it and two ancestors
@@ -92,9 +95,24 @@ class Candidate:
     element: Any = None
     heading_before: str = ""             # the text just before the block (`_heading_before`)
 
+    @cached_property
+    def path(self) -> str:
+        """The block's XPath, to find it again: made when asked (labels, `cait inspect`),
+        since collection never needs it."""
+        return str(self.element.getroottree().getpath(self.element))
+
 
 def _text(element: Any) -> str:
-    return " ".join(element.text_content().split())
+    """The element's text, runs of white space as one. Most links hold nothing but their text:
+    that is read directly, without text_content's XPath evaluation."""
+    raw = element.text_content() if len(element) else element.text or ""
+    return " ".join(raw.split())
+
+
+@lru_cache(maxsize=4096)
+def _marker_words(value: str) -> tuple[str, ...]:
+    """The lower-cased words of a class or id attribute (the same few recur on every page)."""
+    return tuple(w.lower() for w in _MARKER_SPLIT.split(value) if w)
 
 
 def _markers(element: Any) -> str:
@@ -103,8 +121,9 @@ def _markers(element: Any) -> str:
     for _level in range(3):
         if node is None or not isinstance(node.tag, str):
             break
-        for value in (node.get("class") or "", node.get("id") or ""):
-            words += [w.lower() for w in _MARKER_SPLIT.split(value) if w]
+        for value in (node.get("class"), node.get("id")):
+            if value:  # most elements have neither
+                words += _marker_words(value)
         node = node.getparent()
     return " ".join(words)
 
@@ -117,7 +136,7 @@ def _leading_text(element: Any) -> str:
     for child in element:
         if not isinstance(child.tag, str):
             continue
-        if child.tag == "a" or child.find(".//a[@href]") is not None:
+        if child.tag == "a" or _holds_link(child):
             break
         if child.tag not in SCRIPT_TAGS:
             parts += _VISIBLE_TEXT(child)
@@ -125,6 +144,12 @@ def _leading_text(element: Any) -> str:
         if sum(map(len, parts)) > MAX_HEADING_CHARS * 2:
             break
     return " ".join(" ".join(parts).split())
+
+
+def _holds_link(element: Any) -> bool:
+    """Whether a link (an `a` with an href) is inside the element: the XPath `.//a[@href]`,
+    without its cost per call."""
+    return any(anchor.get("href") is not None for anchor in element.iterdescendants("a"))
 
 
 def _heading(element: Any, before: str) -> str:
@@ -135,13 +160,27 @@ def _heading(element: Any, before: str) -> str:
     for child in element.iterdescendants(*HEADING_TAGS, "strong", "b", "dt", "caption",
                                          "legend"):
         text = _text(child)
-        if text and len(text) <= MAX_HEADING_CHARS and not child.xpath("ancestor::a"):
+        if (text and len(text) <= MAX_HEADING_CHARS
+                and next(child.iterancestors("a"), None) is None):
             return text
         break
     for attribute in ("aria-label", "title", "data-title"):
         if element.get(attribute):
             return " ".join(str(element.get(attribute)).split())[:MAX_HEADING_CHARS]
     return before
+
+
+def _heading_text(element: Any) -> str:
+    """`_text(element)` if it is no longer than a heading, else "". What stands before a block
+    is often the whole article: its text is not split whole to learn that, since the start
+    of a text, normalised, is the start of the whole text normalised."""
+    raw = element.text_content() if len(element) else element.text or ""
+    text = " ".join(raw[:MAX_HEADING_CHARS * 4].split())
+    if len(text) > MAX_HEADING_CHARS:
+        return ""
+    if len(raw) > MAX_HEADING_CHARS * 4:
+        text = " ".join(raw.split())
+    return text if len(text) <= MAX_HEADING_CHARS else ""
 
 
 def _heading_before(element: Any) -> str:
@@ -153,8 +192,8 @@ def _heading_before(element: Any) -> str:
         while previous is not None and not isinstance(previous.tag, str):
             previous = previous.getprevious()
         if previous is not None:
-            text = _text(previous)
-            if 0 < len(text) <= MAX_HEADING_CHARS and not previous.xpath(".//a[@href]"):
+            text = _heading_text(previous)
+            if text and not _holds_link(previous):
                 return text
             return ""
         node = node.getparent()
@@ -197,24 +236,23 @@ def candidates(tree: Any, page_url: str, links: list[tuple[Any, str]] | None = N
     """Every container of two or more links to other pages, in page order."""
     if tree is None:
         return []
-    links_of: dict[Any, list[tuple[str, str]]] = {}
+    links_of: defaultdict[Any, list[tuple[str, str]]] = defaultdict(list)
     order = element_order(tree) if order is None else order
+    hidden = set(_IN_SCRIPT(tree))
     for anchor, url in page_links(tree, page_url) if links is None else links:
-        ancestors = list(anchor.iterancestors())
-        if any(a.tag in SCRIPT_TAGS for a in ancestors):
+        if anchor in hidden:
             continue
         item = (url, _text(anchor)[:300])
-        for ancestor in ancestors:
+        for ancestor in anchor.iterancestors():
             if ancestor.tag in SKIP_TAGS:
                 break
-            links_of.setdefault(ancestor, []).append(item)
+            links_of[ancestor].append(item)
     found: list[Candidate] = []
     seen_sets: dict[frozenset[str], Candidate] = {}
-    for element in sorted(links_of, key=lambda e: -order.get(e, 0)):  # deepest last-first
-        if not isinstance(element.tag, str) or element.tag not in CONTAINER_TAGS:
-            continue
+    containers = [e for e in links_of if e.tag in CONTAINER_TAGS]
+    for element in sorted(containers, key=lambda e: -order.get(e, 0)):  # deepest last-first
         links = links_of[element]
-        urls = frozenset(u for u, _ in links)
+        urls = frozenset([u for u, _ in links])
         if len(urls) < 2:
             continue
         # the level where links spread: no single child holds them all
@@ -223,8 +261,7 @@ def candidates(tree: Any, page_url: str, links: list[tuple[Any, str]] | None = N
         if urls in seen_sets:
             continue
         before = _heading_before(element)
-        candidate = Candidate(0, tree.getroottree().getpath(element), element.tag,
-                              _heading(element, before), _markers(element),
+        candidate = Candidate(0, element.tag, _heading(element, before), _markers(element),
                               _unique(links)[:MAX_LINKS_PER_BLOCK], element, before)
         seen_sets[urls] = candidate
         found.append(candidate)
@@ -243,14 +280,21 @@ def _unique(links: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return list(seen.items())
 
 
-def body_element(tree: Any) -> Any:
-    """The element that holds the most paragraph text: where the article body is."""
-    best, best_len = None, 0
-    for element in tree.iter("div", "article", "section", "main", "td"):
-        length = sum(len(p.text_content()) for p in element.iterchildren("p"))
-        if length > best_len:
-            best, best_len = element, length
-    return best
+BODY_TAGS = frozenset({"div", "article", "section", "main", "td"})
+
+
+def body_element(tree: Any, order: dict[Any, int]) -> Any:
+    """The element that holds the most paragraph text: where the article body is (the first
+    in page order of those that hold the most)."""
+    lengths: dict[Any, int] = {}
+    for paragraph in tree.iter("p"):  # one pass over the paragraphs, not each box's children
+        parent = paragraph.getparent()
+        if parent is not None and parent.tag in BODY_TAGS:
+            lengths[parent] = lengths.get(parent, 0) + len(paragraph.text_content())
+    most = max(lengths.values(), default=0)
+    if not most:
+        return None
+    return min((e for e, length in lengths.items() if length == most), key=order.__getitem__)
 
 
 @dataclass
@@ -266,9 +310,11 @@ class PageContext:
     candidates_in: dict[Any, int]         # element → how many other candidates it holds
     host: str                             # the page's host name
     section: str                          # the first segment of the page's path
-    link_facts: dict[tuple[str, str], tuple[bool, bool, bool, float, int]] = field(
+    body_start: int = 0                   # position of the body itself
+    link_facts: dict[tuple[str, str], tuple[bool, bool, bool, float, int, bool]] = field(
         default_factory=dict)   # (URL, text) → `_link_facts`
-    url_parts: dict[str, SplitResult] = field(default_factory=dict)
+    url_facts: dict[str, tuple[bool, bool, bool]] = field(
+        default_factory=dict)   # URL → its part of `_link_facts`
 
 
 @lru_cache(maxsize=8192)
@@ -277,16 +323,27 @@ def _title_words(text: str) -> frozenset[str]:
     a headline shares the story of the page's title, in either script."""
     lowered = text.lower()
     latin = {w for w in _WORD.findall(CJK.sub(" ", lowered)) if len(w) > 2}
-    pairs = {a + b for a, b in zip(lowered, lowered[1:], strict=False)
-             if CJK.match(a) and CJK.match(b)}
+    pairs = {run[i:i + 2] for run in _CJK_RUN.findall(lowered) for i in range(len(run) - 1)}
     return frozenset(latin | pairs)
+
+
+SAYS_PATTERNS = (RELATED_WORDS, POPULAR_WORDS, NAV_WORDS)
+# The same patterns, case-sensitive, for ASCII text lower-cased: they find the same there (their
+# letters are all lower-case and none of their other characters folds to an ASCII one, which
+# a test holds), and without re.I the regex engine skips to the possible first letters instead
+# of trying each word at each character: a fifth of the time on the labelled pages.
+_SAYS_LOWER_CASE = tuple(re.compile(pattern.pattern) for pattern in SAYS_PATTERNS)
 
 
 @lru_cache(maxsize=8192)
 def _says(text: str) -> tuple[float, float, float]:
     """Whether a heading or the class words speak of related, popular or navigation links."""
-    return (float(bool(RELATED_WORDS.search(text))), float(bool(POPULAR_WORDS.search(text))),
-            float(bool(NAV_WORDS.search(text))))
+    if text.isascii():  # nine texts in ten
+        lowered = text.lower()
+        related, popular, nav = (pattern.search(lowered) for pattern in _SAYS_LOWER_CASE)
+    else:
+        related, popular, nav = (pattern.search(text) for pattern in SAYS_PATTERNS)
+    return float(bool(related)), float(bool(popular)), float(bool(nav))
 
 
 def _heading_words(heading: str) -> set[str]:
@@ -300,10 +357,18 @@ def _headline_words(text: str) -> float:
     return len(_WORD.findall(CJK.sub(" ", text))) + len(CJK.findall(text)) / 2
 
 
+def _last_descendant(element: Any) -> Any:
+    """The element's last descendant in page order (itself if it has none): the one of its
+    subtree with the highest position."""
+    while len(element):
+        element = element[-1]
+    return element
+
+
 def page_context(tree: Any, page_url: str, found: list[Candidate],
                  links: list[tuple[Any, str]], order: dict[Any, int]) -> PageContext:
-    body = body_element(tree)
-    body_end = max((order.get(e, 0) for e in body.iter()), default=0) if body is not None else 0
+    body = body_element(tree, order)
+    body_end = order[_last_descendant(body)] if body is not None else 0
     title = " ".join(" ".join(tree.xpath("//title//text()")).split())[:300]
     og_title = tree.xpath("//meta[@property='og:title']/@content")
     link_counts: dict[str, int] = {}
@@ -318,20 +383,26 @@ def page_context(tree: Any, page_url: str, found: list[Candidate],
                 holds[ancestor] = holds.get(ancestor, 0) + 1
     return PageContext(page_url, order, body, body_end,
                        _title_words(f"{title} {og_title[0] if og_title else ''}"), link_counts,
-                       holds, own.hostname or "", own.path.strip("/").split("/")[0])
+                       holds, own.hostname or "", own.path.strip("/").split("/")[0],
+                       order[body] if body is not None else 0)
 
 
-def _link_facts(page: PageContext, url: str, text: str) -> tuple[bool, bool, bool, float, int]:
+def _link_facts(page: PageContext, url: str, text: str
+                ) -> tuple[bool, bool, bool, float, int, bool]:
     """Of one link, once per page: same site as the page, article-like path, same section,
-    headline words of its text, and words its text shares with the page's title."""
+    headline words of its text, words its text shares with the page's title, and whether its
+    URL is linked more than once on the page."""
     facts = page.link_facts.get((url, text))
     if facts is None:
-        parts = page.url_parts.get(url) or page.url_parts.setdefault(url, urlsplit(url))
-        facts = (same_site(parts.hostname or "", page.host),
-                 bool(_ARTICLE_PATH.search(parts.path)),
-                 bool(page.section) and parts.path.strip("/").split("/")[0] == page.section,
-                 _headline_words(text), len(_title_words(text) & page.title_words))
-        page.link_facts[(url, text)] = facts
+        of_url = page.url_facts.get(url)
+        if of_url is None:
+            host, path = host_and_path(url)
+            of_url = page.url_facts[url] = (
+                same_site(host, page.host), bool(_ARTICLE_PATH.search(path)),
+                bool(page.section) and path.strip("/").split("/")[0] == page.section)
+        facts = page.link_facts[(url, text)] = (
+            *of_url, _headline_words(text), len(_title_words(text) & page.title_words),
+            page.link_counts.get(url, 0) > 1)
     return facts
 
 
@@ -339,33 +410,29 @@ def features(candidate: Candidate, page: PageContext) -> dict[str, float]:
     """What the detector sees of one candidate: numbers and words (heading, markers)."""
     element, order, body = candidate.element, page.order, page.body
     n = len(candidate.links)
-    facts = [_link_facts(page, url, text) for url, text in candidate.links]
-    words = [f[3] for f in facts] or [0.0]
-    overlaps = [f[4] for f in facts]
-    same = sum(1 for f in facts if f[0])
-    articles = sum(1 for f in facts if f[1])
+    # the facts of its links (`_link_facts`), column by column; a candidate has two or more
+    same, articles, sections, words, overlaps, repeated = zip(
+        *[_link_facts(page, url, text) for url, text in candidate.links], strict=True)
     total_text = int(_TEXT_LENGTH(element)) or 1
     link_text = sum(len(text) for _, text in candidate.links)
-    children = [c for c in element if isinstance(c.tag, str)]
-    child_tags = [c.tag for c in children]
+    child_tags = [child.tag for child in element.iterchildren(etree.Element)]
     at = order.get(element, 0)
     out: dict[str, float] = {
         "links": min(n, 60) / 60, "links_log": float(len(str(n))),
         "anchor_words_mean": min(sum(words) / len(words), 30) / 30,
-        "headline_like": sum(1 for w in words if w >= 5) / len(words),
-        "one_word": sum(1 for w in words if w <= 1) / len(words),
-        "same_site": same / n, "article_like": articles / n,
-        "same_section": sum(1 for f in facts if f[2]) / n if page.section else 0.0,
+        "headline_like": sum(w >= 5 for w in words) / len(words),
+        "one_word": sum(w <= 1 for w in words) / len(words),
+        "same_site": sum(same) / n, "article_like": sum(articles) / n,
+        "same_section": sum(sections) / n if page.section else 0.0,
         "title_overlap": min(sum(overlaps) / n, 5) / 5,
-        "shares_title_word": sum(1 for o in overlaps if o) / n,
-        "repeated_on_page": sum(1 for url, _ in candidate.links
-                                if page.link_counts.get(url, 0) > 1) / n,
+        "shares_title_word": (n - overlaps.count(0)) / n,
+        "repeated_on_page": sum(repeated) / n,
         "holds_candidates": min(page.candidates_in.get(element, 0), 10) / 10,
         "link_density": min(1.0, link_text / total_text),
         "position": at / max(1, len(order)), "after_body": 0.0, "inside_body": 0.0,
         "just_after_body": 0.0, "after_body_distance": 0.0,
         "depth": min(sum(1 for _ in element.iterancestors()), 30) / 30,
-        "children": min(len(children), 30) / 30,
+        "children": min(len(child_tags), 30) / 30,
         "uniform_children": (max(child_tags.count(t) for t in set(child_tags)) / len(child_tags)
                              if child_tags else 0.0),
         "heading_none": float(not candidate.heading),
@@ -378,7 +445,7 @@ def features(candidate: Candidate, page: PageContext) -> dict[str, float]:
     for ancestor in element.iterancestors("nav", "footer", "header", "aside"):
         out[f"in_{ancestor.tag}"] = 1.0
     if body is not None:
-        if element is body or body in element.iterancestors():
+        if page.body_start <= at <= page.body_end:  # a subtree is a run of positions
             out["inside_body"] = 1.0
         elif at > page.body_end:
             out["after_body"] = 1.0

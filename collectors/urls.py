@@ -29,14 +29,24 @@ TRACKING_PREFIXES = ("utm_", "at_", "pk_", "mtm_", "hmsr", "__twitter")
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+# An absolute http(s) URL whose host is a plain name (port of at most four digits), up to the
+# end of its path: urlsplit accepts it as it is, with that host and path. The common case,
+# told several times faster than by splitting it (`http_url`, `host_and_path`).
+_PLAIN_HTTP_URL = re.compile(r"https?://([A-Za-z0-9.-]+)(?::[0-9]{1,4})?"
+                             r"((?:/[^?#\t\r\n]*)?)(?=[?#]|\Z)")
+
+
 def http_url(href: str, base: str = "") -> str | None:
     """`href` resolved against `base` if that gives a well-formed http(s) URL, else None.
 
     Untrusted pages and feeds contain anything (`javascript:`, `http://[::1`, bad ports);
     urllib raises ValueError for some of it, so every untrusted URL passes through here.
     """
+    href = href.strip()
+    if not base and _PLAIN_HTTP_URL.match(href):
+        return href
     try:
-        absolute = urljoin(base, href.strip()) if base else href.strip()
+        absolute = urljoin(base, href) if base else href
         parts = urlsplit(absolute)
         _ = parts.port  # raises ValueError for a malformed port
     except ValueError:
@@ -184,6 +194,16 @@ def site_of(url: str) -> str:
     except ValueError:
         return ""
     return site(host)
+
+
+def host_and_path(url: str) -> tuple[str, str]:
+    """The host name (lower-cased, "" if none) and the path of a well-formed URL, as urlsplit
+    gives them."""
+    plain = _PLAIN_HTTP_URL.match(url)
+    if plain:
+        return plain.group(1).lower(), plain.group(2)
+    parts = urlsplit(url)
+    return parts.hostname or "", parts.path
 
 
 def same_site(host_a: str, host_b: str) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import time
 import tracemalloc
 from pathlib import Path
@@ -23,7 +24,7 @@ import pytest
 from bench.blocks_data import kind_of
 from bench.blocks_tool import load_tree
 from collectors.block_model import FOLLOWED, scored_blocks
-from collectors.blocks import candidates, described
+from collectors.blocks import SAYS_PATTERNS, _says, candidates, described
 from collectors.pages import find_related_links, parse_html
 from collectors.textutil import decode_body
 
@@ -156,3 +157,17 @@ def test_a_list_introduced_as_most_read_or_trending_is_never_followed(heading: s
     [block] = scored_blocks(page(heading), url)
     assert (block.kind, block.followed) == ("popular", False)
     assert find_related_links(page(heading), url) == []
+
+
+def test_the_word_patterns_find_the_same_in_lower_cased_ascii_text() -> None:
+    """`_says` searches ASCII text lower-cased with case-sensitive copies of the word patterns:
+    that finds the same only while every letter of the patterns is lower-case and none of
+    their other characters matches an ASCII one when case is ignored (as `ſ` matches `s`)."""
+    for pattern in SAYS_PATTERNS:
+        assert pattern.pattern == pattern.pattern.lower()
+        for char in {c for c in pattern.pattern if not c.isascii()}:
+            assert not any(re.fullmatch(re.escape(char), chr(code), re.I) for code in range(128))
+    for text in ("Related Stories", "MOST READ", "Follow Us", "sidebar-Nav", "Top Stories",
+                 "RELATED-posts", "Tags", "tagsx", "Lire aussi", "相关新闻"):
+        assert _says.__wrapped__(text) == tuple(
+            float(bool(pattern.search(text))) for pattern in SAYS_PATTERNS), text

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import select
@@ -17,7 +18,7 @@ from collectors.robots import RobotsCache
 from collectors.sources import SourceSpec
 from collectors.store import add_sources
 from collectors.update import collect
-from collectors.urls import is_public_address, same_site, site
+from collectors.urls import host_and_path, http_url, is_public_address, same_site, site
 from config import Settings
 from db.models import Article
 from tests.pages import article_page, seed_paragraphs
@@ -51,6 +52,28 @@ def test_site_is_the_registrable_domain() -> None:
     assert site("news.sina.com.cn") == "sina.com.cn"
     assert site("alice.github.io") == "alice.github.io"
     assert site("10.0.0.1") == "10.0.0.1"
+
+
+@pytest.mark.parametrize("url", [
+    "https://news.example.com/2024/05/01/story.html?x=1#top", "http://Example.COM",
+    "http://example.com:8080/a/b", "http://user@host.com/x", "http://host.com:80@evil.com/x",
+    "http://host.com:/x", "http://host.com\\evil.com/x",
+    "http://host.com/a\tb", "http://host.com?q", "http://host.com#f", "https://例子.中国/新闻",
+    "http://[::1]:8080/x", "http://-/", "http://./x", "http://host.com/a b/c",
+])
+def test_the_plain_url_shortcut_splits_as_urlsplit(url: str) -> None:
+    """`host_and_path` and `http_url` read a plain http(s) URL without urlsplit: the same host,
+    path and verdict as splitting it, for plain URLs and the look-alikes that are not."""
+    parts = urlsplit(url)
+    assert host_and_path(url) == (parts.hostname or "", parts.path)
+    assert http_url(url) == url
+
+
+@pytest.mark.parametrize("href", ["http://host.com:99999/x", "http://host.com:abc/x",
+                                  "http://[::1/x", "http://:80/x",
+                                  "ftp://host.com/x", "http:///x"])
+def test_malformed_urls_are_refused(href: str) -> None:
+    assert http_url(href) is None
 
 
 @pytest.mark.parametrize(("address", "public"), [
