@@ -83,8 +83,10 @@ class BlockModel:
         probabilities = np.exp(logits)
         probabilities /= probabilities.sum(axis=1, keepdims=True)
         classes = [str(c) for c in classify.classes_]
-        return [{kind: float(p[classes.index(kind)]) if kind in classes else 0.0
-                 for kind in KINDS} for p in probabilities]
+        # each kind's column, or none for a kind the training data lacked
+        picks = [(kind, classes.index(kind) if kind in classes else None) for kind in KINDS]
+        return [{kind: p[i] if i is not None else 0.0 for kind, i in picks}
+                for p in probabilities.tolist()]
 
 
 def follow_score(scores: dict[str, float]) -> float:
@@ -205,7 +207,7 @@ def judge(found: list[tuple[Candidate, dict[str, float]]], model: BlockModel
     for (candidate, feats), scores in zip(found, model.scores([f for _, f in found]),
                                           strict=True):
         score = follow_score(scores)
-        kind = max(KINDS, key=lambda k: (scores[k], -KINDS.index(k)))
+        kind = max(KINDS, key=scores.__getitem__)  # the first of the likeliest, in KINDS order
         followed = score >= model.threshold or named_related(candidate, feats)
         verdicts.append(ScoredBlock(candidate, kind, score, followed))
     chosen = {block.candidate.element for block in verdicts if block.followed}
@@ -214,9 +216,10 @@ def judge(found: list[tuple[Candidate, dict[str, float]]], model: BlockModel
     for block, (_, feats) in zip(verdicts, found, strict=True):
         if introduced_as_popular(feats):
             out.append(ScoredBlock(block.candidate, "popular", block.score, False))
+        elif block.followed and block.candidate.element in holders:
+            out.append(ScoredBlock(block.candidate, block.kind, block.score, False))
         else:
-            out.append(ScoredBlock(block.candidate, block.kind, block.score,
-                                   block.followed and block.candidate.element not in holders))
+            out.append(block)
     return out
 
 

@@ -262,7 +262,7 @@ def candidates(tree: Any, page_url: str, links: list[tuple[Any, str]] | None = N
             continue
         before = _heading_before(element)
         candidate = Candidate(0, element.tag, _heading(element, before), _markers(element),
-                              _unique(links)[:MAX_LINKS_PER_BLOCK], element, before)
+                              _unique(links, MAX_LINKS_PER_BLOCK), element, before)
         seen_sets[urls] = candidate
         found.append(candidate)
     found.sort(key=lambda c: order.get(c.element, 0))
@@ -272,11 +272,22 @@ def candidates(tree: Any, page_url: str, links: list[tuple[Any, str]] | None = N
     return found
 
 
-def _unique(links: list[tuple[str, str]]) -> list[tuple[str, str]]:
+def _unique(links: list[tuple[str, str]], limit: int) -> list[tuple[str, str]]:
+    """The first `limit` distinct URLs, each with its first non-empty text ("" if none). A
+    wrapper holds hundreds of links: reading stops once the kept URLs all have a text."""
     seen: dict[str, str] = {}
+    untitled = 0  # kept URLs still without a text
     for url, text in links:
-        if url not in seen or (text and not seen[url]):
+        if url not in seen:
+            if len(seen) == limit:
+                if not untitled:
+                    break
+                continue
             seen[url] = text
+            untitled += not text
+        elif text and not seen[url]:
+            seen[url] = text
+            untitled -= 1
     return list(seen.items())
 
 
@@ -322,6 +333,8 @@ def _title_words(text: str) -> frozenset[str]:
     """Latin words of three letters or more, and Chinese character pairs: enough to see that
     a headline shares the story of the page's title, in either script."""
     lowered = text.lower()
+    if lowered.isascii():  # no Chinese to set apart
+        return frozenset(w for w in _WORD.findall(lowered) if len(w) > 2)
     latin = {w for w in _WORD.findall(CJK.sub(" ", lowered)) if len(w) > 2}
     pairs = {run[i:i + 2] for run in _CJK_RUN.findall(lowered) for i in range(len(run) - 1)}
     return frozenset(latin | pairs)
@@ -354,6 +367,8 @@ def _heading_words(heading: str) -> set[str]:
 
 def _headline_words(text: str) -> float:
     """Words in a link text, a Chinese character counting as half a word."""
+    if text.isascii():  # no Chinese to set apart
+        return float(len(_WORD.findall(text)))
     return len(_WORD.findall(CJK.sub(" ", text))) + len(CJK.findall(text)) / 2
 
 
@@ -387,22 +402,21 @@ def page_context(tree: Any, page_url: str, found: list[Candidate],
                        order[body] if body is not None else 0)
 
 
-def _link_facts(page: PageContext, url: str, text: str
+def _link_facts(page: PageContext, link: tuple[str, str]
                 ) -> tuple[bool, bool, bool, float, int, bool]:
-    """Of one link, once per page: same site as the page, article-like path, same section,
-    headline words of its text, words its text shares with the page's title, and whether its
-    URL is linked more than once on the page."""
-    facts = page.link_facts.get((url, text))
-    if facts is None:
-        of_url = page.url_facts.get(url)
-        if of_url is None:
-            host, path = host_and_path(url)
-            of_url = page.url_facts[url] = (
-                same_site(host, page.host), bool(_ARTICLE_PATH.search(path)),
-                bool(page.section) and path.strip("/").split("/")[0] == page.section)
-        facts = page.link_facts[(url, text)] = (
-            *of_url, _headline_words(text), len(_title_words(text) & page.title_words),
-            page.link_counts.get(url, 0) > 1)
+    """Of one link (URL, text), once per page (`PageContext.link_facts` keeps them): same site
+    as the page, article-like path, same section, headline words of its text, words its text
+    shares with the page's title, and whether its URL is linked more than once on the page."""
+    url, text = link
+    of_url = page.url_facts.get(url)
+    if of_url is None:
+        host, path = host_and_path(url)
+        of_url = page.url_facts[url] = (
+            same_site(host, page.host), bool(_ARTICLE_PATH.search(path)),
+            bool(page.section) and path.strip("/").split("/")[0] == page.section)
+    facts = page.link_facts[link] = (
+        *of_url, _headline_words(text), len(_title_words(text) & page.title_words),
+        page.link_counts.get(url, 0) > 1)
     return facts
 
 
@@ -411,8 +425,9 @@ def features(candidate: Candidate, page: PageContext) -> dict[str, float]:
     element, order, body = candidate.element, page.order, page.body
     n = len(candidate.links)
     # the facts of its links (`_link_facts`), column by column; a candidate has two or more
+    known = page.link_facts  # a link stands in every block around it: its facts are kept
     same, articles, sections, words, overlaps, repeated = zip(
-        *[_link_facts(page, url, text) for url, text in candidate.links], strict=True)
+        *[known.get(link) or _link_facts(page, link) for link in candidate.links], strict=True)
     total_text = int(_TEXT_LENGTH(element)) or 1
     link_text = sum(len(text) for _, text in candidate.links)
     child_tags = [child.tag for child in element.iterchildren(etree.Element)]
