@@ -73,8 +73,6 @@ _CJK_RUN = re.compile(f"{CJK.pattern}{{2,}}")
 _LETTERS = re.compile(r"[^\W\d_]")
 # The length of an element's text with runs of white space as one: `_text`, computed in libxml2
 _TEXT_LENGTH = etree.XPath("string-length(normalize-space(.))")
-# The anchors inside scripts, styles and noscript blocks: no candidate holds them
-_IN_SCRIPT = etree.XPath("//script//a | //style//a | //noscript//a")
 # The text nodes of an element that a reader sees (not those of scripts and styles)
 _VISIBLE_TEXT = etree.XPath(
     ".//text()[not(ancestor::script or ancestor::style or ancestor::noscript)]")
@@ -253,10 +251,9 @@ def candidates(tree: Any, page_url: str, links: list[tuple[Any, str]] | None = N
         return []
     links_of: defaultdict[Any, list[tuple[str, str]]] = defaultdict(list)
     order = element_order(tree) if order is None else order
-    hidden = set(_IN_SCRIPT(tree))
     for anchor, url in page_links(tree, page_url) if links is None else links:
-        if anchor in hidden:
-            continue
+        if next(anchor.iterancestors(*SCRIPT_TAGS), None) is not None:
+            continue  # no candidate holds the anchors of scripts, styles and noscript blocks
         item = (url, _text(anchor)[:300])
         for ancestor in anchor.iterancestors():
             if ancestor.tag in SKIP_TAGS:
