@@ -73,8 +73,6 @@ _CJK_RUN = re.compile(f"{CJK.pattern}{{2,}}")
 _LETTERS = re.compile(r"[^\W\d_]")
 # The length of an element's text with runs of white space as one: `_text`, computed in libxml2
 _TEXT_LENGTH = etree.XPath("string-length(normalize-space(.))")
-# The anchors inside scripts, styles and noscript blocks: no candidate holds them
-_IN_SCRIPT = etree.XPath("//script//a | //style//a | //noscript//a")
 # The text nodes of an element that a reader sees (not those of scripts and styles)
 _VISIBLE_TEXT = etree.XPath(
     ".//text()[not(ancestor::script or ancestor::style or ancestor::noscript)]")
@@ -207,6 +205,8 @@ def page_links(tree: Any, page_url: str) -> list[tuple[Any, str]]:
     dropped), the page itself left out; each distinct href is resolved once."""
     base = str((tree.xpath("//base/@href") or [page_url])[0])
     base_url = http_url(base, page_url) or page_url
+    base_parts = urlsplit(base_url)
+    origin = f"{base_parts.scheme}://{base_parts.netloc}"  # what urljoin puts before a path
     page = page_url.split("#")[0]
     resolved: dict[str, str | None] = {}
     out: list[tuple[Any, str]] = []
@@ -214,16 +214,29 @@ def page_links(tree: Any, page_url: str) -> list[tuple[Any, str]]:
         href = (anchor.get("href") or "").strip()
         if href not in resolved:
             # An absolute http(s) href resolves to itself unless it has dot segments or an
-            # empty query or fragment: it skips urljoin, where a fifth of detection went.
+            # empty query or fragment, and a plain path from the root (`_plain_path`) to the
+            # base's origin before it: they skip urljoin, where a fifth of detection went.
             direct = (href.startswith(("http://", "https://")) and "/." not in href
                       and "?#" not in href and not href.endswith(("?", "#")))
-            url = (http_url(href) if direct else
+            url = (http_url(href) if direct else origin + href if _plain_path(href) else
                    http_url(href, base_url) if href and not href.startswith("#") else None)
             resolved[href] = url.split("#")[0] if url is not None else None
         url = resolved[href]
         if url is not None and url != page:
             out.append((anchor, url))
     return out
+
+
+# What urljoin changes in a path from the root: dot segments (`/./`, `/../`), empty segments
+# (`//`, and a leading one names a host), parameters (`;`), white space (urlsplit drops tabs and
+# line breaks) and an empty query or fragment (dropped with its `?` or `#`).
+_UNPLAIN_PATH = re.compile(r"//|/\.|;|\s|\?#|[?#]$")
+
+
+def _plain_path(href: str) -> bool:
+    """Whether the href is a path from the root (`/a/b?c`) that urljoin would put after the
+    base's scheme and host as it is."""
+    return href.startswith("/") and not _UNPLAIN_PATH.search(href)
 
 
 def element_order(tree: Any) -> dict[Any, int]:
@@ -238,10 +251,9 @@ def candidates(tree: Any, page_url: str, links: list[tuple[Any, str]] | None = N
         return []
     links_of: defaultdict[Any, list[tuple[str, str]]] = defaultdict(list)
     order = element_order(tree) if order is None else order
-    hidden = set(_IN_SCRIPT(tree))
     for anchor, url in page_links(tree, page_url) if links is None else links:
-        if anchor in hidden:
-            continue
+        if next(anchor.iterancestors(*SCRIPT_TAGS), None) is not None:
+            continue  # no candidate holds the anchors of scripts, styles and noscript blocks
         item = (url, _text(anchor)[:300])
         for ancestor in anchor.iterancestors():
             if ancestor.tag in SKIP_TAGS:

@@ -111,6 +111,17 @@ def test_ten_thousand_links_stay_bounded_in_time_and_memory() -> None:
     assert peak < 300 * 2**20, peak
 
 
+def test_links_inside_noscript_blocks_make_no_candidate() -> None:
+    """A page's fallback for readers without scripts (`<noscript>`, even past a form) repeats
+    links the page already shows: no candidate holds them."""
+    items = "".join(f"<li><a href=/n{i}>News {i}</a></li>" for i in range(3))
+    tree = parse_html(f"<html><body><div><ul>{items}</ul></div><noscript><div><ul>{items}"
+                      f"<li><a href=/n9>Nine</a></li></ul></div><form><ul><li><a href=/f1>F</a>"
+                      f"<li><a href=/f2>G</a></ul></form></noscript></body></html>")
+    found = candidates(tree, "https://news.example/story")
+    assert [c.path for c in found] == ["/html/body/div/ul"]
+
+
 def test_a_heading_written_as_a_plain_element_before_the_first_link_is_found() -> None:
     """guancha.cn heads its related list with `<div class="post-recommend">相关推荐</div>`
     inside the list, before the first item: that, not the first item's headline, is the

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 
+import lxml.html
 import pytest
 
 from collectors.pages import (
@@ -140,6 +141,16 @@ def test_huge_related_block_is_capped() -> None:
     items = "".join(f'<li><a href="/n/{i}">story {i}</a></li>' for i in range(10_000))
     html = f"<html><body><h2>Related News</h2><ul>{items}</ul></body></html>"
     assert len(find_related_links(parse_html(html), "https://x.com/a")) <= 100
+
+
+def test_parsed_nodes_have_lxml_html_classes() -> None:
+    """parse_html finds element classes in C: every node gets the class lxml.html gives it."""
+    html = ("<html><body><!-- c --><?pi x?><form><label>L</label><input name=q>"
+            "<select><option>o</option></select><textarea>t</textarea></form>"
+            "<DIV><o:p>w</o:p><a href=/x>x</a></DIV></body></html>")
+    ours, theirs = parse_html(html).iter(), lxml.html.document_fromstring(html).iter()
+    assert [(n.tag, type(n)) for n in ours] == [(n.tag, type(n)) for n in theirs]
+    assert type(parse_html(html).find(".//form")) is lxml.html.FormElement
 
 
 def test_canonical_link_same_site_and_amp() -> None:
