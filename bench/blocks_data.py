@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.blocks_tool import load_tree
+from collectors.block_features import described
 from collectors.block_model import DATA
-from collectors.blocks import Candidate, described
+from collectors.blocks import Candidate
 
 LABEL_FILES = sorted((Path(__file__).resolve().parent / "data" / "blocks").glob("labels*.jsonl"))
 MIN_OVERLAP = 0.6

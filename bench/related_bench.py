@@ -40,8 +40,8 @@ from sklearn.model_selection import GroupKFold
 from bench.blocks_data import label_rows, page_candidates
 from bench.blocks_tool import load_tree, page_path
 from bench.shipped import shipped_tree
+from collectors.block_features import described
 from collectors.block_model import FOLLOWED, default_model, fit, judge
-from collectors.blocks import described
 
 OLD_CODE = """
 import gzip, json, sys

@@ -1,5 +1,7 @@
 """The Related-News block detector: which candidate blocks (`collectors.blocks`) to follow.
 
+It reads each candidate's features (`collectors.block_features`).
+
 A scikit-learn model learned from hand-labelled pages (`collectors/anchors/blocks.jsonl`: the
 features of every candidate block of every labelled page, and its kind: related, inline,
 popular, nav or other; `bench/blocks_data.py` makes it from `bench/data/blocks/`). It is
@@ -23,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from collectors.blocks import Candidate, described
+from collectors.block_features import described
+from collectors.blocks import Candidate
 
 if TYPE_CHECKING:  # scikit-learn is imported when the detector is first trained, not before:
     from sklearn.pipeline import Pipeline  # a pass with no page to read never needs it
@@ -180,8 +183,8 @@ def named_related(candidate: Candidate, feats: dict[str, float]) -> bool:
 
 def introduced_as_popular(feats: dict[str, float]) -> bool:
     """A list whose heading, the text just before it or its class words say most-read,
-    trending or popular (`blocks.POPULAR_WORDS`), and none of them says related: such lists
-    are never followed, whatever else they look like. On the 325 labelled pages, 1 of the 370
+    trending or popular (`block_features.POPULAR_WORDS`), and none of them says related: such
+    lists are never followed, whatever else they look like. On the 325 labelled pages, 1 of the 370
     candidates this names is a related block (3 links); the model alone followed several of
     them, e.g. a "Trending News" list set inside an article's body."""
     if feats.get("heading_related"):

@@ -23,8 +23,9 @@ import pytest
 
 from bench.blocks_data import kind_of
 from bench.blocks_tool import load_tree
+from collectors.block_features import SAYS_PATTERNS, _says, described
 from collectors.block_model import FOLLOWED, scored_blocks
-from collectors.blocks import SAYS_PATTERNS, _says, candidates, described
+from collectors.blocks import candidates
 from collectors.pages import find_related_links, parse_html
 from collectors.textutil import decode_body
 
