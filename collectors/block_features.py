@@ -16,7 +16,6 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit
 
 from lxml import etree
 
@@ -160,7 +159,7 @@ def page_context(tree: Any, page_url: str, found: list[Candidate],
     link_counts: dict[str, int] = {}
     for _, url in links:
         link_counts[url] = link_counts.get(url, 0) + 1
-    own = urlsplit(page_url)
+    host, path = host_and_path(page_url)
     elements = {c.element for c in found}
     holds: dict[Any, int] = {}
     for candidate in found:
@@ -169,7 +168,7 @@ def page_context(tree: Any, page_url: str, found: list[Candidate],
                 holds[ancestor] = holds.get(ancestor, 0) + 1
     return PageContext(page_url, order, body, body_end,
                        _title_words(f"{title} {og_title[0] if og_title else ''}"), link_counts,
-                       holds, own.hostname or "", own.path.strip("/").split("/")[0],
+                       holds, host, path.strip("/").split("/")[0],
                        order[body] if body is not None else 0)
 
 
