@@ -11,6 +11,7 @@ on sites it has not seen is measured by `bench/related_bench.py`.
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import re
@@ -24,7 +25,7 @@ import pytest
 from bench.blocks_data import kind_of
 from bench.blocks_tool import load_tree
 from collectors.block_features import SAYS_PATTERNS, _says, described
-from collectors.block_model import FOLLOWED, scored_blocks
+from collectors.block_model import FOLLOWED, default_model, judge, scored_blocks
 from collectors.blocks import candidates
 from collectors.pages import find_related_links, parse_html
 from collectors.textutil import decode_body
@@ -183,3 +184,22 @@ def test_the_word_patterns_find_the_same_in_lower_cased_ascii_text() -> None:
                  "RELATED-posts", "Tags", "tagsx", "Lire aussi", "相关新闻"):
         assert _says.__wrapped__(text) == tuple(
             float(bool(pattern.search(text))) for pattern in SAYS_PATTERNS), text
+
+
+@pytest.mark.parametrize(("heading", "named"), [
+    ("相关推荐", True), ("相关内容：", True), ("相关新闻", True), ("Related Stories", True),
+    ("热点推荐", False), ("You may also like", False)])
+def test_a_list_named_related_is_followed_whatever_the_model_says(heading: str, named: bool
+                                                                   ) -> None:
+    """With the model's threshold out of reach, only the heading rule follows a block: a list
+    of the site's headlines under 相关推荐 or another "Related News" name, not under a softer or a
+    popular heading."""
+    items = "".join(f'<li><a href="/a/2019/11/{i}/story-{i}.html">第{i}条新闻：芯片出口管制再收紧'
+                    "</a></li>" for i in range(40))
+    tree = parse_html(f"<html><body><article><p>{'正文。' * 300}</p></article>"
+                      f"<div><h3>{heading}</h3><ul>{items}</ul></div></body></html>")
+    model = default_model()
+    assert model is not None
+    unreachable = dataclasses.replace(model, threshold=1.01)
+    [block] = judge(described(tree, "https://www.guancha.cn/a/2019/11/9/story.html"), unreachable)
+    assert block.followed is named
