@@ -16,7 +16,7 @@ moves the detector's figures by several points, so the cross-validation is repea
 sites shuffled anew (`--repeats`) and the mean and range are printed too. Last, the CPU time
 of detection per page (`judge(described(…))` with the shipped model), the best of three passes.
 
-Run: .venv/bin/python -m bench.related_bench [--no-before] [--repeats 5]
+Run: .venv/bin/python -m bench.related_bench [--no-before] [--repeats 10]
 """
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ def cross_validated(pages: dict[str, list[tuple[Any, dict[str, float], str]]],
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-before", action="store_true")
-    parser.add_argument("--repeats", type=int, default=5,
+    parser.add_argument("--repeats", type=int, default=10,
                         help="cross-validations with the sites shuffled into folds anew")
     args = parser.parse_args()
     rows = label_rows()
@@ -169,11 +169,18 @@ def main() -> None:
             f"{max(e[k][0] for e in each):.2f}]" for k in ("F1", "page accuracy")))
     popular = {r["page"]: {url for b in r["blocks"] if b["kind"] == "popular"
                            for url in b["links"]} - gold[r["page"]] for r in rows}
+
+    def followed_popular(found: dict[str, set[str]]) -> int:
+        return sum(len(found.get(p, set()) & popular[p]) for p in popular)
+
+    each_run = [followed_popular(run) for run in runs]
     print(f"popular/trending links among those followed (target 0), of "
           f"{sum(map(len, popular.values()))} labelled: "
-          + ", ".join(f"{name} {sum(len(found.get(p, set()) & popular[p]) for p in popular)}"
-                      for name, found in [("naive rule", naive), ("detector", detector)]
-                      + ([("before", before)] if before else [])))
+          + ", ".join(f"{name} {followed_popular(found)}"
+                      for name, found in [("naive rule", naive)]
+                      + ([("before", before)] if before else []))
+          + f", detector {np.mean(each_run):.0f} [{min(each_run)}-{max(each_run)}] "
+            f"(mean [min-max] over the {len(runs)} cross-validations)")
     print("detector F1 by where the pages come from (first cross-validation):")
     for group, pick in groups.items():
         chosen = {p: g for p, g in gold.items() if pick(p)}
