@@ -13,7 +13,10 @@ bench/data/blocks/pages; see `bench/blocks_tool.py` for how they were labelled).
 Printed: link precision, recall and F1 over all pages (95 % bootstrap interval over pages),
 and the share of pages whose "has a related block" verdict is right. Which sites share a fold
 moves the detector's figures by several points, so the cross-validation is repeated with the
-sites shuffled anew (`--repeats`) and the mean and range are printed too. Last, the CPU time
+sites shuffled anew (`--repeats`) and the mean and range are printed too; "site history" is
+the same runs as a running tracker sees them, with the site's other labelled pages stored
+before each page, so a block one of them already listed is a site-wide list
+(`collectors.site_lists`; pages of a site all fall in one fold). Last, the CPU time
 of detection per page (`judge(described(…))` with the shipped model), the best of three passes.
 
 Run: .venv/bin/python -m bench.related_bench [--no-before] [--repeats 10]
@@ -42,6 +45,7 @@ from bench.blocks_tool import load_tree, page_path
 from bench.shipped import shipped_tree
 from collectors.block_features import described
 from collectors.block_model import FOLLOWED, default_model, fit, judge
+from collectors.site_lists import same_list
 
 OLD_CODE = """
 import gzip, json, sys
@@ -106,10 +110,10 @@ def scores(gold: dict[str, set[str]], found: dict[str, set[str]], samples: int =
 
 
 def cross_validated(pages: dict[str, list[tuple[Any, dict[str, float], str]]],
-                    sites: dict[str, str], seed: int) -> dict[str, set[str]]:
-    """Each page's followed links, by a detector trained on the other fifths of the sites
-    (which sites fall together is shuffled by `seed`)."""
-    found: dict[str, set[str]] = {}
+                    sites: dict[str, str], seed: int) -> dict[str, list[frozenset[str]]]:
+    """Each page's followed blocks (their links), by a detector trained on the other fifths
+    of the sites (which sites fall together is shuffled by `seed`)."""
+    found: dict[str, list[frozenset[str]]] = {}
     order = sorted(pages)
     folds = GroupKFold(5, shuffle=True, random_state=seed)
     for train_idx, test_idx in folds.split(order, groups=[sites[p] for p in order]):
@@ -117,9 +121,26 @@ def cross_validated(pages: dict[str, list[tuple[Any, dict[str, float], str]]],
         model = fit(train)
         for i in test_idx:
             verdicts = judge([(c, f) for c, f, _ in pages[order[i]]], model)
-            found[order[i]] = {url for block in verdicts if block.followed
-                               for url, _ in block.candidate.links}
+            found[order[i]] = [frozenset(url for url, _ in block.candidate.links)
+                               for block in verdicts if block.followed]
     return found
+
+
+def links_of(blocks: dict[str, list[frozenset[str]]]) -> dict[str, set[str]]:
+    return {page: set().union(*found) for page, found in blocks.items()}
+
+
+def with_site_history(blocks: dict[str, list[frozenset[str]]], sites: dict[str, str]
+                      ) -> dict[str, set[str]]:
+    """The links followed when the site's other labelled pages were stored before each page:
+    a block that one of them already listed is a site-wide list (`collectors.site_lists`)."""
+    by_site: dict[str, list[tuple[str, frozenset[str]]]] = {}
+    for page, found in blocks.items():
+        by_site.setdefault(sites[page], []).extend((page, block) for block in found)
+    return {page: set().union(*(block for block in found if not any(
+                other_page != page and same_list(block, other)
+                for other_page, other in by_site[sites[page]])))
+            for page, found in blocks.items()}
 
 
 def main() -> None:
@@ -139,7 +160,9 @@ def main() -> None:
     naive = {page: {url for c, _, _ in found
                     if NAIVE_WORDS.search(c.heading) or "related" in c.markers
                     for url, _ in c.links} for page, found in pages.items()}
-    runs = [cross_validated(pages, sites, seed) for seed in range(args.repeats)]
+    blocks = [cross_validated(pages, sites, seed) for seed in range(args.repeats)]
+    runs = [links_of(found) for found in blocks]
+    histories = [with_site_history(found, sites) for found in blocks]
     detector = runs[0]
     results = {"naive rule": scores(gold, naive)}
     before: dict[str, set[str]] | None = None
@@ -158,12 +181,14 @@ def main() -> None:
                                      f"{figures[k][2]:.2f}]" for k in keys))
     print(f"detector over {args.repeats} cross-validations (sites shuffled into folds anew), "
           f"mean [min-max]:")
-    repeated: dict[str, Callable[[str], bool]] = {
-        "all pages": lambda p: True, "corpus: scrapinghub": lambda p: "scrapinghub" in p}
-    for group, pick in repeated.items():
+    repeated: dict[str, tuple[Callable[[str], bool], list[dict[str, set[str]]]]] = {
+        "all pages": (lambda p: True, runs),
+        "corpus: scrapinghub": (lambda p: "scrapinghub" in p, runs),
+        "all, site history": (lambda p: True, histories)}
+    for group, (pick, found_by_run) in repeated.items():
         chosen = {p: g for p, g in gold.items() if pick(p)}
         each = [scores(chosen, {p: run.get(p, set()) for p in chosen}, samples=0)
-                for run in runs]
+                for run in found_by_run]
         print(f"  {group:22} " + "  ".join(
             f"{k} {np.mean([e[k][0] for e in each]):.3f} [{min(e[k][0] for e in each):.2f}-"
             f"{max(e[k][0] for e in each):.2f}]" for k in ("F1", "page accuracy")))
@@ -174,12 +199,14 @@ def main() -> None:
         return sum(len(found.get(p, set()) & popular[p]) for p in popular)
 
     each_run = [followed_popular(run) for run in runs]
+    with_history = [followed_popular(run) for run in histories]
     print(f"popular/trending links among those followed (target 0), of "
           f"{sum(map(len, popular.values()))} labelled: "
           + ", ".join(f"{name} {followed_popular(found)}"
                       for name, found in [("naive rule", naive)]
                       + ([("before", before)] if before else []))
-          + f", detector {np.mean(each_run):.0f} [{min(each_run)}-{max(each_run)}] "
+          + f", detector {np.mean(each_run):.0f} [{min(each_run)}-{max(each_run)}], with site "
+            f"history {np.mean(with_history):.0f} [{min(with_history)}-{max(with_history)}] "
             f"(mean [min-max] over the {len(runs)} cross-validations)")
     print("detector F1 by where the pages come from (first cross-validation):")
     for group, pick in groups.items():

@@ -14,14 +14,15 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, delete, insert, or_, select, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from collectors import site_lists
 from collectors.dedup import Fingerprint, NearDuplicateIndex, fingerprint
 from collectors.outcome import FetchError
 from collectors.schedule import Decision
 from collectors.sources import SourceSpec
-from collectors.urls import canonicalize_url
+from collectors.urls import canonicalize_url, site_of
 from common.errors import UserError
 from db.models import Article, ArticleLink, FetchLog, Source
 
@@ -290,16 +291,52 @@ def store_articles(session: Session, items: list[NewArticle], near: NearDuplicat
 
 
 def store_links(session: Session, from_article_id: int, links: list[RelatedLink]) -> None:
-    """Record a page's related links once (re-runs add nothing)."""
+    """Record a page's related links once (re-runs add nothing). A block that another article
+    of the same site already listed is stored skipped, never to be followed
+    (`collectors.site_lists`)."""
     existing = set(session.scalars(select(ArticleLink.url).where(
         ArticleLink.from_article_id == from_article_id, ArticleLink.kind == "related")))
+    blocks: dict[str | None, list[str]] = {}
+    for link in links:
+        blocks.setdefault(link.block, []).append(link.url)
+    skipped = {block: _site_wide_on(session, from_article_id, urls)
+               for block, urls in blocks.items() if len(urls) >= site_lists.MIN_LINKS}
     for link in links:
         if link.url not in existing:
-            session.add(ArticleLink(from_article_id=from_article_id, url=link.url,
-                                    anchor_text=link.anchor_text, kind="related",
-                                    position=link.position, block=link.block))
+            other = skipped.get(link.block)
+            session.add(ArticleLink(
+                from_article_id=from_article_id, url=link.url, anchor_text=link.anchor_text,
+                kind="related", position=link.position, block=link.block,
+                skip_reason=site_lists.SKIP_REASON.format(other) if other else None))
             existing.add(link.url)
     session.flush()
+
+
+def _site_wide_on(session: Session, from_article_id: int, urls: list[str]) -> int | None:
+    """Another article of the same site whose stored related links hold the same list as
+    `urls` (`site_lists.same_list`), if any: the first such article's id."""
+    shared = func.count().label("shared")
+    found = session.execute(
+        select(ArticleLink.from_article_id, ArticleLink.block, shared)
+        .where(ArticleLink.kind == "related", ArticleLink.url.in_(urls),
+               ArticleLink.from_article_id != from_article_id)
+        .group_by(ArticleLink.from_article_id, ArticleLink.block)
+        .having(shared >= site_lists.min_shared(len(urls)))
+        .order_by(ArticleLink.from_article_id, ArticleLink.block)).all()
+    if not found:
+        return None
+    own_site = site_of(session.scalar(select(Article.url).where(Article.id == from_article_id))
+                       or "")
+    for other_id, block, _count in found:
+        other_url = session.scalar(select(Article.url).where(Article.id == other_id)) or ""
+        if site_of(other_url) != own_site:
+            continue
+        listed = session.scalars(select(ArticleLink.url).where(
+            ArticleLink.from_article_id == other_id, ArticleLink.kind == "related",
+            ArticleLink.block.is_(None) if block is None else ArticleLink.block == block)).all()
+        if site_lists.same_list(set(urls), set(listed)):
+            return int(other_id)
+    return None
 
 
 def mark_link(session: Session, from_article_id: int, url: str, *, followed: bool,

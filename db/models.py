@@ -181,7 +181,7 @@ class ArticleLink(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     from_article_id: Mapped[int] = mapped_column(
         ForeignKey("articles.id", ondelete="CASCADE"), index=True)
-    url: Mapped[str] = mapped_column(Text)
+    url: Mapped[str] = mapped_column(Text, index=True)  # which articles list a link
     anchor_text: Mapped[str | None] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(16), default="related")
     position: Mapped[int] = mapped_column(Integer, default=0)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from collectors.dedup import NearDuplicateIndex, fingerprint
 from collectors.store import NewArticle, known_articles, store_articles
-from db.models import Article
+from db.models import Article, ArticleLink
 from tests.pages import seed_paragraphs
 
 NOW = datetime(2026, 5, 4, tzinfo=UTC)
@@ -104,3 +104,44 @@ def test_a_pass_lookup_is_reused_and_a_later_store_still_conflicts(
     assert result.new_ids == [] and result.duplicates == 1
     with sessions() as s:
         assert len(list(s.scalars(select(Article)))) == 1
+
+
+def test_a_list_another_page_of_the_site_showed_is_stored_skipped(
+        sessions: sessionmaker[Session]) -> None:
+    """A block whose links another article of the same site already listed is a site-wide list
+    (latest, most-read): stored with a skip reason, so it is never followed. A related list of
+    another article of the same story (four of five links shared) and the same list on another
+    site are followed as usual."""
+    from collectors.pages import RelatedLink
+    from collectors.store import store_links
+
+    def links(block: str, urls: list[str]) -> list[RelatedLink]:
+        return [RelatedLink(url, f"Headline {i}", block, i) for i, url in enumerate(urls)]
+
+    latest = [f"https://news.example/2026/05/latest-{i}" for i in range(5)]
+    story = [f"https://news.example/2026/05/story-{i}" for i in range(6)]
+    pages = {"https://news.example/2026/05/a": links("Latest", latest) + links(
+                 "Related", story[:5]),
+             "https://news.example/2026/05/b": links("Latest news", latest[::-1]) + links(
+                 "Related", story[1:6]),
+             "https://other.example/2026/05/c": links("Latest", latest)}
+    ids = {}
+    with sessions() as s:
+        for url, found in pages.items():
+            row = Article(url=url, canonical_url=url, first_seen_at=NOW, text="text " * 50)
+            s.add(row)
+            s.flush()
+            ids[url] = row.id
+            store_links(s, row.id, found)
+            store_links(s, row.id, found)  # a re-run adds nothing
+        s.commit()
+    with sessions() as s:
+        rows = s.scalars(select(ArticleLink).order_by(ArticleLink.id)).all()
+    reasons = {(r.from_article_id, r.url): r.skip_reason for r in rows}
+    assert len(rows) == 5 + 5 + 5 + 5 + 5
+    first = ids["https://news.example/2026/05/a"]
+    second = ids["https://news.example/2026/05/b"]
+    assert {reasons[second, url] for url in latest} == {f"site-wide list: also on article {first}"}
+    assert all(reasons[second, url] is None for url in story[1:6])
+    assert all(reasons[first, url] is None for url in latest + story[:5])
+    assert all(reasons[ids["https://other.example/2026/05/c"], url] is None for url in latest)
