@@ -203,3 +203,19 @@ def test_a_list_named_related_is_followed_whatever_the_model_says(heading: str, 
     unreachable = dataclasses.replace(model, threshold=1.01)
     [block] = judge(described(tree, "https://www.guancha.cn/a/2019/11/9/story.html"), unreachable)
     assert block.followed is named
+
+
+def test_the_detector_scores_are_the_pipelines_probabilities() -> None:
+    """`BlockModel.scores` computes the model's softmax straight from its weights: the same
+    probabilities as the pipeline's `predict_proba`, for every candidate of the fixtures and
+    for rows with features the model never saw or none it knows."""
+    model = default_model()
+    assert model is not None
+    pages = [fixture(path) for path in EXPECTED]
+    rows = [feats for expected, tree in pages for _, feats in described(tree, expected["url"])]
+    rows += [{"never seen": 1.0}, {}, {"links": 0.0, "never seen": 2.0}, {"links": 0.5}]
+    classes = [str(c) for c in model.pipeline.classes_]
+    expected = model.pipeline.predict_proba(rows)
+    for row, scores in zip(expected, model.scores(rows), strict=True):
+        assert scores == pytest.approx({kind: row[classes.index(kind)] for kind in classes},
+                                       abs=1e-12)
