@@ -165,7 +165,10 @@ def _heading_before(element: Any) -> str:
 def page_links(tree: Any, page_url: str) -> list[tuple[Any, str]]:
     """Every anchor of the page outside scripts with the http(s) URL it points to (fragment
     dropped), the page itself left out; each distinct href is resolved once."""
-    base = str((tree.xpath("//base/@href") or [page_url])[0])
+    # the first <base href> (the XPath `//base/@href`): most pages have none, and lxml knows
+    # that without walking the tree
+    base = next((str(href) for element in tree.iter("base")
+                 if (href := element.get("href")) is not None), page_url)
     base_url = http_url(base, page_url) or page_url
     base_parts = urlsplit(base_url)
     origin = f"{base_parts.scheme}://{base_parts.netloc}"  # what urljoin puts before a path

@@ -24,7 +24,7 @@ import pytest
 
 from bench.blocks_data import kind_of
 from bench.blocks_tool import load_tree
-from collectors.block_features import SAYS_PATTERNS, _says, described
+from collectors.block_features import _ARTICLE_PATH, SAYS_PATTERNS, _says, _title_texts, described
 from collectors.block_model import FOLLOWED, default_model, judge, scored_blocks
 from collectors.blocks import candidates
 from collectors.pages import find_related_links, parse_html
@@ -219,3 +219,24 @@ def test_the_detector_scores_are_the_pipelines_probabilities() -> None:
     for row, scores in zip(expected, model.scores(rows), strict=True):
         assert scores == pytest.approx({kind: row[classes.index(kind)] for kind in classes},
                                        abs=1e-12)
+
+
+def test_the_article_path_pattern_finds_what_the_plain_one_finds() -> None:
+    """`_ARTICLE_PATH` seeks a number or a slug only from the start of its run: found or not,
+    as the plain pattern of a date, five digits or more, .html, or three words joined by
+    hyphens."""
+    plain = re.compile(
+        r"(/\d{4}/\d{1,2}/)|(\d{5,})|(\.s?html?$)|([a-z0-9]+-[a-z0-9]+-[a-z0-9]+)", re.I)
+    paths = ["/", "/news/2024/5/x", "/2024/05", "/a/1234", "/a/12345", "/a/x12345y", "/p.html",
+             "/p.shtml", "/p.htm", "/p.html/x", "/p.HTML", "/one-two", "/one-two-three",
+             "/One-Two-3", "/a-b-", "/-a-b-c", "/ab--cd-ef", "/a_b-c-d", "/ſ-K-x", "/é-b-c",
+             "/longwordwithoutbreaks-and-more", "/x/1-2-3", "/١٢٣٤٥", "/2024/1/", "/a/b/c"]
+    for path in paths:
+        assert bool(_ARTICLE_PATH.search(path)) == bool(plain.search(path)), path
+
+
+def test_the_page_title_texts_are_the_title_xpaths() -> None:
+    tree = parse_html("<html><head><title>A &amp; B<!-- c --> C</title>"
+                      "<meta property='og:title'></head><body><svg><title>x</title></svg>"
+                      "<p>text</p></body></html>")
+    assert _title_texts(tree) == tree.xpath("//title//text()")
