@@ -195,9 +195,17 @@ def _link_facts(page: PageContext, link: tuple[str, str]
         of_url = page.url_facts[url] = (
             same_site(host, page.host), bool(_ARTICLE_PATH.search(path)),
             bool(page.section) and path.strip("/").split("/")[0] == page.section)
+    if text.isascii():
+        # `_headline_words` and `_title_words` from one split: ASCII text has the same words
+        # lower-cased, and none of them Chinese
+        words = _WORD.findall(text.lower())
+        headline = float(len(words))
+        shared = (len(page.title_words.intersection([w for w in words if len(w) > 2]))
+                  if page.title_words else 0)
+    else:
+        headline, shared = _headline_words(text), len(_title_words(text) & page.title_words)
     facts = page.link_facts[link] = (
-        *of_url, _headline_words(text), len(_title_words(text) & page.title_words),
-        page.link_counts.get(url, 0) > 1)
+        *of_url, headline, shared, page.link_counts.get(url, 0) > 1)
     return facts
 
 

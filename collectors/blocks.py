@@ -216,12 +216,18 @@ def candidates(tree: Any, page_url: str, links: list[tuple[Any, str]] | None = N
         return []
     links_of: defaultdict[Any, list[tuple[str, str]]] = defaultdict(list)
     order = element_order(tree) if order is None else order
+    # The elements of the skipped tags, and the anchors inside scripts, styles and noscript
+    # blocks (no candidate holds them), each found in one pass: a set lookup per ancestor
+    # rather than reading its tag, and none per anchor up to the root.
+    skipped = set(tree.iter(*SKIP_TAGS))
+    scripted = {anchor for element in skipped if element.tag in SCRIPT_TAGS
+                for anchor in element.iter("a")}
     for anchor, url in page_links(tree, page_url) if links is None else links:
-        if next(anchor.iterancestors(*SCRIPT_TAGS), None) is not None:
-            continue  # no candidate holds the anchors of scripts, styles and noscript blocks
+        if anchor in scripted:
+            continue
         item = (url, _text(anchor)[:300])
         for ancestor in anchor.iterancestors():
-            if ancestor.tag in SKIP_TAGS:
+            if ancestor in skipped:
                 break
             links_of[ancestor].append(item)
     found: list[Candidate] = []
