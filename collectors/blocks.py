@@ -88,15 +88,16 @@ def _markers(element: Any) -> str:
     return " ".join(words)
 
 
-def _leading_text(element: Any) -> str:
-    """The text of the block's children before the first child that holds a link: a heading
-    written as a plain element (`<ul><div class=post-recommend>相关推荐</div><li>…`) rather
-    than an h-tag. Text inside the first item (a kicker, a date) is not a heading."""
+def _leading_text(element: Any, holders: set[Any]) -> str:
+    """The text of the block's children before the first child that holds a link (one of
+    `holders`, `_link_holders`): a heading written as a plain element
+    (`<ul><div class=post-recommend>相关推荐</div><li>…`) rather than an h-tag. Text inside the
+    first item (a kicker, a date) is not a heading."""
     parts = [element.text or ""]
     for child in element:
         if not isinstance(child.tag, str):
             continue
-        if child.tag == "a" or _holds_link(child):
+        if child.tag == "a" or child in holders:
             break
         if child.tag not in SCRIPT_TAGS:
             parts += _VISIBLE_TEXT(child)
@@ -106,15 +107,23 @@ def _leading_text(element: Any) -> str:
     return " ".join(" ".join(parts).split())
 
 
-def _holds_link(element: Any) -> bool:
-    """Whether a link (an `a` with an href) is inside the element: the XPath `.//a[@href]`,
-    without its cost per call."""
-    return any(anchor.get("href") is not None for anchor in element.iterdescendants("a"))
+def _link_holders(tree: Any) -> set[Any]:
+    """Every element with a link (an `a` with an href) inside it, those the XPath `.//a[@href]`
+    finds something in: found once a page from the links up, each ancestor once, rather than
+    by a walk through each element asked about."""
+    holders: set[Any] = set()
+    for anchor in tree.iter("a"):
+        if anchor.get("href") is not None:
+            for ancestor in anchor.iterancestors():
+                if ancestor in holders:
+                    break  # and so are all of its ancestors
+                holders.add(ancestor)
+    return holders
 
 
-def _heading(element: Any, before: str) -> str:
+def _heading(element: Any, before: str, holders: set[Any]) -> str:
     """The heading inside the block's start, or the one just before it (`before`)."""
-    leading = _leading_text(element)
+    leading = _leading_text(element, holders)
     if 0 < len(leading) <= MAX_LEADING_HEADING_CHARS and len(_LETTERS.findall(leading)) >= 2:
         return leading
     for child in element.iterdescendants(*HEADING_TAGS, "strong", "b", "dt", "caption",
@@ -143,19 +152,16 @@ def _heading_text(element: Any) -> str:
     return text if len(text) <= MAX_HEADING_CHARS else ""
 
 
-def _heading_before(element: Any) -> str:
+def _heading_before(element: Any, holders: set[Any]) -> str:
     """The heading just before the block: the text of the element before it (or before its
-    parent, up to three levels), when that holds no link."""
+    parent, up to three levels), when that holds no link (`holders`, `_link_holders`)."""
     node = element
     for _level in range(3):
         previous = node.getprevious()
         while previous is not None and not isinstance(previous.tag, str):
             previous = previous.getprevious()
         if previous is not None:
-            text = _heading_text(previous)
-            if text and not _holds_link(previous):
-                return text
-            return ""
+            return "" if previous in holders else _heading_text(previous)
         node = node.getparent()
         if node is None:
             break
@@ -232,6 +238,7 @@ def candidates(tree: Any, page_url: str, links: list[tuple[Any, str]] | None = N
             links_of[ancestor].append(item)
     found: list[Candidate] = []
     seen_sets: dict[frozenset[str], Candidate] = {}
+    holders: set[Any] | None = None  # `_link_holders`, found with the first candidate
     containers = [e for e in links_of if e.tag in CONTAINER_TAGS]
     for element in sorted(containers, key=lambda e: -order.get(e, 0)):  # deepest last-first
         links = links_of[element]
@@ -243,8 +250,11 @@ def candidates(tree: Any, page_url: str, links: list[tuple[Any, str]] | None = N
             continue
         if urls in seen_sets:
             continue
-        before = _heading_before(element)
-        candidate = Candidate(0, element.tag, _heading(element, before), _markers(element),
+        if holders is None:
+            holders = _link_holders(tree)
+        before = _heading_before(element, holders)
+        candidate = Candidate(0, element.tag, _heading(element, before, holders),
+                              _markers(element),
                               _unique(links, MAX_LINKS_PER_BLOCK), element, before)
         seen_sets[urls] = candidate
         found.append(candidate)
