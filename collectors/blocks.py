@@ -75,15 +75,19 @@ def _marker_words(value: str) -> tuple[str, ...]:
     return tuple(w.lower() for w in _MARKER_SPLIT.split(value) if w)
 
 
-def _markers(element: Any) -> str:
+def _markers(element: Any, known: dict[Any, list[str]]) -> str:
+    """The class and id words of the block, its parent and grandparent. Each element's own
+    words are kept in `known` for the page: nested blocks share their ancestors."""
     words: list[str] = []
     node = element
     for _level in range(3):
         if node is None or not isinstance(node.tag, str):
             break
-        for value in (node.get("class"), node.get("id")):
-            if value:  # most elements have neither
-                words += _marker_words(value)
+        own = known.get(node)
+        if own is None:
+            own = known[node] = [word for value in (node.get("class"), node.get("id"))
+                                 if value for word in _marker_words(value)]
+        words += own
         node = node.getparent()
     return " ".join(words)
 
@@ -114,10 +118,10 @@ def _link_holders(tree: Any) -> set[Any]:
     holders: set[Any] = set()
     for anchor in tree.iter("a"):
         if anchor.get("href") is not None:
-            for ancestor in anchor.iterancestors():
-                if ancestor in holders:
-                    break  # and so are all of its ancestors
+            ancestor = anchor.getparent()
+            while ancestor is not None and ancestor not in holders:  # in: so are its ancestors
                 holders.add(ancestor)
+                ancestor = ancestor.getparent()
     return holders
 
 
@@ -239,6 +243,7 @@ def candidates(tree: Any, page_url: str, links: list[tuple[Any, str]] | None = N
     found: list[Candidate] = []
     seen_sets: dict[frozenset[str], Candidate] = {}
     holders: set[Any] | None = None  # `_link_holders`, found with the first candidate
+    marker_words: dict[Any, list[str]] = {}  # element → its class and id words (`_markers`)
     containers = [e for e in links_of if e.tag in CONTAINER_TAGS]
     for element in sorted(containers, key=lambda e: -order.get(e, 0)):  # deepest last-first
         links = links_of[element]
@@ -254,7 +259,7 @@ def candidates(tree: Any, page_url: str, links: list[tuple[Any, str]] | None = N
             holders = _link_holders(tree)
         before = _heading_before(element, holders)
         candidate = Candidate(0, element.tag, _heading(element, before, holders),
-                              _markers(element),
+                              _markers(element, marker_words),
                               _unique(links, MAX_LINKS_PER_BLOCK), element, before)
         seen_sets[urls] = candidate
         found.append(candidate)
