@@ -194,7 +194,9 @@ def page_links(tree: Any, page_url: str) -> list[tuple[Any, str]]:
             direct = (href.startswith(("http://", "https://")) and "/." not in href
                       and "?#" not in href and not href.endswith(("?", "#")))
             url = (http_url(href) if direct else origin + href if _plain_path(href) else
-                   http_url(href, base_url) if href and not href.startswith("#") else None)
+                   http_url(f"{base_parts.scheme}:{href}") if _plain_host_path(href) else
+                   None if not href or href.startswith("#") or _other_scheme(href) else
+                   http_url(href, base_url))
             resolved[href] = url.split("#")[0] if url is not None else None
         url = resolved[href]
         if url is not None and url != page:
@@ -212,6 +214,30 @@ def _plain_path(href: str) -> bool:
     """Whether the href is a path from the root (`/a/b?c`) that urljoin would put after the
     base's scheme and host as it is."""
     return href.startswith("/") and not _UNPLAIN_PATH.search(href)
+
+
+# What urljoin changes after the `//` of a host and path without a scheme: parameters, white
+# space and an empty query or fragment, as in a path (dot segments stay, under a new host).
+_UNPLAIN_HOST_PATH = re.compile(r";|\s|\?#|[?#]$")
+
+
+def _plain_host_path(href: str) -> bool:
+    """Whether the href is a host and path without a scheme (`//cdn.x.com/a`) that urljoin
+    would put after the base's scheme as it is (with no host, `//` or `///a`, it keeps the
+    base's)."""
+    return (href.startswith("//") and href[2:3] not in ("", "/", "?", "#")
+            and not _UNPLAIN_HOST_PATH.search(href))
+
+
+# A scheme at the start of an href (`mailto:`, `javascript:`), as urlsplit reads one
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def _other_scheme(href: str) -> bool:
+    """Whether the href names a scheme other than http(s): urljoin keeps it, so it is no web
+    link (`http_url` would say None after joining and splitting it)."""
+    scheme = _SCHEME.match(href)
+    return scheme is not None and scheme.group().lower() not in ("http:", "https:")
 
 
 def element_order(tree: Any) -> dict[Any, int]:

@@ -26,9 +26,10 @@ from bench.blocks_data import kind_of
 from bench.blocks_tool import load_tree
 from collectors.block_features import _ARTICLE_PATH, SAYS_PATTERNS, _says, _title_texts, described
 from collectors.block_model import FOLLOWED, default_model, judge, scored_blocks
-from collectors.blocks import candidates
+from collectors.blocks import candidates, page_links
 from collectors.pages import find_related_links, parse_html
 from collectors.textutil import decode_body
+from collectors.urls import http_url
 
 FIXTURES = Path(__file__).resolve().parent / "data" / "blocks"
 EXPECTED = sorted(FIXTURES.glob("*.expected.json"))
@@ -240,3 +241,20 @@ def test_the_page_title_texts_are_the_title_xpaths() -> None:
                       "<meta property='og:title'></head><body><svg><title>x</title></svg>"
                       "<p>text</p></body></html>")
     assert _title_texts(tree) == tree.xpath("//title//text()")
+
+
+def test_the_links_of_a_page_resolve_as_urljoin_resolves_them() -> None:
+    """`page_links` skips urljoin for plain absolute URLs, paths from the root, hosts without a
+    scheme and other schemes: each href still gives what `http_url(href, base)` gives."""
+    hrefs = ["https://b.com/x", "http://b.com/x?", "/a/b?c#d", "/a/./b", "//a", "/a;b", "//c.com/x",
+             "//", "///x", "//?a", "//c.com/x;y", "//c.com/x?#", "//c.com/./x", "//c.com:99999/x",
+             "//[::1/x", "mailto:x@y.z", "JavaScript:void(0)", "HTTP:x", "https:x", "tel:1",
+             "1a:b", "x.html", "../y", "?q", "#top", "", "//C.com/X#f"]
+    base = "https://www.example.com/a/b.html?q=1"
+    tree = parse_html("<html><body>" + "".join(f'<a href="{href}">{i}</a>'
+                                               for i, href in enumerate(hrefs)) + "</body></html>")
+    found = {int(anchor.text): url for anchor, url in page_links(tree, base)}
+    for i, href in enumerate(hrefs):
+        url = http_url(href, base) if href and not href.startswith("#") else None
+        url = url.split("#")[0] if url is not None else None
+        assert found.get(i) == (url if url != base else None), href
