@@ -13,7 +13,6 @@ before it), the text just before it in its own right, its class and id words and
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import Any
@@ -250,7 +249,9 @@ def candidates(tree: Any, page_url: str, links: list[tuple[Any, str]] | None = N
     """Every container of two or more links to other pages, in page order."""
     if tree is None:
         return []
-    links_of: defaultdict[Any, list[tuple[str, str]]] = defaultdict(list)
+    links_of: dict[Any, list[tuple[str, str]]] = {}
+    # element → its child that holds its first link: only that child can hold all of its links
+    first_child: dict[Any, Any] = {}
     order = element_order(tree) if order is None else order
     # The elements of the skipped tags, and the anchors inside scripts, styles and noscript
     # blocks (no candidate holds them), each found in one pass: a set lookup per ancestor
@@ -262,10 +263,17 @@ def candidates(tree: Any, page_url: str, links: list[tuple[Any, str]] | None = N
         if anchor in scripted:
             continue
         item = (url, _text(anchor)[:300])
+        child = anchor
         for ancestor in anchor.iterancestors():
             if ancestor in skipped:
                 break
-            links_of[ancestor].append(item)
+            held = links_of.get(ancestor)
+            if held is None:
+                links_of[ancestor] = [item]
+                first_child[ancestor] = child
+            else:
+                held.append(item)
+            child = ancestor
     found: list[Candidate] = []
     seen_sets: dict[frozenset[str], Candidate] = {}
     holders: set[Any] | None = None  # `_link_holders`, found with the first candidate
@@ -277,7 +285,7 @@ def candidates(tree: Any, page_url: str, links: list[tuple[Any, str]] | None = N
         if len(urls) < 2:
             continue
         # the level where links spread: no single child holds them all
-        if any(len(links_of.get(child, ())) == len(links) for child in element):
+        if len(links_of.get(first_child[element], ())) == len(links):
             continue
         if urls in seen_sets:
             continue
