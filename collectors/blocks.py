@@ -13,6 +13,7 @@ before it), the text just before it in its own right, its class and id words and
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import Any
@@ -33,6 +34,8 @@ CONTAINER_TAGS = frozenset({"ul", "ol", "div", "section", "aside", "nav", "foote
                             "table", "tbody", "dl", "p", "article", "span", "td", "main",
                             "figure", "li"})
 HEADING_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6")
+# The elements whose text, the first inside a block, is its heading (`_heading`)
+HEADING_MARKS = (*HEADING_TAGS, "strong", "b", "dt", "caption", "legend")
 
 _MARKER_SPLIT = re.compile(r"[\s_\-:.]+|(?<=[a-z])(?=[A-Z])")
 _WORD = re.compile(r"\w+")
@@ -124,18 +127,46 @@ def _link_holders(tree: Any) -> set[Any]:
     return holders
 
 
-def _heading(element: Any, before: str, holders: set[Any]) -> str:
+@dataclass
+class _Marks:
+    """The page's heading-like elements (`HEADING_MARKS`) in page order, found once a page:
+    the first inside a block is then looked up, not sought by a walk through the block."""
+
+    order: dict[Any, int]               # element → position in document order
+    marks: list[Any]
+    positions: list[int]                # of the marks, rising
+
+    @classmethod
+    def of(cls, tree: Any, order: dict[Any, int]) -> _Marks:
+        marks = list(tree.iter(*HEADING_MARKS))
+        return cls(order, marks, [order[mark] for mark in marks])
+
+    def first_inside(self, element: Any) -> Any:
+        """The first mark inside the element, or None: the first of the page's after the
+        element's start, when the element is one of its ancestors (what a subtree holds comes
+        right after its root in page order)."""
+        at = self.order[element]
+        following = bisect_right(self.positions, at)
+        if following == len(self.marks):
+            return None
+        mark = self.marks[following]
+        node = mark.getparent()
+        while node is not None and self.order[node] > at:
+            node = node.getparent()
+        return mark if node is element else None
+
+
+def _heading(element: Any, before: str, holders: set[Any], marks: _Marks) -> str:
     """The heading inside the block's start, or the one just before it (`before`)."""
     leading = _leading_text(element, holders)
     if 0 < len(leading) <= MAX_LEADING_HEADING_CHARS and len(_LETTERS.findall(leading)) >= 2:
         return leading
-    for child in element.iterdescendants(*HEADING_TAGS, "strong", "b", "dt", "caption",
-                                         "legend"):
+    child = marks.first_inside(element)
+    if child is not None:
         text = _text(child)
         if (text and len(text) <= MAX_HEADING_CHARS
                 and next(child.iterancestors("a"), None) is None):
             return text
-        break
     for attribute in ("aria-label", "title", "data-title"):
         if element.get(attribute):
             return " ".join(str(element.get(attribute)).split())[:MAX_HEADING_CHARS]
@@ -277,6 +308,7 @@ def candidates(tree: Any, page_url: str, links: list[tuple[Any, str]] | None = N
     found: list[Candidate] = []
     seen_sets: dict[frozenset[str], Candidate] = {}
     holders: set[Any] | None = None  # `_link_holders`, found with the first candidate
+    marks: _Marks | None = None  # and the heading-like elements
     marker_words: dict[Any, list[str]] = {}  # element → its class and id words (`_markers`)
     containers = [e for e in links_of if e.tag in CONTAINER_TAGS]
     for element in sorted(containers, key=lambda e: -order.get(e, 0)):  # deepest last-first
@@ -289,10 +321,10 @@ def candidates(tree: Any, page_url: str, links: list[tuple[Any, str]] | None = N
             continue
         if urls in seen_sets:
             continue
-        if holders is None:
-            holders = _link_holders(tree)
+        if holders is None or marks is None:
+            holders, marks = _link_holders(tree), _Marks.of(tree, order)
         before = _heading_before(element, holders)
-        candidate = Candidate(0, element.tag, _heading(element, before, holders),
+        candidate = Candidate(0, element.tag, _heading(element, before, holders, marks),
                               _markers(element, marker_words),
                               _unique(links, MAX_LINKS_PER_BLOCK), element, before)
         seen_sets[urls] = candidate
