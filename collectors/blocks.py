@@ -77,19 +77,17 @@ def _marker_words(value: str) -> tuple[str, ...]:
     return tuple(w.lower() for w in _MARKER_SPLIT.split(value) if w)
 
 
-def _markers(element: Any, known: dict[Any, list[str]]) -> str:
-    """The class and id words of the block, its parent and grandparent. Each element's own
-    words are kept in `known` for the page: nested blocks share their ancestors."""
+def _markers(element: Any) -> str:
+    """The class and id words of the block, its parent and grandparent (elements all: a
+    block is one, and so is the parent of any element)."""
     words: list[str] = []
     node = element
     for _level in range(3):
-        if node is None or not isinstance(node.tag, str):
+        if node is None:
             break
-        own = known.get(node)
-        if own is None:
-            own = known[node] = [word for value in (node.get("class"), node.get("id"))
-                                 if value for word in _marker_words(value)]
-        words += own
+        for value in (node.get("class"), node.get("id")):
+            if value:  # most elements have neither
+                words += _marker_words(value)
         node = node.getparent()
     return " ".join(words)
 
@@ -309,7 +307,6 @@ def candidates(tree: Any, page_url: str, links: list[tuple[Any, str]] | None = N
     seen_sets: dict[frozenset[str], Candidate] = {}
     holders: set[Any] | None = None  # `_link_holders`, found with the first candidate
     marks: _Marks | None = None  # and the heading-like elements
-    marker_words: dict[Any, list[str]] = {}  # element → its class and id words (`_markers`)
     containers = [e for e in links_of if e.tag in CONTAINER_TAGS]
     for element in sorted(containers, key=lambda e: -order.get(e, 0)):  # deepest last-first
         links = links_of[element]
@@ -325,7 +322,7 @@ def candidates(tree: Any, page_url: str, links: list[tuple[Any, str]] | None = N
             holders, marks = _link_holders(tree), _Marks.of(tree, order)
         before = _heading_before(element, holders)
         candidate = Candidate(0, element.tag, _heading(element, before, holders, marks),
-                              _markers(element, marker_words),
+                              _markers(element),
                               _unique(links, MAX_LINKS_PER_BLOCK), element, before)
         seen_sets[urls] = candidate
         found.append(candidate)
