@@ -310,13 +310,11 @@ def candidates(tree: Any, page_url: str, links: list[tuple[Any, str]] | None = N
     containers = [e for e in links_of if e.tag in CONTAINER_TAGS]
     for element in sorted(containers, key=lambda e: -order.get(e, 0)):  # deepest last-first
         links = links_of[element]
+        # the level where links spread: no single child holds them all (and so two or more)
+        if len(links) < 2 or len(links_of.get(first_child[element], ())) == len(links):
+            continue
         urls = frozenset([u for u, _ in links])
-        if len(urls) < 2:
-            continue
-        # the level where links spread: no single child holds them all
-        if len(links_of.get(first_child[element], ())) == len(links):
-            continue
-        if urls in seen_sets:
+        if len(urls) < 2 or urls in seen_sets:
             continue
         if holders is None or marks is None:
             holders, marks = _link_holders(tree), _Marks.of(tree, order)
