@@ -275,7 +275,9 @@ def element_order(tree: Any) -> dict[Any, int]:
 
 def candidates(tree: Any, page_url: str, links: list[tuple[Any, str]] | None = None,
                order: dict[Any, int] | None = None) -> list[Candidate]:
-    """Every container of two or more links to other pages, in page order."""
+    """Every container of two or more links to other pages, in page order. `tree` is the
+    page's root (what `pages.parse_html` gives): the skipped tags, the elements holding links
+    and the heading-like elements are found once in it."""
     if tree is None:
         return []
     links_of: dict[Any, list[tuple[str, str]]] = {}
@@ -319,9 +321,11 @@ def candidates(tree: Any, page_url: str, links: list[tuple[Any, str]] | None = N
         if holders is None or marks is None:
             holders, marks = _link_holders(tree), _Marks.of(tree, order)
         before = _heading_before(element, holders)
+        # distinct URLs: each its own text, the first ones kept (`_unique` without reading)
+        kept = (links[:MAX_LINKS_PER_BLOCK] if len(urls) == len(links) else
+                _unique(links, MAX_LINKS_PER_BLOCK))
         candidate = Candidate(0, element.tag, _heading(element, before, holders, marks),
-                              _markers(element),
-                              _unique(links, MAX_LINKS_PER_BLOCK), element, before)
+                              _markers(element), kept, element, before)
         seen_sets[urls] = candidate
         found.append(candidate)
     found.sort(key=lambda c: order.get(c.element, 0))
