@@ -57,6 +57,7 @@ from collectors.robots import RobotsCache
 from common.errors import UserError
 from config import Settings
 from db.models import Backfill, BackfillUrl, Source
+from db.search_index import index_pending
 
 log = logging.getLogger("cait.backfill")
 def backfill(sessions: SessionFactory, settings: Settings, name: str, since: datetime,
@@ -168,6 +169,7 @@ async def _collect(run: BackfillRun, report: BackfillReport, on_total: Callable[
     # as many at once as one host takes; the fetcher spaces them by CAIT_HOST_DELAY_SECONDS
     await asyncio.gather(*(worker() for _ in range(max(1, run.settings.host_concurrency))))
     with run.sessions() as session:
+        index_pending(session.connection())  # what this run stored, searchable at once
         report.remaining = _count_pending(session, run)
         state = session.get(Backfill, run.source.id)
         if state is not None and report.remaining == 0:

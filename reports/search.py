@@ -22,6 +22,7 @@ from sqlalchemy.sql.expression import ColumnClause
 from common.vocabulary import RELEVANCE, THEMES
 from db.models import Article, ArticleTheme, Source
 from db.queries import dated_between
+from db.search_index import index_pending
 from reports.query import parse, to_fts5, to_tsquery
 
 FTS = table("articles_fts", column("rowid"))  # the FTS5 table of migrations 0003 and 0006
@@ -53,6 +54,11 @@ def search(session: Session, query: str | None = None, *, themes: list[str] | No
 
     A query that cannot be parsed raises `reports.query.QueryError` (one line)."""
     dialect = session.get_bind().dialect.name
+    if query and query.strip() and dialect == "sqlite":
+        # articles stored since the last pass ended (or by a pass that was killed) are
+        # queued, not yet indexed (migration 0009): indexed here, in the caller's
+        # transaction, so that a search never misses a stored article
+        index_pending(session.connection())
     dated = func.coalesce(Article.published_at, Article.first_seen_at)
     stmt: Any = select(Article.id, literal_column("NULL").label("snippet")).select_from(Article)
     order: list[Any] = [dated.desc(), Article.id.desc()]

@@ -1,4 +1,5 @@
-"""Faults: kill -9 the collector at random moments; nothing half-written, lost or duplicated."""
+"""Faults: kill -9 the collector at random moments; nothing half-written, lost, duplicated
+or missing from the search index."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
@@ -20,7 +21,8 @@ from collectors.sources import SourceSpec
 from collectors.store import add_sources
 from db import migrate
 from db.models import Article, FetchLog, Source
-from db.session import make_engine
+from db.session import make_engine, session_scope
+from reports.search import search
 from tests.server import LoopbackServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,4 +116,10 @@ def _kill_loop(server: LoopbackServer, db_url: str, tmp_path: Path, model_dir: P
             for source in s.scalars(select(Source)):
                 # articles and their fetch_log row are written in one transaction
                 assert per_source.get(source.id, 0) == (logged.get(source.id) or 0), source.name
+            if engine.dialect.name == "sqlite":  # each article indexed or queued with its row
+                fts = set(s.scalars(text("SELECT rowid FROM articles_fts")))
+                queued = set(s.scalars(text("SELECT id FROM articles_fts_pending")))
+                assert fts | queued == ids and not fts & queued
     assert len(seen_ids) >= FEEDS * 20  # every feed was stored at least once despite kills
+    with session_scope(engine) as s:  # and search finds every one, killed passes or not
+        assert {h.id for h in search(s, "item", limit=len(seen_ids) + 1)} == seen_ids
