@@ -149,3 +149,30 @@ def test_migration_0009_both_ways_keeps_every_article_searchable(sqlite_url: str
             assert s.scalar(select(func.count()).select_from(Article)) == 3
     finally:
         engine.dispose()
+
+
+def test_a_read_only_database_is_searched_without_an_error(sqlite_url: str) -> None:
+    """Opened read-only (`mode=ro`, as for a read-only file), search cannot index the queue:
+    it answers from what is indexed and leaves the queue for the next writer."""
+    engine = make_engine(sqlite_url)
+    try:
+        migrate.upgrade(engine)
+        [indexed_one] = store(engine, article(1, "Indexed story"))
+        with session_scope(engine) as s:
+            search(s, "story")
+        [queued] = store(engine, article(2, "Queued story"))
+    finally:
+        engine.dispose()
+    database = sqlite_url.removeprefix("sqlite:///")
+    read_only = make_engine(f"sqlite:///file:{database}?mode=ro&uri=true")
+    try:
+        with session_scope(read_only) as s:
+            assert [h.id for h in search(s, "story")] == [indexed_one]
+    finally:
+        read_only.dispose()
+    engine = make_engine(sqlite_url)
+    try:
+        with session_scope(engine) as s:  # a writer indexes it
+            assert {h.id for h in search(s, "story")} == {indexed_one, queued}
+    finally:
+        engine.dispose()
