@@ -176,3 +176,44 @@ def test_a_read_only_database_is_searched_without_an_error(sqlite_url: str) -> N
             assert {h.id for h in search(s, "story")} == {indexed_one, queued}
     finally:
         engine.dispose()
+
+
+def test_writers_and_searchers_at_once_miss_nothing(sqlite_url: str) -> None:
+    """Two writers store articles one transaction at a time while searches index the queue
+    (several workers, `cait collect` and the dashboard on one SQLite file): every article
+    committed before a search starts is in its results, and at the end the index holds
+    every article once."""
+    import threading
+
+    engine = make_engine(sqlite_url)
+    try:
+        migrate.upgrade(engine)
+        errors: list[BaseException] = []
+
+        def write(first: int) -> None:
+            try:
+                for n in range(first, first + 60):
+                    store(engine, article(n, f"Shared word story {n}"))
+            except BaseException as error:  # reported by the main thread
+                errors.append(error)
+
+        writers = [threading.Thread(target=write, args=(k * 1000,)) for k in range(2)]
+        for thread in writers:
+            thread.start()
+        searches = 0
+        while any(t.is_alive() for t in writers) or searches < 3:
+            with engine.connect() as conn:
+                committed = set(conn.scalars(select(Article.id)))
+            with session_scope(engine) as s:
+                hits = {h.id for h in search(s, "shared", limit=1000)}
+            assert committed <= hits
+            searches += 1
+        for thread in writers:
+            thread.join()
+        assert not errors
+        with session_scope(engine) as s:
+            assert len(search(s, "shared", limit=1000)) == 120
+        fts, queued = indexed(engine)
+        assert len(fts) == 120 and not queued
+    finally:
+        engine.dispose()
