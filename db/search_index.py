@@ -1,6 +1,6 @@
 """The SQLite search index's catch-up: articles queued at insert are indexed in one statement.
 
-Storing an article only queues its id in `articles_fts_pending` (migration 0009: FTS5 work
+Storing an article only queues its id in `articles_fts_pending` (migration 0010: FTS5 work
 inside every insert was a tenth of a collection pass's writing process, issue 18). A pass
 indexes the queue at its end and search does before it queries, so a search never misses a
 stored article, also after a pass that was killed. PostgreSQL needs none of this: its

@@ -56,7 +56,7 @@ def search(session: Session, query: str | None = None, *, themes: list[str] | No
     dialect = session.get_bind().dialect.name
     if query and query.strip() and dialect == "sqlite":
         # articles stored since the last pass ended (or by a pass that was killed) are
-        # queued, not yet indexed (migration 0009): indexed here, in the caller's
+        # queued, not yet indexed (migration 0010): indexed here, in the caller's
         # transaction, so that a search never misses a stored article
         index_pending(session.connection())
     dated = func.coalesce(Article.published_at, Article.first_seen_at)

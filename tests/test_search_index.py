@@ -1,4 +1,4 @@
-"""The search index off the insert path (migration 0009, issue 18): an article stored by a
+"""The search index off the insert path (migration 0010, issue 18): an article stored by a
 pass, by a lone insert or by a pass that was cut short is found by search at once; deleted
 and re-used ids, and the migration both ways, leave the index exactly the stored articles."""
 
@@ -130,15 +130,15 @@ def test_an_update_of_a_queued_article_is_indexed_as_it_now_reads(engine: Engine
         assert search(s, "Old") == []
 
 
-def test_migration_0009_both_ways_keeps_every_article_searchable(sqlite_url: str) -> None:
+def test_migration_0010_both_ways_keeps_every_article_searchable(sqlite_url: str) -> None:
     engine = make_engine(sqlite_url)
     try:
-        migrate.upgrade(engine, "0008")
+        migrate.upgrade(engine, "0009")
         before = store(engine, article(1, "Indexed by the old trigger"))
         migrate.upgrade(engine)
         queued = store(engine, article(2, "Queued by the new trigger"))
         assert indexed(engine) == (set(before), set(queued))
-        migrate.downgrade(engine, "0008")  # indexes the queue, brings the insert trigger back
+        migrate.downgrade(engine, "0009")  # indexes the queue, brings the insert trigger back
         after = store(engine, article(3, "Indexed again by the old trigger"))
         with engine.connect() as conn:
             assert set(conn.scalars(text("SELECT rowid FROM articles_fts"))) == set(
