@@ -299,42 +299,47 @@ def store_links(session: Session, from_article_id: int, links: list[RelatedLink]
     blocks: dict[str | None, list[str]] = {}
     for link in links:
         blocks.setdefault(link.block, []).append(link.url)
-    skipped = {block: _site_wide_on(session, from_article_id, urls)
-               for block, urls in blocks.items() if len(urls) >= site_lists.MIN_LINKS}
+    skipped: dict[str | None, int] = {}
+    if any(len(urls) >= site_lists.MIN_LINKS for urls in blocks.values()):
+        own_site = site_of(session.scalar(
+            select(Article.url).where(Article.id == from_article_id)) or "")
+        for block, urls in blocks.items():
+            other = _site_wide_on(session, from_article_id, own_site, urls)
+            if other is not None:
+                skipped[block] = other
     for link in links:
         if link.url not in existing:
             other = skipped.get(link.block)
             session.add(ArticleLink(
                 from_article_id=from_article_id, url=link.url, anchor_text=link.anchor_text,
                 kind="related", position=link.position, block=link.block,
-                skip_reason=site_lists.SKIP_REASON.format(other) if other else None))
+                skip_reason=None if other is None else site_lists.SKIP_REASON.format(other)))
             existing.add(link.url)
     session.flush()
 
 
-def _site_wide_on(session: Session, from_article_id: int, urls: list[str]) -> int | None:
-    """Another article of the same site whose stored related links hold the same list as
-    `urls` (`site_lists.same_list`), if any: the first such article's id."""
+def _site_wide_on(session: Session, from_article_id: int, own_site: str, urls: list[str]
+                  ) -> int | None:
+    """Another article of the site `own_site` whose stored related links hold the same list
+    as `urls` (`site_lists.same_list`), if any: the first such article's id."""
+    if len(urls) < site_lists.MIN_LINKS:
+        return None
     shared = func.count().label("shared")
     found = session.execute(
-        select(ArticleLink.from_article_id, ArticleLink.block, shared)
+        select(ArticleLink.from_article_id, ArticleLink.block, Article.url)
+        .join(Article, Article.id == ArticleLink.from_article_id)
         .where(ArticleLink.kind == "related", ArticleLink.url.in_(urls),
                ArticleLink.from_article_id != from_article_id)
-        .group_by(ArticleLink.from_article_id, ArticleLink.block)
+        .group_by(ArticleLink.from_article_id, ArticleLink.block, Article.url)
         .having(shared >= site_lists.min_shared(len(urls)))
         .order_by(ArticleLink.from_article_id, ArticleLink.block)).all()
-    if not found:
-        return None
-    own_site = site_of(session.scalar(select(Article.url).where(Article.id == from_article_id))
-                       or "")
-    for other_id, block, _count in found:
-        other_url = session.scalar(select(Article.url).where(Article.id == other_id)) or ""
+    for other_id, block, other_url in found:
         if site_of(other_url) != own_site:
             continue
         listed = session.scalars(select(ArticleLink.url).where(
             ArticleLink.from_article_id == other_id, ArticleLink.kind == "related",
-            ArticleLink.block.is_(None) if block is None else ArticleLink.block == block)).all()
-        if site_lists.same_list(set(urls), set(listed)):
+            ArticleLink.block.is_(None) if block is None else ArticleLink.block == block))
+        if site_lists.same_list(urls, set(listed)):
             return int(other_id)
     return None
 
