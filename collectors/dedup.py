@@ -11,6 +11,8 @@ import hashlib
 import unicodedata
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import partial
+from typing import TypeVar
 
 from common.text import words
 
@@ -35,6 +37,8 @@ def _content_hash_of_normalised(norm: str) -> str | None:
 
 
 MIN_SIMHASH_TOKENS = 40
+_SHINGLE_HASH = partial(hashlib.blake2b, digest_size=8)
+_DIGEST = hashlib.blake2b.digest
 
 
 def simhash(text: str | None, shingle: int = 3) -> int | None:
@@ -48,9 +52,12 @@ def _simhash_of_normalised(norm: str, shingle: int = 3) -> int | None:
     tokens = words(norm)  # the one tokenizer: Chinese as words, not character pairs
     if len(tokens) < MIN_SIMHASH_TOKENS:
         return None
-    digests = b"".join(
-        hashlib.blake2b(" ".join(tokens[i:i + shingle]).encode("utf-8"), digest_size=8).digest()
-        for i in range(len(tokens) - shingle + 1))
+    # The 8-byte BLAKE2b of each shingle (its words joined by one space, UTF-8), chained in
+    # C: a Python loop per shingle was most of the parser processes' hashing (issue 18).
+    encoded = [token.encode("utf-8") for token in tokens]
+    # the tokens from each of `shingle` offsets, side by side; the shortest run ends them
+    shingles = map(b" ".join, zip(*(encoded[i:] for i in range(shingle)), strict=False))
+    digests = b"".join(map(_DIGEST, map(_SHINGLE_HASH, shingles)))
     bits = np.unpackbits(np.frombuffer(digests, dtype=np.uint8).reshape(-1, 8), axis=1)
     majority = bits.sum(axis=0, dtype=np.int64) * 2 > bits.shape[0]
     value = int.from_bytes(np.packbits(majority).tobytes(), "big")
@@ -66,26 +73,46 @@ class Fingerprint:
 
 
 def fingerprint(text: str | None) -> Fingerprint:
-    """Both fingerprints of a text, normalising it once. The SimHash of a text seen recently
-    is remembered by its content hash: a changed feed repeats mostly known entries and wire
-    stories recur across feeds, and the SimHash is nearly all of the cost."""
+    """Both fingerprints of a text, normalising it once.
+
+    A changed feed repeats mostly known entries and wire stories recur across feeds. A text
+    seen recently is remembered by a digest of the text as given, so that it is not even
+    normalised again (normalising every repeat was a third of a parser process's hashing,
+    issue 18); a new text whose normalised form is known (other spacing or case) reuses its
+    SimHash, nearly all the cost of a new text.
+    """
     if not text:
         return Fingerprint(None, None)
+    key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    known = _RECENT_TEXTS.get(key)
+    if known is not None:
+        _RECENT_TEXTS.move_to_end(key)
+        return known
     norm = normalise_text(text)
     digest = _content_hash_of_normalised(norm)
     if digest is None:
-        return Fingerprint(None, _simhash_of_normalised(norm))
-    if digest in _RECENT_SIMHASHES:
+        found = Fingerprint(None, _simhash_of_normalised(norm))
+    elif digest in _RECENT_SIMHASHES:
         _RECENT_SIMHASHES.move_to_end(digest)
-        return Fingerprint(digest, _RECENT_SIMHASHES[digest])
-    value = _RECENT_SIMHASHES[digest] = _simhash_of_normalised(norm)
-    if len(_RECENT_SIMHASHES) > RECENT_SIMHASHES:
-        _RECENT_SIMHASHES.popitem(last=False)
-    return Fingerprint(digest, value)
+        found = Fingerprint(digest, _RECENT_SIMHASHES[digest])
+    else:
+        found = Fingerprint(digest, _simhash_of_normalised(norm))
+        _remember(_RECENT_SIMHASHES, digest, found.simhash)
+    _remember(_RECENT_TEXTS, key, found)
+    return found
 
 
-RECENT_SIMHASHES = 20_000  # ~2 MB
-_RECENT_SIMHASHES: OrderedDict[str, int | None] = OrderedDict()
+RECENT_SIMHASHES = 20_000  # entries in each of the two: a few MB
+_RECENT_SIMHASHES: OrderedDict[str, int | None] = OrderedDict()  # by content hash
+_RECENT_TEXTS: OrderedDict[bytes, Fingerprint] = OrderedDict()  # by digest of the text
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def _remember(recent: OrderedDict[_K, _V], key: _K, value: _V) -> None:
+    recent[key] = value
+    if len(recent) > RECENT_SIMHASHES:
+        recent.popitem(last=False)
 
 
 def hamming(a: int, b: int) -> int:

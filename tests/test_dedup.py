@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from hypothesis import given
 from hypothesis.provisional import urls
@@ -12,9 +14,11 @@ from collectors.dedup import (
     content_hash,
     fingerprint,
     hamming,
+    normalise_text,
     simhash,
 )
 from collectors.urls import canonical_urls, canonicalize_url, de_amp_url
+from common.text import words
 from tests.conftest import SEEDS
 
 
@@ -101,3 +105,34 @@ def test_fingerprint_matches_the_separate_functions_when_remembered_too() -> Non
     assert fingerprint(text.upper()) == expected  # same normalised text: remembered
     assert fingerprint("short") == Fingerprint(None, None)
     assert fingerprint(None) == Fingerprint(None, None)
+
+
+def _simhash_one_shingle_at_a_time(text: str) -> int | None:
+    """The SimHash bit by bit, one shingle at a time: what the chained version must give."""
+    tokens = words(normalise_text(text))
+    if len(tokens) < 40:
+        return None
+    counts = [0] * 64
+    for i in range(len(tokens) - 2):
+        digest = hashlib.blake2b(" ".join(tokens[i:i + 3]).encode("utf-8"), digest_size=8)
+        value = int.from_bytes(digest.digest(), "big")
+        for bit in range(64):
+            counts[bit] += (value >> (63 - bit)) & 1
+    total = len(tokens) - 2
+    result = sum(1 << (63 - bit) for bit in range(64) if counts[bit] * 2 > total)
+    return result - (1 << 64) if result >= (1 << 63) else result
+
+
+def test_simhash_is_the_majority_of_the_shingle_digests() -> None:
+    texts = [SEEDS.joinpath("gogoai_lambert_china_ai_tour.txt").read_text(),
+             "月之暗面和智谱等中国大模型公司正在加快开源发布，研究人员认为芯片和数据的差距" * 4,
+             "Mixed 中文 GPT-4 text, café ﬁ ÉCOLE " * 20]
+    for text in texts:
+        assert simhash(text) == _simhash_one_shingle_at_a_time(text) is not None
+
+
+def test_fingerprint_remembers_a_text_by_what_it_is_not_by_its_object() -> None:
+    text = SEEDS.joinpath("gogoai_lambert_china_ai_tour.txt").read_text()
+    first = fingerprint(text)
+    assert fingerprint("".join(list(text))) == first  # an equal string, another object
+    assert fingerprint(text + " More.") != first
