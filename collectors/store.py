@@ -299,11 +299,12 @@ def store_links(session: Session, from_article_id: int, links: list[RelatedLink]
     blocks: dict[str | None, list[str]] = {}
     for link in links:
         blocks.setdefault(link.block, []).append(link.url)
+    lists = {block: urls for block, urls in blocks.items() if len(urls) >= site_lists.MIN_LINKS}
     skipped: dict[str | None, int] = {}
-    if any(len(urls) >= site_lists.MIN_LINKS for urls in blocks.values()):
+    if lists:
         own_site = site_of(session.scalar(
             select(Article.url).where(Article.id == from_article_id)) or "")
-        for block, urls in blocks.items():
+        for block, urls in lists.items():
             other = _site_wide_on(session, from_article_id, own_site, urls)
             if other is not None:
                 skipped[block] = other
@@ -322,8 +323,6 @@ def _site_wide_on(session: Session, from_article_id: int, own_site: str, urls: l
                   ) -> int | None:
     """Another article of the site `own_site` whose stored related links hold the same list
     as `urls` (`site_lists.same_list`), if any: the first such article's id."""
-    if len(urls) < site_lists.MIN_LINKS:
-        return None
     shared = func.count().label("shared")
     found = session.execute(
         select(ArticleLink.from_article_id, ArticleLink.block, Article.url)
