@@ -145,6 +145,16 @@ def _headline_words(text: str) -> float:
     return len(_WORD.findall(CJK.sub(" ", text))) + len(CJK.findall(text)) / 2
 
 
+def _ascii_words(text: str, title_words: frozenset[str]) -> tuple[float, int]:
+    """For ASCII text, `_headline_words(text)` and `len(_title_words(text) & title_words)` from
+    one split (a test holds them equal): ASCII text has the same words lower-cased, and none
+    of them Chinese. Most link texts are ASCII, and this is per link."""
+    words = _WORD.findall(text.lower())
+    shared = (len(title_words.intersection([w for w in words if len(w) > 2]))
+              if title_words else 0)
+    return float(len(words)), shared
+
+
 def _last_descendant(element: Any) -> Any:
     """The element's last descendant in page order (itself if it has none): the one of its
     subtree with the highest position."""
@@ -196,12 +206,7 @@ def _link_facts(page: PageContext, link: tuple[str, str]
             same_site(host, page.host), bool(_ARTICLE_PATH.search(path)),
             bool(page.section) and path.strip("/").split("/")[0] == page.section)
     if text.isascii():
-        # `_headline_words` and `_title_words` from one split: ASCII text has the same words
-        # lower-cased, and none of them Chinese
-        words = _WORD.findall(text.lower())
-        headline = float(len(words))
-        shared = (len(page.title_words.intersection([w for w in words if len(w) > 2]))
-                  if page.title_words else 0)
+        headline, shared = _ascii_words(text, page.title_words)
     else:
         headline, shared = _headline_words(text), len(_title_words(text) & page.title_words)
     facts = page.link_facts[link] = (

@@ -24,7 +24,16 @@ import pytest
 
 from bench.blocks_data import kind_of
 from bench.blocks_tool import load_tree
-from collectors.block_features import _ARTICLE_PATH, SAYS_PATTERNS, _says, _title_texts, described
+from collectors.block_features import (
+    _ARTICLE_PATH,
+    SAYS_PATTERNS,
+    _ascii_words,
+    _headline_words,
+    _says,
+    _title_texts,
+    _title_words,
+    described,
+)
 from collectors.block_model import FOLLOWED, default_model, judge, scored_blocks
 from collectors.blocks import candidates, page_links
 from collectors.pages import find_related_links, parse_html
@@ -258,3 +267,13 @@ def test_the_links_of_a_page_resolve_as_urljoin_resolves_them() -> None:
         url = http_url(href, base) if href and not href.startswith("#") else None
         url = url.split("#")[0] if url is not None else None
         assert found.get(i) == (url if url != base else None), href
+
+
+@pytest.mark.parametrize("text", [
+    "Chip export rules tighten", "", "A-B c_d 2024: the AI race, again!", "x y z",
+    "NVIDIA's H20 and the U.S. rules", "  Related   Stories  ", "EXPORT Rules, China"])
+def test_ascii_link_words_are_the_headline_and_title_words(text: str) -> None:
+    """The one-split path for ASCII link texts gives what the two general functions give."""
+    title = _title_words("China tightens AI chip export rules again")
+    assert _ascii_words(text, title) == (_headline_words(text), len(_title_words(text) & title))
+    assert _ascii_words(text, frozenset()) == (_headline_words(text), 0)
