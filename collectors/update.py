@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from collectors import schedule, store
-from collectors.entries import items_from_entries
+from collectors.entries import articles_of, items_from_entries, new_entries
 from collectors.fetch import Fetcher
 from collectors.follow import (
     PAGE_ACCEPT,
@@ -242,9 +242,15 @@ def _finish(ctx: PassContext, snap: _Snapshot, result: SourceOutcome) -> SourceR
         decision = None  # a success is scheduled after storing, by how much was new
     new_ids: list[int] = []
     duplicates = result.known  # entries already stored before this pass
+    items, lookup = result.items, result.lookup
     with ctx.sessions() as session:
-        if result.items:
-            stored = store.store_articles(session, result.items, ctx.near, now, result.lookup)
+        if result.feed is not None:
+            # told apart and stored in one transaction: nothing is awaited in between
+            fresh, known, lookup = new_entries(session, result.feed)
+            items = articles_of(fresh, snap.id)
+            duplicates += known
+        if items:
+            stored = store.store_articles(session, items, ctx.near, now, lookup)
             new_ids = stored.new_ids
             duplicates += stored.duplicates
             for canonical, page in result.pages.items():
@@ -307,6 +313,9 @@ async def _process_source(ctx: PassContext, snap: _Snapshot) -> SourceReport:
         failure = FetchError(snap.url, reason, Severity.SOFT, parsed.error or "unreadable",
                              fetched.status)
         return _finish(ctx, snap, SourceOutcome("failed", failure, fetched))
+    if not snap.full_text:
+        return _finish(ctx, snap, SourceOutcome("ok", fetched=fetched, entries=len(parsed.entries),
+                                                feed_hint=parsed.ttl_seconds, feed=prepared))
     items, pages, known, lookup = await items_from_entries(ctx, snap, prepared)
     return _finish(ctx, snap, SourceOutcome("ok", fetched=fetched, entries=len(parsed.entries),
                                             items=items, pages=pages,
