@@ -25,7 +25,7 @@ from collectors.schedule import Decision
 from collectors.sources import SourceSpec
 from collectors.urls import canonicalize_url, site_of
 from common.errors import UserError
-from db.models import Article, ArticleLink, FetchLog, Source
+from db.models import Article, ArticleLink, FetchLog, Source, search_words
 
 if TYPE_CHECKING:  # pages and feeds (trafilatura, lxml, feed parsers) load where parsing runs
     from collectors.pages import RelatedLink
@@ -283,6 +283,9 @@ def store_articles(session: Session, items: list[NewArticle], near: NearDuplicat
             "content_hash": digest, "simhash": simhash,
             "discovered_via": item.discovered_via, "depth": item.depth,
             "parent_article_id": item.parent_article_id, "duplicate_of": duplicate_of,
+            # the column's default rule, given here: as a default, SQLAlchemy calls it back
+            # per row with the row's parameters (issue 18: per-row work of the insert)
+            "search_words": search_words(item.title, item.body_for_identity),
         })
     if not rows:
         return result
