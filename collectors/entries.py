@@ -20,8 +20,8 @@ from collectors.outcome import FetchError
 if TYPE_CHECKING:  # pages and feeds (trafilatura, lxml, feed parsers) load where parsing runs
     from collectors.dedup import Fingerprint
     from collectors.feeds import ParsedEntry
-    from collectors.offload import PreparedFeed
     from collectors.pages import ExtractedPage
+    from collectors.prepare import PreparedFeed
 
 log = logging.getLogger("cait.collect")
 

@@ -11,8 +11,8 @@ from collectors.outcome import FetchError, FetchResult
 from collectors.store import Known, NewArticle
 
 if TYPE_CHECKING:  # pages and feeds (trafilatura, lxml, feed parsers) load where parsing runs
-    from collectors.offload import PreparedFeed
     from collectors.pages import ExtractedPage
+    from collectors.prepare import PreparedFeed
 
 
 @dataclass
