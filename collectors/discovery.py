@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from collectors.backfill_run import BackfillReport, BackfillRun, FoundUrl
 from collectors.feeds import prev_archive_url
-from collectors.offload import PreparedFeed
 from collectors.outcome import FetchError, FetchResult
+from collectors.prepare import PreparedFeed
 from collectors.sitemaps import SITEMAP_ACCEPT, parse_sitemap
 from collectors.update import FEED_ACCEPT
 from collectors.urls import canonicalize_url, http_url, same_site

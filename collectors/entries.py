@@ -11,6 +11,8 @@ import logging
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
+from sqlalchemy.orm import Session
+
 from collectors import store
 from collectors.follow import PAGE_ACCEPT, PassContext, article_from_page
 from collectors.outcome import FetchError
@@ -18,8 +20,8 @@ from collectors.outcome import FetchError
 if TYPE_CHECKING:  # pages and feeds (trafilatura, lxml, feed parsers) load where parsing runs
     from collectors.dedup import Fingerprint
     from collectors.feeds import ParsedEntry
-    from collectors.offload import PreparedFeed
     from collectors.pages import ExtractedPage
+    from collectors.prepare import PreparedFeed
 
 log = logging.getLogger("cait.collect")
 
@@ -45,25 +47,42 @@ def _article_from_entry(entry: ParsedEntry, source_id: int, canonical: str,
         published_at=entry.published_at, source_id=source_id, fingerprint=identity)
 
 
-async def items_from_entries(ctx: PassContext, source: EntrySource, prepared: PreparedFeed
-                             ) -> tuple[list[store.NewArticle], dict[str, ExtractedPage], int,
-                                        store.Known]:
-    """New entries as articles (for full-text sources with their pages fetched and extracted),
-    how many distinct entries were stored already, and the lookup that said so (by URL and by
-    content hash, in one query: storing the new ones reuses it instead of asking again)."""
+def new_entries(session: Session, prepared: PreparedFeed
+                ) -> tuple[list[tuple[str, ParsedEntry, Fingerprint]], int, store.Known]:
+    """The feed's entries not stored yet (the first of each canonical URL, with its
+    fingerprints), how many distinct entries were stored already, and the lookup that said so
+    (by URL and by content hash, in one query: storing the new ones reuses it instead of
+    asking again)."""
     unique: dict[str, tuple[ParsedEntry, Fingerprint]] = {}
     for canonical, entry, identity in zip(prepared.canonical_urls, prepared.parsed.entries,
                                           prepared.fingerprints, strict=True):
         unique.setdefault(canonical, (entry, identity))
-    with ctx.sessions() as session:
-        lookup = store.known_articles(
-            session, unique, (identity.content_hash for _, identity in unique.values()
-                              if identity.content_hash is not None))
+    lookup = store.known_articles(
+        session, unique, (identity.content_hash for _, identity in unique.values()
+                          if identity.content_hash is not None))
     fresh = [(url, entry, identity) for url, (entry, identity) in unique.items()
              if url not in lookup.by_url]
-    items = [_article_from_entry(entry, source.id, url, identity) for url, entry, identity in fresh]
+    return fresh, len(unique) - len(fresh), lookup
+
+
+def articles_of(fresh: list[tuple[str, ParsedEntry, Fingerprint]], source_id: int
+                ) -> list[store.NewArticle]:
+    """New entries (`new_entries`) as the articles to store, from the feed's own text."""
+    return [_article_from_entry(entry, source_id, url, identity) for url, entry, identity in fresh]
+
+
+async def items_from_entries(ctx: PassContext, source: EntrySource, prepared: PreparedFeed
+                             ) -> tuple[list[store.NewArticle], dict[str, ExtractedPage], int,
+                                        store.Known]:
+    """New entries as articles, for a full-text source with their pages fetched and extracted
+    (`new_entries` tells which are new, in a transaction of its own: the pages are awaited
+    before anything is written); how many distinct entries were stored already, and the
+    lookup that said so. A source without full text decides and stores its entries in its
+    one writing transaction instead (`update._finish`)."""
+    with ctx.sessions() as session:
+        fresh, known_count, lookup = new_entries(session, prepared)
+    items = articles_of(fresh, source.id)
     pages: dict[str, ExtractedPage] = {}
-    known_count = len(unique) - len(fresh)
     if not source.full_text:
         return items, pages, known_count, lookup
     budget = ctx.settings.full_text_per_source

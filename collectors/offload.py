@@ -16,76 +16,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
-import multiprocessing.connection
-import os
-import signal
 import sys
-import threading
-import time
 import types
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from collectors.dedup import Fingerprint, fingerprint
-from collectors.urls import canonical_urls
+from collectors.prepare import (
+    PreparedFeed,
+    extract_page,
+    prepare_feed,
+    ready,
+    start_pool_process,
+)
 
 if TYPE_CHECKING:
-    from collectors.feeds import ParsedFeed
     from collectors.pages import ExtractedPage
 
 log = logging.getLogger("cait.collect")
 MAX_BROKEN_POOLS = 3  # in a row, without one document handled in between
-
-
-@dataclass(frozen=True)
-class PreparedFeed:
-    """A parsed feed with, per entry, its canonical URL and the fingerprints of its text
-    (hashing is half the per-article work; done here, it leaves the writing process)."""
-
-    parsed: ParsedFeed
-    canonical_urls: list[str]
-    fingerprints: list[Fingerprint]
-
-
-def prepare_feed(body: bytes, headers: dict[str, str], url: str) -> PreparedFeed:
-    # The parsers and extraction are imported where they run (in the parser processes, or
-    # here when parsing inline): a pass with nothing to parse loads none of them (issue 18).
-    from collectors.feeds import parse_feed
-
-    parsed = parse_feed(body, headers, url)
-    return PreparedFeed(parsed, canonical_urls([e.url for e in parsed.entries]),
-                        [fingerprint(e.content or e.summary) for e in parsed.entries])
-
-
-def extract_page(body: bytes, url: str, content_type: str, date_known: bool) -> ExtractedPage:
-    """`pages.extract_page` with its keyword argument as a positional one (for the pool)."""
-    from collectors.pages import extract_page as extract
-
-    return extract(body, url, content_type, date_known=date_known)
-
-
-def _ready(pause: float = 0.0) -> bool:
-    time.sleep(pause)
-    return True
-
-
-def _start_pool_process() -> None:
-    # Ctrl-C reaches the whole process group; only the main process decides how to stop.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # A pool process holds both ends of its task queue, so a parent killed with SIGKILL
-    # never closes it: watch the parent and leave with it instead of idling forever.
-    parent = multiprocessing.parent_process()
-    if parent is not None:
-        threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
-
-
-def _exit_with(sentinel: int) -> None:
-    multiprocessing.connection.wait([sentinel])
-    os._exit(0)
 
 
 @contextmanager
@@ -93,7 +44,7 @@ def _main_module_hidden() -> Iterator[None]:
     """Processes started inside do not re-import the program that starts them. 'spawn' runs
     the parent's main module again in every child (the `cait` script imports the whole CLI,
     `python -m worker` the classifier and the scheduler: seconds, issue 18); a pool process
-    needs nothing from it, only `collectors.offload`, imported when its first task arrives."""
+    needs nothing from it, only `collectors.prepare`, imported when its first task arrives."""
     main = sys.modules["__main__"]
     sys.modules["__main__"] = types.ModuleType("__main__")
     try:
@@ -122,9 +73,9 @@ class Offload:
         if self.processes and self._pool is None:
             self._pool = ProcessPoolExecutor(self.processes,
                                              mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_start_pool_process)
+                                             initializer=start_pool_process)
             with _main_module_hidden():  # the pool starts a process in `submit` (see _run)
-                self._pool.submit(_ready)
+                self._pool.submit(ready)
 
     def warm(self) -> None:
         """Start the pool and wait until each process has imported what it needs (each is
@@ -132,7 +83,7 @@ class Offload:
         self.start()
         if self._pool is not None:
             with _main_module_hidden():
-                futures = [self._pool.submit(_ready, 0.2) for _ in range(self.processes)]
+                futures = [self._pool.submit(ready, 0.2) for _ in range(self.processes)]
             for future in futures:
                 future.result()
 

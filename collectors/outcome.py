@@ -7,10 +7,12 @@ statuses onto them here, once.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
+from functools import cached_property
 
 import httpx
 
@@ -61,6 +63,13 @@ class FetchResult:
     @property
     def last_modified(self) -> str | None:
         return self.headers.get("last-modified")
+
+    @cached_property
+    def body_hash(self) -> str:
+        """SHA-256 of the body, hex: what tells an unchanged feed without parsing it, and what
+        is kept to tell the next one. Hashed once per response (it was hashed twice when the
+        feed had changed)."""
+        return hashlib.sha256(self.body).hexdigest()
 
     @property
     def content_type(self) -> str:

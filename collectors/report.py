@@ -12,6 +12,7 @@ from collectors.store import Known, NewArticle
 
 if TYPE_CHECKING:  # pages and feeds (trafilatura, lxml, feed parsers) load where parsing runs
     from collectors.pages import ExtractedPage
+    from collectors.prepare import PreparedFeed
 
 
 @dataclass
@@ -19,7 +20,9 @@ class SourceOutcome:
     """What became of one source in this pass, handed to `update._finish` to be written.
 
     `error` is set for a failure (with `fetched` too when the body came but was unusable);
-    `items` and `pages` are the articles to store and the pages whose related links to keep.
+    `items` and `pages` are the articles to store and the pages whose related links to keep;
+    `feed` is a parsed feed whose new entries are still to be told from the stored ones, in
+    the transaction that stores them (a source without full text).
     """
 
     outcome: str                 # ok | not_modified | failed | crashed
@@ -31,6 +34,7 @@ class SourceOutcome:
     feed_hint: int | None = None  # the feed's own refresh hint (ttl), seconds
     known: int = 0               # entries stored before this pass
     lookup: Known | None = None  # what the entries' lookup found stored (reused to store)
+    feed: PreparedFeed | None = None
 
     @property
     def http_status(self) -> int | None:

@@ -8,13 +8,14 @@ exact content-hash match is skipped as a duplicate; a near-duplicate is stored w
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Text, any_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from collectors import site_lists
@@ -24,7 +25,7 @@ from collectors.schedule import Decision
 from collectors.sources import SourceSpec
 from collectors.urls import canonicalize_url, site_of
 from common.errors import UserError
-from db.models import Article, ArticleLink, FetchLog, Source
+from db.models import Article, ArticleLink, FetchLog, Source, search_words
 
 if TYPE_CHECKING:  # pages and feeds (trafilatura, lxml, feed parsers) load where parsing runs
     from collectors.pages import RelatedLink
@@ -150,12 +151,29 @@ def _insert_articles(dialect: str) -> Any:
 
 
 @cache
-def _lookup_statement() -> Any:
-    """Stored articles with one of the canonical URLs `urls` or content hashes `hashes`."""
+def _lookup_statement(dialect: str) -> Any:
+    """Stored articles with one of the canonical URLs `urls` or content hashes `hashes`. Each
+    list is bound as one value (a JSON array for SQLite's `json_each`, an array for
+    PostgreSQL's `= ANY`), so the statement's text is the same for any number of them:
+    compiled and prepared once, where an expanding IN was rendered anew for every source
+    (issue 18). Both forms are answered from the two columns' indexes."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        by_url = Article.canonical_url == any_(bindparam("urls", type_=ARRAY(Text)))
+        by_hash = Article.content_hash == any_(bindparam("hashes", type_=ARRAY(Text)))
+    else:
+        urls = func.json_each(bindparam("urls", type_=Text)).table_valued("value")
+        hashes = func.json_each(bindparam("hashes", type_=Text)).table_valued("value")
+        by_url = Article.canonical_url.in_(select(urls.c.value))
+        by_hash = Article.content_hash.in_(select(hashes.c.value))
     return (select(Article.id, Article.canonical_url, Article.content_hash)
-            .where(or_(Article.canonical_url.in_(bindparam("urls", expanding=True)),
-                       Article.content_hash.in_(bindparam("hashes", expanding=True))))
-            .order_by(Article.id))
+            .where(or_(by_url, by_hash)).order_by(Article.id))
+
+
+def _bound_list(dialect: str, values: list[str]) -> Any:
+    """A list as `_lookup_statement` binds it."""
+    return values if dialect == "postgresql" else json.dumps(values)
 
 
 @cache
@@ -184,18 +202,20 @@ class Known:
 def known_articles(session: Session, urls: Iterable[str], digests: Iterable[str],
                    already: Known | None = None) -> Known:
     """Stored articles by canonical URL and by content hash (the earliest id per hash), in
-    one query per 500 of each; what `already` asked about is not asked again (issue 18: the
-    feed's entries and then their storing each looked the same URLs up)."""
+    one query; what `already` asked about is not asked again (issue 18: the feed's entries
+    and then their storing each looked the same URLs up)."""
     known = Known() if already is None else Known(dict(already.by_url), dict(already.by_hash),
                                                   set(already.urls), set(already.hashes))
     url_list = [u for u in dict.fromkeys(urls) if u not in known.urls]
     hash_list = [d for d in dict.fromkeys(digests) if d not in known.hashes]
     wanted = set(url_list)
     found_hash: dict[str, int] = {}
-    for start in range(0, max(len(url_list), len(hash_list)), 500):
-        url_chunk, hash_chunk = url_list[start:start + 500], hash_list[start:start + 500]
-        rows = session.connection().execute(_lookup_statement(),
-                                            {"urls": url_chunk, "hashes": hash_chunk})
+    if url_list or hash_list:
+        connection = session.connection()
+        dialect = connection.dialect.name
+        rows = connection.execute(_lookup_statement(dialect),
+                                  {"urls": _bound_list(dialect, url_list),
+                                   "hashes": _bound_list(dialect, hash_list)})
         for article_id, url, digest in rows:
             if url in wanted:
                 known.by_url[url] = article_id
@@ -263,6 +283,9 @@ def store_articles(session: Session, items: list[NewArticle], near: NearDuplicat
             "content_hash": digest, "simhash": simhash,
             "discovered_via": item.discovered_via, "depth": item.depth,
             "parent_article_id": item.parent_article_id, "duplicate_of": duplicate_of,
+            # the column's default rule, given here: as a default, SQLAlchemy calls it back
+            # per row with the row's parameters (issue 18: per-row work of the insert)
+            "search_words": search_words(item.title, item.body_for_identity),
         })
     if not rows:
         return result

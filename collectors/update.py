@@ -12,7 +12,6 @@ other sources have finished.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import random
 import threading
@@ -26,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from collectors import schedule, store
-from collectors.entries import items_from_entries
+from collectors.entries import articles_of, items_from_entries, new_entries
 from collectors.fetch import Fetcher
 from collectors.follow import (
     PAGE_ACCEPT,
@@ -36,7 +35,7 @@ from collectors.follow import (
     follow_related,
 )
 from collectors.offload import Offload
-from collectors.outcome import FetchError, FetchResult, Reason, Severity
+from collectors.outcome import FetchError, Reason, Severity
 from collectors.related import RelevanceGate, keyword_relevance
 from collectors.report import PassReport, SourceOutcome, SourceReport
 from collectors.robots import RobotsCache
@@ -242,9 +241,15 @@ def _finish(ctx: PassContext, snap: _Snapshot, result: SourceOutcome) -> SourceR
         decision = None  # a success is scheduled after storing, by how much was new
     new_ids: list[int] = []
     duplicates = result.known  # entries already stored before this pass
+    items, lookup = result.items, result.lookup
     with ctx.sessions() as session:
-        if result.items:
-            stored = store.store_articles(session, result.items, ctx.near, now, result.lookup)
+        if result.feed is not None:
+            # told apart and stored in one transaction: nothing is awaited in between
+            fresh, known, lookup = new_entries(session, result.feed)
+            items = articles_of(fresh, snap.id)
+            duplicates += known
+        if items:
+            stored = store.store_articles(session, items, ctx.near, now, lookup)
             new_ids = stored.new_ids
             duplicates += stored.duplicates
             for canonical, page in result.pages.items():
@@ -260,7 +265,7 @@ def _finish(ctx: PassContext, snap: _Snapshot, result: SourceOutcome) -> SourceR
             http_status=result.http_status, error=error,
             etag=fetched.etag if fetched is not None else None,
             last_modified=fetched.last_modified if fetched is not None else None,
-            body_hash=_body_hash(fetched) if fetched is not None and fetched.body else None,
+            body_hash=fetched.body_hash if fetched is not None and fetched.body else None,
             new_articles=len(new_ids), duplicates=duplicates,
             size=len(fetched.body) if fetched is not None else 0,
             duration_ms=result.elapsed_ms, url=snap.url)
@@ -277,10 +282,6 @@ def _finish(ctx: PassContext, snap: _Snapshot, result: SourceOutcome) -> SourceR
     return report
 
 
-def _body_hash(fetched: FetchResult) -> str:
-    return hashlib.sha256(fetched.body).hexdigest()
-
-
 async def _process_source(ctx: PassContext, snap: _Snapshot) -> SourceReport:
     is_page = snap.kind == "page"
     fetched = await ctx.fetcher.get(snap.url, etag=snap.etag, last_modified=snap.last_modified,
@@ -288,7 +289,7 @@ async def _process_source(ctx: PassContext, snap: _Snapshot) -> SourceReport:
     if isinstance(fetched, FetchError):
         return _finish(ctx, snap, SourceOutcome("failed", fetched))
     if fetched.not_modified or (snap.last_content_hash is not None
-                                and _body_hash(fetched) == snap.last_content_hash):
+                                and fetched.body_hash == snap.last_content_hash):
         return _finish(ctx, snap, SourceOutcome("not_modified", fetched=fetched))
     if is_page:
         page = await ctx.offload.extract_page(fetched.body, fetched.url,
@@ -307,6 +308,9 @@ async def _process_source(ctx: PassContext, snap: _Snapshot) -> SourceReport:
         failure = FetchError(snap.url, reason, Severity.SOFT, parsed.error or "unreadable",
                              fetched.status)
         return _finish(ctx, snap, SourceOutcome("failed", failure, fetched))
+    if not snap.full_text:
+        return _finish(ctx, snap, SourceOutcome("ok", fetched=fetched, entries=len(parsed.entries),
+                                                feed_hint=parsed.ttl_seconds, feed=prepared))
     items, pages, known, lookup = await items_from_entries(ctx, snap, prepared)
     return _finish(ctx, snap, SourceOutcome("ok", fetched=fetched, entries=len(parsed.entries),
                                             items=items, pages=pages,

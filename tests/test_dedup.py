@@ -136,3 +136,20 @@ def test_fingerprint_remembers_a_text_by_what_it_is_not_by_its_object() -> None:
     first = fingerprint(text)
     assert fingerprint("".join(list(text))) == first  # an equal string, another object
     assert fingerprint(text + " More.") != first
+
+
+def test_the_near_duplicate_index_finds_what_a_full_comparison_finds() -> None:
+    """The banded index (issue 18: made cheaper) answers as comparing with every stored
+    fingerprint would: the earliest id within NEAR_DUPLICATE_BITS, signed values included."""
+    import random
+
+    rng = random.Random(18)
+    stored = [rng.getrandbits(64) - (1 << 63) for _ in range(300)]
+    index = NearDuplicateIndex()
+    for article_id, value in enumerate(stored):
+        index.add(article_id, value)
+    for probe in stored + [v ^ (1 << rng.randrange(64)) ^ (1 << rng.randrange(64))
+                           for v in stored] + [rng.getrandbits(64) - (1 << 63)
+                                               for _ in range(300)]:
+        near = [i for i, v in enumerate(stored) if hamming(probe, v) <= 3]
+        assert index.find(probe) == (min(near) if near else None)

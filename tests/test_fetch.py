@@ -199,6 +199,30 @@ def test_each_host_keeps_its_connection(server: LoopbackServer, settings: Settin
     assert len(a_ports) == 1 and len(b_ports) == 2
 
 
+def test_cookies_set_by_a_host_go_back_to_it(server: LoopbackServer, settings: Settings) -> None:
+    """The fetcher sends requests to its transports itself (issue 18), with the cookie jar
+    httpx's client kept: a cookie a response sets goes back with the next request to that
+    host, through a redirect too, and never to another host; without one no Cookie header."""
+    server.routes["/plain"] = Reply(200, b"ok")
+    server.routes["/set"] = Reply(302, b"", {"Location": "/next", "Set-Cookie": "seen=1; Path=/"})
+    server.routes["/next"] = Reply(200, b"ok")
+
+    async def run() -> None:
+        async with Fetcher(settings) as fetcher:
+            assert isinstance(await fetcher.get(server.url("/plain")), FetchResult)
+            assert isinstance(await fetcher.get(server.url("/set")), FetchResult)
+            assert isinstance(await fetcher.get(server.url("/plain")), FetchResult)
+            assert isinstance(await fetcher.get(server.url("/plain", "localhost")), FetchResult)
+
+    asyncio.run(run())
+    plain = [seen.headers.get("cookie") for seen in server.hits("/plain")]
+    assert plain == [None, "seen=1", None]
+    assert server.hits("/next")[0].headers.get("cookie") == "seen=1"
+    sent = server.hits("/plain")[0].headers
+    assert [sent.get(name) for name in ("accept", "accept-encoding", "connection")] == [
+        "*/*", "gzip, deflate", "keep-alive"]
+
+
 def test_per_host_spacing_is_kept(server: LoopbackServer, settings: Settings) -> None:
     polite = Settings(**{**settings.__dict__, "host_concurrency": 2,
                          "host_delay_seconds": 0.3})

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from collectors.offload import MAX_BROKEN_POOLS, Offload, PreparedFeed, prepare_feed
+from collectors.offload import MAX_BROKEN_POOLS, Offload
+from collectors.prepare import PreparedFeed, prepare_feed
 from config import load_settings
 from tests.conftest import CORPUS
 
@@ -152,3 +153,16 @@ def test_pool_processes_do_not_import_the_program_that_starts_them(tmp_path: Pat
     assert done.returncode == 0, done.stderr
     assert done.stdout.split()[0] == "1"
     assert [line.split()[0] for line in log.read_text().splitlines()] == ["__main__"]
+
+
+def test_a_pool_process_loads_the_parsers_but_not_the_event_loop() -> None:
+    """A pool process imports `collectors.prepare`, not the pool's own module: no asyncio,
+    httpx or SQLAlchemy in it (issue 18: its start is part of a pass)."""
+    body = (CORPUS / "feeds" / FEEDS[0]).read_bytes()
+    with Offload(1) as pool:
+        assert asyncio.run(pool.prepare_feed(body, {}, BASE)).parsed.ok
+        assert pool._pool is not None
+        loaded = pool._pool.submit(
+            eval, "[m for m in ('asyncio', 'httpx', 'sqlalchemy', 'collectors.feeds') "
+                  "if m in __import__('sys').modules]").result()
+    assert loaded == ["collectors.feeds"]

@@ -106,6 +106,35 @@ def test_a_pass_lookup_is_reused_and_a_later_store_still_conflicts(
         assert len(list(s.scalars(select(Article)))) == 1
 
 
+def test_one_lookup_answers_for_any_number_of_urls_and_hashes(
+        engine: Engine, sessions: sessionmaker[Session]) -> None:
+    """`known_articles` binds its URLs and hashes as one value each (issue 18): one SELECT of
+    the same text for 3 or 1,500 of them (where an IN list was rendered per call and cut at
+    500), finding stored articles by URL, by hash (the earliest of two with the same text) and
+    URLs with quotes and non-ASCII characters."""
+    odd = ["https://e.example/it's", 'https://e.example/"q"', "https://e.example/华为?a=1&b=2"]
+    with sessions() as s:
+        for i, url in enumerate(odd + [f"https://e.example/{i}" for i in range(1500)]):
+            s.add(Article(url=url, canonical_url=url, first_seen_at=NOW,
+                          content_hash=f"{i % 700:064x}"))
+        s.commit()
+    wanted = odd + [f"https://e.example/{i}" for i in range(0, 3000, 2)]
+    digests = [f"{i:064x}" for i in range(650, 750)]
+    with recorded_statements(engine) as statements, sessions() as s:
+        known = known_articles(s, wanted, digests)
+        small = known_articles(s, odd, [])
+    with sessions() as s:
+        ids = dict(s.execute(select(Article.canonical_url, Article.id)).all())
+        by_hash: dict[str, int] = {}
+        for digest, article_id in s.execute(select(Article.content_hash, Article.id)):
+            by_hash[digest] = min(article_id, by_hash.get(digest, article_id))
+    assert len(statements) == 2 and statements[0] == statements[1]
+    assert known.by_url == {url: ids[url] for url in wanted if url in ids}
+    assert len(known.by_url) == 3 + 750 and small.by_url == {url: ids[url] for url in odd}
+    asked = {d: i for d, i in known.by_hash.items() if d in digests}  # (a URL's row's too)
+    assert asked == {d: by_hash[d] for d in digests if d in by_hash} and len(asked) == 50
+
+
 def test_a_list_another_page_of_the_site_showed_is_stored_skipped(
         sessions: sessionmaker[Session]) -> None:
     """A block whose links another article of the same site already listed is a site-wide list

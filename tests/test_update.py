@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -132,6 +133,14 @@ def test_unchanged_body_without_validators_counts_as_not_modified(
     assert collect(sessions, settings, due_only=False).summary()["fetched"] == 1
     again = collect(sessions, settings, due_only=False).summary()
     assert again["not_modified"] == 1 and again["new_articles"] == 0
+    body = rss([("a", "https://x.cn/a", "d")])
+    assert source(sessions, "f").last_content_hash == hashlib.sha256(body).hexdigest()
+    # a changed body is parsed and its hash kept for the next pass (hashed once, issue 18)
+    server.routes["/f"] = Reply(200, rss([("b", "https://x.cn/b", "d")]),
+                                content_type="application/xml")
+    assert collect(sessions, settings, due_only=False).summary()["new_articles"] == 1
+    assert source(sessions, "f").last_content_hash == hashlib.sha256(
+        rss([("b", "https://x.cn/b", "d")])).hexdigest()
 
 
 def test_new_items_are_added_once_across_runs(server: LoopbackServer, settings: Settings,

@@ -1,0 +1,74 @@
+"""What the parser processes run (`collectors.offload` starts them): a feed parsed and its
+entries hashed, an article page extracted, and each process's start.
+
+A pool process imports this module, not `collectors.offload`: it needs neither asyncio nor
+the pool's bookkeeping, only these functions (issue 18: a parser process's start is part of
+a pass). The parsers and extraction themselves are imported where they first run.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from collectors.dedup import Fingerprint, fingerprint
+from collectors.urls import canonical_urls
+
+if TYPE_CHECKING:
+    from collectors.feeds import ParsedFeed
+    from collectors.pages import ExtractedPage
+
+
+@dataclass(frozen=True)
+class PreparedFeed:
+    """A parsed feed with, per entry, its canonical URL and the fingerprints of its text
+    (hashing is half the per-article work; done here, it leaves the writing process)."""
+
+    parsed: ParsedFeed
+    canonical_urls: list[str]
+    fingerprints: list[Fingerprint]
+
+
+def prepare_feed(body: bytes, headers: dict[str, str], url: str) -> PreparedFeed:
+    # The parsers and extraction are imported where they run (in the parser processes, or
+    # here when parsing inline): a pass with nothing to parse loads none of them (issue 18).
+    from collectors.feeds import parse_feed
+
+    parsed = parse_feed(body, headers, url)
+    return PreparedFeed(parsed, canonical_urls([e.url for e in parsed.entries]),
+                        [fingerprint(e.content or e.summary) for e in parsed.entries])
+
+
+def extract_page(body: bytes, url: str, content_type: str, date_known: bool) -> ExtractedPage:
+    """`pages.extract_page` with its keyword argument as a positional one (for the pool)."""
+    from collectors.pages import extract_page as extract
+
+    return extract(body, url, content_type, date_known=date_known)
+
+
+def ready(pause: float = 0.0) -> bool:
+    """A task that only says the process is up (after `pause`, to keep it busy a moment)."""
+    time.sleep(pause)
+    return True
+
+
+def start_pool_process() -> None:
+    """The pool's initializer, run first in each pool process."""
+    # Ctrl-C reaches the whole process group; only the main process decides how to stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A pool process holds both ends of its task queue, so a parent killed with SIGKILL
+    # never closes it: watch the parent and leave with it instead of idling forever.
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
+
+
+def _exit_with(sentinel: int) -> None:
+    multiprocessing.connection.wait([sentinel])
+    os._exit(0)
