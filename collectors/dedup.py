@@ -115,8 +115,11 @@ def _remember(recent: OrderedDict[_K, _V], key: _K, value: _V) -> None:
         recent.popitem(last=False)
 
 
+_ALL_BITS = (1 << 64) - 1  # a fingerprint's 64 bits, whatever its sign
+
+
 def hamming(a: int, b: int) -> int:
-    return ((a ^ b) & ((1 << 64) - 1)).bit_count()
+    return ((a ^ b) & _ALL_BITS).bit_count()
 
 
 NEAR_DUPLICATE_BITS = 3
@@ -150,10 +153,8 @@ class NearDuplicateIndex:
         best: int | None = None
         for band, key in zip(self._bands, self._band_keys(fingerprint), strict=True):
             for article_id, other in band.get(key, ()):
+                # `hamming` written inline: a call per compared pair was a share of the time
                 if ((fingerprint ^ other) & _ALL_BITS).bit_count() <= NEAR_DUPLICATE_BITS and (
                         best is None or article_id < best):
                     best = article_id
         return best
-
-
-_ALL_BITS = (1 << 64) - 1
