@@ -277,3 +277,29 @@ def test_ascii_link_words_are_the_headline_and_title_words(text: str) -> None:
     title = _title_words("China tightens AI chip export rules again")
     assert _ascii_words(text, title) == (_headline_words(text), len(_title_words(text) & title))
     assert _ascii_words(text, frozenset()) == (_headline_words(text), 0)
+
+
+def test_a_list_on_the_bodys_topic_leads_the_page_and_a_most_read_list_falls_below() -> None:
+    """Headlines that share a word the body says twice (outside its own links) count as on
+    topic; each list's share is also seen against the best list of the page, so the list of
+    other stories falls below the related one by the whole gap, in English and in Chinese."""
+    body = ("<p>Huawei tests a new Ascend chip. The Ascend chip answers export rules. "
+            "<a href='/2019/11/1/x-y-z'>Penguins penguins</a> 华为芯片发布，华为芯片量产。</p>")
+    related = "".join(f'<li><a href="/2019/11/{i}/ascend-story-{i}">Ascend chip story {i}</a></li>'
+                      for i in range(3))
+    chinese = "".join(f'<li><a href="/2019/11/{i}/zh-story-{i}">华为芯片新闻第{i}篇</a></li>'
+                      for i in range(3))
+    other = "".join(f'<li><a href="/2019/11/{i}/penguin-story-{i}">Penguins story {i}</a></li>'
+                    for i in range(3))
+    html = (f"<html><head><title>Huawei's new Ascend chip</title></head><body><article>{body}"
+            f"</article><div><ul>{related}</ul></div><div><ul>{chinese}</ul></div>"
+            f"<aside><ul>{other}</ul></aside></body></html>")
+    found = {c.links[0][1]: feats for c, feats in
+             described(parse_html(html), "https://x.com/2019/11/9/the-article")}
+    on_topic, in_chinese, most_read = (found["Ascend chip story 0"], found["华为芯片新闻第0篇"],
+                                       found["Penguins story 0"])
+    assert on_topic["shares_body_word"] == in_chinese["shares_body_word"] == 1.0
+    assert on_topic["body_vs_page"] == in_chinese["body_vs_page"] == 0.0
+    # "penguins" is said twice in the body, but only in a link's text there
+    assert most_read["shares_body_word"] == 0.0 and most_read["body_vs_page"] == -1.0
+    assert on_topic["title_vs_page"] == 0.0 and most_read["title_vs_page"] == -1.0
