@@ -57,6 +57,9 @@ RELATED_HEADING_EXACT = re.compile(
     r"|相关报道|相關報導|推荐阅读|推薦閱讀|更多新闻|更多新聞)\s*[:：»›>]?\s*$", re.I)
 
 _WORD = re.compile(r"\w+")
+# `_WORD`'s words of four characters or more: a run of fewer is no match and the search
+# moves past it, so the runs found are the same as `_WORD`'s, only the short ones left out.
+_LONG_WORD = re.compile(r"\w{4,}")
 _CJK_RUN = re.compile(f"{CJK.pattern}{{2,}}")
 # The length of an element's text with runs of white space as one: `_text`, computed in libxml2
 _TEXT_LENGTH = etree.XPath("string-length(normalize-space(.))")
@@ -129,11 +132,13 @@ def _topic_words(text: str) -> list[str]:
     not numbers or `_TOPIC_STOP`, and Chinese character pairs (with repeats, to be counted)."""
     lowered = text.lower()
     ascii_only = lowered.isascii()  # most texts: no Chinese to set apart
-    latin = [w for w in _WORD.findall(lowered if ascii_only else CJK.sub(" ", lowered))
-             if len(w) > 3 and w not in _TOPIC_STOP and not w.isdigit()]
+    latin = [w for w in _LONG_WORD.findall(lowered if ascii_only else CJK.sub(" ", lowered))
+             if w not in _TOPIC_STOP and not w.isdigit()]
     if ascii_only:
         return latin
-    return latin + [run[i:i + 2] for run in _CJK_RUN.findall(lowered) for i in range(len(run) - 1)]
+    for run in _CJK_RUN.findall(lowered):  # each character with the next (map: in C)
+        latin += map(str.__add__, run[:-1], run[1:])
+    return latin
 
 
 def _body_words(body: Any) -> frozenset[str]:
@@ -181,14 +186,19 @@ def _headline_words(text: str) -> float:
     return len(_WORD.findall(CJK.sub(" ", text))) + len(CJK.findall(text)) / 2
 
 
-def _ascii_words(text: str, title_words: frozenset[str]) -> tuple[float, int]:
-    """For ASCII text, `_headline_words(text)` and `len(_title_words(text) & title_words)` from
-    one split (a test holds them equal): ASCII text has the same words lower-cased, and none
-    of them Chinese. Most link texts are ASCII, and this is per link."""
+def _ascii_words(text: str, title_words: frozenset[str], body_words: frozenset[str]
+                 ) -> tuple[float, int, bool]:
+    """For ASCII text, `_headline_words(text)`, `len(_title_words(text) & title_words)` and
+    whether `_topic_words(text)` meets `body_words`, from one split (a test holds them equal):
+    ASCII text has the same words lower-cased, and none of them Chinese. Most link texts are
+    ASCII, and this is per link."""
     words = _WORD.findall(text.lower())
     shared = (len(title_words.intersection([w for w in words if len(w) > 2]))
               if title_words else 0)
-    return float(len(words)), shared
+    on_topic = bool(body_words) and any(
+        len(w) > 3 and w in body_words and w not in _TOPIC_STOP and not w.isdigit()
+        for w in words)
+    return float(len(words)), shared, on_topic
 
 
 def _last_descendant(element: Any) -> Any:
@@ -243,10 +253,11 @@ def _link_facts(page: PageContext, link: tuple[str, str]
             same_site(host, page.host), bool(_ARTICLE_PATH.search(path)),
             bool(page.section) and path.strip("/").split("/")[0] == page.section)
     if text.isascii():
-        headline, shared = _ascii_words(text, page.title_words)
+        headline, shared, shares_body = _ascii_words(text, page.title_words, page.body_words)
     else:
         headline, shared = _headline_words(text), len(_title_words(text) & page.title_words)
-    shares_body = bool(page.body_words) and not page.body_words.isdisjoint(_topic_words(text))
+        shares_body = (bool(page.body_words)
+                       and not page.body_words.isdisjoint(_topic_words(text)))
     facts = page.link_facts[link] = (
         *of_url, headline, shared, page.link_counts.get(url, 0) > 1, shares_body)
     return facts

@@ -32,6 +32,7 @@ from collectors.block_features import (
     _says,
     _title_texts,
     _title_words,
+    _topic_words,
     described,
 )
 from collectors.block_model import FOLLOWED, default_model, judge, scored_blocks
@@ -271,12 +272,16 @@ def test_the_links_of_a_page_resolve_as_urljoin_resolves_them() -> None:
 
 @pytest.mark.parametrize("text", [
     "Chip export rules tighten", "", "A-B c_d 2024: the AI race, again!", "x y z",
-    "NVIDIA's H20 and the U.S. rules", "  Related   Stories  ", "EXPORT Rules, China"])
+    "NVIDIA's H20 and the U.S. rules", "  Related   Stories  ", "EXPORT Rules, China",
+    "All about that 2024"])
 def test_ascii_link_words_are_the_headline_and_title_words(text: str) -> None:
-    """The one-split path for ASCII link texts gives what the two general functions give."""
+    """The one-split path for ASCII link texts gives what the general functions give."""
     title = _title_words("China tightens AI chip export rules again")
-    assert _ascii_words(text, title) == (_headline_words(text), len(_title_words(text) & title))
-    assert _ascii_words(text, frozenset()) == (_headline_words(text), 0)
+    body = frozenset(["rules", "chip", "export", "2024", "again", "nvidia", "about"])
+    assert _ascii_words(text, title, body) == (
+        _headline_words(text), len(_title_words(text) & title),
+        not body.isdisjoint(_topic_words(text)))
+    assert _ascii_words(text, frozenset(), frozenset()) == (_headline_words(text), 0, False)
 
 
 def test_a_list_on_the_bodys_topic_leads_the_page_and_a_most_read_list_falls_below() -> None:
