@@ -87,6 +87,11 @@ def body_element(tree: Any, order: dict[Any, int]) -> Any:
     return min((e for e, length in lengths.items() if length == most), key=order.__getitem__)
 
 
+# Of one link (`_link_facts`): same site, article-like path, same section, headline words,
+# words shared with the title, linked again on the page, on the body's topic, holds a keyword
+LinkFacts = tuple[bool, bool, bool, float, int, bool, bool, bool]
+
+
 @dataclass
 class PageContext:
     """What the features of every candidate on one page compare against."""
@@ -102,7 +107,8 @@ class PageContext:
     section: str                          # the first segment of the page's path
     body_start: int = 0                   # position of the body itself
     body_words: frozenset[str] = frozenset()  # `_topic_words` said twice or more in the body
-    link_facts: dict[tuple[str, str], tuple[bool, bool, bool, float, int, bool, bool]] = field(
+    keywords: tuple[str, ...] = ()        # the page's own keywords and tags (`_page_meta`)
+    link_facts: dict[tuple[str, str], LinkFacts] = field(
         default_factory=dict)   # (URL, text) → `_link_facts`
     url_facts: dict[str, tuple[bool, bool, bool]] = field(
         default_factory=dict)   # URL → its part of `_link_facts`
@@ -221,8 +227,7 @@ def page_context(tree: Any, page_url: str, found: list[Candidate],
     body = body_element(tree, order)
     body_end = order[_last_descendant(body)] if body is not None else 0
     title = " ".join(" ".join(_title_texts(tree)).split())[:300]
-    og_title = next((content for meta in tree.iter("meta") if meta.get("property") == "og:title"
-                     and (content := meta.get("content")) is not None), "")
+    og_title, keywords = _page_meta(tree)
     link_counts: dict[str, int] = {}
     for _, url in links:
         link_counts[url] = link_counts.get(url, 0) + 1
@@ -236,15 +241,37 @@ def page_context(tree: Any, page_url: str, found: list[Candidate],
     return PageContext(page_url, order, body, body_end,
                        _title_words(f"{title} {og_title}"), link_counts,
                        holds, host, path.strip("/").split("/")[0],
-                       order[body] if body is not None else 0, _body_words(body))
+                       order[body] if body is not None else 0, _body_words(body), keywords)
 
 
-def _link_facts(page: PageContext, link: tuple[str, str]
-                ) -> tuple[bool, bool, bool, float, int, bool, bool]:
+# The meta elements that name a page's keywords and tags, and what separates them
+_KEYWORD_METAS = frozenset({"keywords", "news_keywords", "article:tag"})
+_KEYWORD_SPLIT = re.compile(r"[,，;；、|]")
+
+
+def _page_meta(tree: Any) -> tuple[str, tuple[str, ...]]:
+    """The page's og:title, and its keywords and tags (lower-cased, two characters or more):
+    the words a site itself often picks its related lists by."""
+    og_title: str | None = None
+    keywords: set[str] = set()
+    for meta in tree.iter("meta"):
+        content = meta.get("content")
+        if content is None:
+            continue
+        if og_title is None and meta.get("property") == "og:title":
+            og_title = content
+        if (meta.get("name") or meta.get("property") or "").lower() in _KEYWORD_METAS:
+            keywords.update(word for part in _KEYWORD_SPLIT.split(content)
+                            if len(word := part.strip().lower()) >= 2)
+    return og_title or "", tuple(sorted(keywords))
+
+
+def _link_facts(page: PageContext, link: tuple[str, str]) -> LinkFacts:
     """Of one link (URL, text), once per page (`PageContext.link_facts` keeps them): same site
     as the page, article-like path, same section, headline words of its text, words its text
     shares with the page's title, whether its URL is linked more than once on the page, and
-    whether its text shares a word with the body (`PageContext.body_words`)."""
+    whether its text shares a word with the body (`PageContext.body_words`) and whether it
+    holds one of the page's keywords."""
     url, text = link
     of_url = page.url_facts.get(url)
     if of_url is None:
@@ -258,8 +285,10 @@ def _link_facts(page: PageContext, link: tuple[str, str]
         headline, shared = _headline_words(text), len(_title_words(text) & page.title_words)
         shares_body = (bool(page.body_words)
                        and not page.body_words.isdisjoint(_topic_words(text)))
+    lowered = text.lower()
     facts = page.link_facts[link] = (
-        *of_url, headline, shared, page.link_counts.get(url, 0) > 1, shares_body)
+        *of_url, headline, shared, page.link_counts.get(url, 0) > 1, shares_body,
+        any(keyword in lowered for keyword in page.keywords))
     return facts
 
 
@@ -269,7 +298,7 @@ def features(candidate: Candidate, page: PageContext) -> dict[str, float]:
     n = len(candidate.links)
     # the facts of its links (`_link_facts`), column by column; a candidate has two or more
     known = page.link_facts  # a link stands in every block around it: its facts are kept
-    same, articles, sections, words, overlaps, repeated, on_topic = zip(
+    same, articles, sections, words, overlaps, repeated, on_topic, keyworded = zip(
         *[known.get(link) or _link_facts(page, link) for link in candidate.links], strict=True)
     total_text = int(_TEXT_LENGTH(element)) or 1
     link_text = sum(len(text) for _, text in candidate.links)
@@ -285,7 +314,7 @@ def features(candidate: Candidate, page: PageContext) -> dict[str, float]:
         "title_overlap": min(sum(overlaps) / n, 5) / 5,
         "shares_title_word": (n - overlaps.count(0)) / n,
         "repeated_on_page": sum(repeated) / n,
-        "shares_body_word": sum(on_topic) / n,
+        "shares_body_word": sum(on_topic) / n, "shares_keyword": sum(keyworded) / n,
         "holds_candidates": min(page.candidates_in.get(element, 0), 10) / 10,
         "link_density": min(1.0, link_text / total_text),
         "position": at / max(1, len(order)), "after_body": 0.0, "inside_body": 0.0,
@@ -345,7 +374,8 @@ PAGE_BEST_MIN_LINKS = 3
 # Per-link shares that `_against_page` sees against the page's best list, and the names of
 # the differences: on the title's topic, on the body's, in the page's section, article paths.
 AGAINST_PAGE = (("shares_title_word", "title_vs_page"), ("shares_body_word", "body_vs_page"),
-                ("same_section", "section_vs_page"), ("article_like", "article_vs_page"))
+                ("same_section", "section_vs_page"), ("article_like", "article_vs_page"),
+                ("shares_keyword", "keyword_vs_page"))
 
 
 def _against_page(described: list[tuple[Candidate, dict[str, float]]]) -> None:

@@ -308,3 +308,22 @@ def test_a_list_on_the_bodys_topic_leads_the_page_and_a_most_read_list_falls_bel
     # "penguins" is said twice in the body, but only in a link's text there
     assert most_read["shares_body_word"] == 0.0 and most_read["body_vs_page"] == -1.0
     assert on_topic["title_vs_page"] == 0.0 and most_read["title_vs_page"] == -1.0
+
+
+def test_headlines_holding_the_pages_own_keywords_or_tags_are_seen_against_the_page() -> None:
+    """A site's keywords and article tags (`<meta name="keywords">`, `article:tag`) are what
+    it often picks its related list by: a list whose headlines hold one leads the page."""
+    tagged = "".join(f'<li><a href="/2019/11/{i}/tagged-{i}">寒武纪发布第{i}款芯片</a></li>'
+                     for i in range(3))
+    half = "".join(f'<li><a href="/2019/11/{i}/half-{i}">{text}</a></li>' for i, text in
+                   enumerate(["Export RULES tighten", "Weather today", "Markets close"]))
+    html = ('<html><head><meta name="keywords" content="寒武纪，AI芯片, export rules;x">'
+            '<meta property="article:tag" content="Cambricon"></head><body>'
+            f"<article><p>{'Text. ' * 50}</p></article><div><ul>{tagged}</ul></div>"
+            f"<aside><ul>{half}</ul></aside></body></html>")
+    found = {c.links[0][1]: feats for c, feats in
+             described(parse_html(html), "https://x.com/2019/11/9/the-article")}
+    on_tag, other = found["寒武纪发布第0款芯片"], found["Export RULES tighten"]
+    assert on_tag["shares_keyword"] == 1.0 and on_tag["keyword_vs_page"] == 0.0
+    assert other["shares_keyword"] == pytest.approx(1 / 3)
+    assert other["keyword_vs_page"] == pytest.approx(-2 / 3)
