@@ -247,13 +247,19 @@ def page_context(tree: Any, page_url: str, found: list[Candidate],
 # The meta elements that name a page's keywords and tags, and what separates them
 _KEYWORD_METAS = frozenset({"keywords", "news_keywords", "article:tag"})
 _KEYWORD_SPLIT = re.compile(r"[,，;；、|]")
+# Each link text is searched for each keyword: a hostile page's ten thousand keywords must not
+# make that ten thousand searches per link. Real pages name a few (on the labelled pages at
+# most 51, the longest of 110 characters).
+MAX_KEYWORDS = 64
+MAX_KEYWORD_CHARS = 120
 
 
 def _page_meta(tree: Any) -> tuple[str, tuple[str, ...]]:
-    """The page's og:title, and its keywords and tags (lower-cased, two characters or more):
-    the words a site itself often picks its related lists by."""
+    """The page's og:title, and its keywords and tags (lower-cased, two to `MAX_KEYWORD_CHARS`
+    characters, the first `MAX_KEYWORDS` in page order): the words a site itself often picks
+    its related lists by."""
     og_title: str | None = None
-    keywords: set[str] = set()
+    keywords: dict[str, None] = {}  # a set that keeps page order
     for meta in tree.iter("meta"):
         content = meta.get("content")
         if content is None:
@@ -261,9 +267,9 @@ def _page_meta(tree: Any) -> tuple[str, tuple[str, ...]]:
         if og_title is None and meta.get("property") == "og:title":
             og_title = content
         if (meta.get("name") or meta.get("property") or "").lower() in _KEYWORD_METAS:
-            keywords.update(word for part in _KEYWORD_SPLIT.split(content)
-                            if len(word := part.strip().lower()) >= 2)
-    return og_title or "", tuple(sorted(keywords))
+            keywords.update((word, None) for part in _KEYWORD_SPLIT.split(content)
+                            if 2 <= len(word := part.strip().lower()) <= MAX_KEYWORD_CHARS)
+    return og_title or "", tuple(keywords)[:MAX_KEYWORDS]
 
 
 def _link_facts(page: PageContext, link: tuple[str, str]) -> LinkFacts:

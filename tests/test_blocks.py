@@ -26,9 +26,11 @@ from bench.blocks_data import kind_of
 from bench.blocks_tool import load_tree
 from collectors.block_features import (
     _ARTICLE_PATH,
+    MAX_KEYWORDS,
     SAYS_PATTERNS,
     _ascii_words,
     _headline_words,
+    _page_meta,
     _says,
     _title_texts,
     _title_words,
@@ -100,13 +102,16 @@ def test_followed_links_are_the_labelled_related_links(path: Path) -> None:
 
 
 def test_ten_thousand_links_stay_bounded_in_time_and_memory() -> None:
-    """A hostile page: 10,000 links, in one list and spread over nested boxes. The detector
-    reads at most 400 candidates of 60 links each; its time and memory stay bounded."""
+    """A hostile page: 10,000 links, in one list and spread over nested boxes, and 20,000
+    keywords. The detector reads at most 400 candidates of 60 links each and 64 keywords; its
+    time and memory stay bounded."""
     flat = "".join(f'<li><a href="/n/{i}">Story number {i} about chips</a></li>'
                    for i in range(5_000))
     nested = "".join(f'<div class="box"><a href="/m/{i}">A</a><a href="/m/{i}b">B</a></div>'
                      for i in range(2_500))
-    html = (f"<html><body><article><p>{'Text. ' * 200}</p></article><h2>Related News</h2>"
+    keywords = ",".join(f"keyword {i}" for i in range(20_000))  # each searched for per link
+    html = (f'<html><head><meta name="keywords" content="{keywords}"></head><body><article>'
+            f"<p>{'Text. ' * 200}</p></article><h2>Related News</h2>"
             f"<ul>{flat}</ul><section>{nested}</section></body></html>")
     tree = parse_html(html)
     started = time.process_time()
@@ -327,3 +332,14 @@ def test_headlines_holding_the_pages_own_keywords_or_tags_are_seen_against_the_p
     assert on_tag["shares_keyword"] == 1.0 and on_tag["keyword_vs_page"] == 0.0
     assert other["shares_keyword"] == pytest.approx(1 / 3)
     assert other["keyword_vs_page"] == pytest.approx(-2 / 3)
+
+
+def test_a_page_of_endless_keywords_is_read_for_its_first_few() -> None:
+    """Each link text is searched for each keyword, so a hostile page's keywords are cut to
+    the first `MAX_KEYWORDS` of sensible length, in page order."""
+    keywords = ",".join(["x" * 500, *(f"keyword {i}" for i in range(20_000))])
+    tree = parse_html(f'<html><head><meta property="og:title" content="T">'
+                      f'<meta name="keywords" content="{keywords}"></head><body></body></html>')
+    og_title, kept = _page_meta(tree)
+    assert og_title == "T" and len(kept) == MAX_KEYWORDS
+    assert kept[:2] == ("keyword 0", "keyword 1")
