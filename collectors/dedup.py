@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 from collections import OrderedDict
-from dataclasses import dataclass
 from functools import partial
 from typing import TypeVar
 
@@ -64,22 +63,51 @@ def _simhash_of_normalised(norm: str, shingle: int = 3) -> int | None:
     return value - (1 << 64) if value >= (1 << 63) else value
 
 
-@dataclass(frozen=True)
 class Fingerprint:
-    """What identifies a text's content: exact hash and SimHash (None when too short)."""
+    """What identifies a text's content: the exact hash, taken at once, and the SimHash,
+    worked out when first read (each None when the text is too short).
 
-    content_hash: str | None
-    simhash: int | None
+    A collection pass reads the SimHash only of the texts it stores: the hash tells a feed's
+    known entries and exact copies apart, and the SimHash, nearly all the cost of a new text,
+    is needed only for a row that is written (issue 18: every entry's SimHash was worked out
+    in each parser process, stored or not)."""
+
+    __slots__ = ("_norm", "_simhash", "content_hash")
+
+    def __init__(self, content_hash: str | None, simhash: int | None = None, *,
+                 norm: str | None = None) -> None:
+        self.content_hash = content_hash
+        self._simhash = simhash
+        self._norm = norm  # the normalised text while its SimHash is still to be worked out
+
+    @property
+    def simhash(self) -> int | None:
+        if self._norm is not None:
+            self._simhash = _remembered_simhash(self._norm, self.content_hash)
+            self._norm = None
+        return self._simhash
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Fingerprint):
+            return NotImplemented
+        return (self.content_hash, self.simhash) == (other.content_hash, other.simhash)
+
+    def __hash__(self) -> int:
+        return hash((self.content_hash, self.simhash))
+
+    def __repr__(self) -> str:
+        return f"Fingerprint({self.content_hash!r}, {self.simhash!r})"
 
 
 def fingerprint(text: str | None) -> Fingerprint:
-    """Both fingerprints of a text, normalising it once.
+    """The fingerprints of a text: its hash now, its SimHash when read (`Fingerprint`).
 
     A changed feed repeats mostly known entries and wire stories recur across feeds. A text
     seen recently is remembered by a digest of the text as given, so that it is not even
-    normalised again (normalising every repeat was a third of a parser process's hashing,
-    issue 18); a new text whose normalised form is known (other spacing or case) reuses its
-    SimHash, nearly all the cost of a new text.
+    normalised again (normalising every repeat was a third of the hashing, issue 18), and
+    its SimHash is worked out once; a text whose normalised form is known (other spacing or
+    case) reuses its SimHash. A remembered text whose SimHash was never read keeps its
+    normalised form until it is forgotten (RECENT_SIMHASHES texts at most).
     """
     if not text:
         return Fingerprint(None, None)
@@ -89,20 +117,24 @@ def fingerprint(text: str | None) -> Fingerprint:
         _RECENT_TEXTS.move_to_end(key)
         return known
     norm = normalise_text(text)
-    digest = _content_hash_of_normalised(norm)
-    if digest is None:
-        found = Fingerprint(None, _simhash_of_normalised(norm))
-    elif digest in _RECENT_SIMHASHES:
-        _RECENT_SIMHASHES.move_to_end(digest)
-        found = Fingerprint(digest, _RECENT_SIMHASHES[digest])
-    else:
-        found = Fingerprint(digest, _simhash_of_normalised(norm))
-        _remember(_RECENT_SIMHASHES, digest, found.simhash)
+    found = Fingerprint(_content_hash_of_normalised(norm), norm=norm)
     _remember(_RECENT_TEXTS, key, found)
     return found
 
 
-RECENT_SIMHASHES = 20_000  # entries in each of the two: a few MB
+def _remembered_simhash(norm: str, digest: str | None) -> int | None:
+    """The SimHash of a normalised text whose content hash is `digest`, remembered by it."""
+    if digest is None:
+        return _simhash_of_normalised(norm)
+    if digest in _RECENT_SIMHASHES:
+        _RECENT_SIMHASHES.move_to_end(digest)
+        return _RECENT_SIMHASHES[digest]
+    found = _simhash_of_normalised(norm)
+    _remember(_RECENT_SIMHASHES, digest, found)
+    return found
+
+
+RECENT_SIMHASHES = 20_000  # entries in each of the two
 _RECENT_SIMHASHES: OrderedDict[str, int | None] = OrderedDict()  # by content hash
 _RECENT_TEXTS: OrderedDict[bytes, Fingerprint] = OrderedDict()  # by digest of the text
 _K = TypeVar("_K")

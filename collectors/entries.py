@@ -14,11 +14,11 @@ from urllib.parse import urlsplit
 from sqlalchemy.orm import Session
 
 from collectors import store
+from collectors.dedup import Fingerprint, fingerprint
 from collectors.follow import PAGE_ACCEPT, PassContext, article_from_page
 from collectors.outcome import FetchError
 
 if TYPE_CHECKING:  # pages and feeds (trafilatura, lxml, feed parsers) load where parsing runs
-    from collectors.dedup import Fingerprint
     from collectors.feeds import ParsedEntry
     from collectors.pages import ExtractedPage
     from collectors.prepare import PreparedFeed
@@ -52,15 +52,15 @@ def new_entries(session: Session, prepared: PreparedFeed
     """The feed's entries not stored yet (the first of each canonical URL, with its
     fingerprints), how many distinct entries were stored already, and the lookup that said so
     (by URL and by content hash, in one query: storing the new ones reuses it instead of
-    asking again)."""
-    unique: dict[str, tuple[ParsedEntry, Fingerprint]] = {}
-    for canonical, entry, identity in zip(prepared.canonical_urls, prepared.parsed.entries,
-                                          prepared.fingerprints, strict=True):
-        unique.setdefault(canonical, (entry, identity))
+    asking again). Only the hash is taken here; the SimHash waits until a row is written."""
+    unique: dict[str, ParsedEntry] = {}
+    for canonical, entry in zip(prepared.canonical_urls, prepared.parsed.entries, strict=True):
+        unique.setdefault(canonical, entry)
+    prints = {url: fingerprint(entry.content or entry.summary) for url, entry in unique.items()}
     lookup = store.known_articles(
-        session, unique, (identity.content_hash for _, identity in unique.values()
+        session, unique, (identity.content_hash for identity in prints.values()
                           if identity.content_hash is not None))
-    fresh = [(url, entry, identity) for url, (entry, identity) in unique.items()
+    fresh = [(url, entry, prints[url]) for url, entry in unique.items()
              if url not in lookup.by_url]
     return fresh, len(unique) - len(fresh), lookup
 

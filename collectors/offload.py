@@ -1,5 +1,5 @@
-"""CPU-heavy steps of a pass off the event loop: feed parsing (with the hashing of each
-entry) and article-page extraction.
+"""CPU-heavy steps of a pass off the event loop: feed parsing (with each entry's canonical
+URL) and article-page extraction.
 
 Once latency is hidden a pass is CPU-bound, and in one Python process parsing, HTTP
 bookkeeping, hashing and database writes take turns on one core. With CAIT_PARSE_PROCESSES
@@ -105,7 +105,7 @@ class Offload:
 
             failed = ParsedFeed(None, [], "", "none",
                                 error=f"the parser process died on this feed ({result})"[:300])
-            return PreparedFeed(failed, [], [])
+            return PreparedFeed(failed, [])
         prepared: PreparedFeed = result
         return prepared
 

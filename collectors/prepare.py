@@ -1,5 +1,5 @@
 """What the parser processes run (`collectors.offload` starts them): a feed parsed and its
-entries hashed, an article page extracted, and each process's start.
+entries' URLs made canonical, an article page extracted, and each process's start.
 
 A pool process imports this module, not `collectors.offload`: it needs neither asyncio nor
 the pool's bookkeeping, only these functions (issue 18: a parser process's start is part of
@@ -17,7 +17,6 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from collectors.dedup import Fingerprint, fingerprint
 from collectors.urls import canonical_urls
 
 if TYPE_CHECKING:
@@ -27,12 +26,12 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class PreparedFeed:
-    """A parsed feed with, per entry, its canonical URL and the fingerprints of its text
-    (hashing is half the per-article work; done here, it leaves the writing process)."""
+    """A parsed feed with, per entry, its canonical URL. Its texts are fingerprinted by the
+    writing process, which knows which entries are new: here every entry was, in each parser
+    process apart, stored or not (issue 18)."""
 
     parsed: ParsedFeed
     canonical_urls: list[str]
-    fingerprints: list[Fingerprint]
 
 
 def prepare_feed(body: bytes, headers: dict[str, str], url: str) -> PreparedFeed:
@@ -41,8 +40,7 @@ def prepare_feed(body: bytes, headers: dict[str, str], url: str) -> PreparedFeed
     from collectors.feeds import parse_feed
 
     parsed = parse_feed(body, headers, url)
-    return PreparedFeed(parsed, canonical_urls([e.url for e in parsed.entries]),
-                        [fingerprint(e.content or e.summary) for e in parsed.entries])
+    return PreparedFeed(parsed, canonical_urls([e.url for e in parsed.entries]))
 
 
 def extract_page(body: bytes, url: str, content_type: str, date_known: bool) -> ExtractedPage:

@@ -255,7 +255,7 @@ def store_articles(session: Session, items: list[NewArticle], near: NearDuplicat
     near_in_batch: dict[str, int] = {}  # canonical URL → position of the row it copies
     taken: set[str] = set()
     for item, identity in zip(items, prints, strict=True):
-        digest, simhash = identity.content_hash, identity.simhash
+        digest = identity.content_hash
         if item.canonical_url in result.ids_by_canonical or item.canonical_url in taken:
             result.duplicates += 1
             continue
@@ -267,6 +267,7 @@ def store_articles(session: Session, items: list[NewArticle], near: NearDuplicat
             result.duplicates += 1
             copies[item.canonical_url] = first_of_hash[digest]
             continue
+        simhash = identity.simhash  # worked out here, for a row to write (`Fingerprint`)
         duplicate_of = near.find(simhash) if simhash is not None else None
         if simhash is not None:
             if duplicate_of is None and (position := batch.find(simhash)) is not None:
