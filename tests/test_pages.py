@@ -7,6 +7,8 @@ import gzip
 import lxml.html
 import pytest
 
+from bench.blocks_data import label_rows
+from collectors.block_model import FOLLOWED
 from collectors.pages import (
     canonical_link,
     discover_feed_links,
@@ -96,26 +98,31 @@ def test_seed_page_related_block_is_found_in_order() -> None:
     assert page.published_at is not None and page.published_at.year == 2026
 
 
-@pytest.mark.parametrize(("name", "url", "first_anchor"), [
+@pytest.mark.parametrize(("name", "url"), [
     ("adbar-trafilatura__medicalnewstoday.com.318674.html",
-     "https://www.medicalnewstoday.com/articles/318674", "What percentage of our brain"),
+     "https://www.medicalnewstoday.com/articles/318674"),
     ("adbar-trafilatura__nature.com.telescope.html",
-     "https://www.nature.com/articles/d41586-019-02790-3", "How the fight over a Hawaii"),
+     "https://www.nature.com/articles/d41586-019-02790-3"),
     ("scrapinghub-article-extraction-benchmark__c7e39ac49fa1235f5d50f83bf2444248bd3aa4e6"
-     "df044377916c812dd109ba23.html.gz", "https://www.bbc.com/news/world-europe-50473792",
-     "Profile: Julian Assange"),
+     "df044377916c812dd109ba23.html.gz", "https://www.bbc.com/news/world-europe-50473792"),
     ("adbar-trafilatura__japantimes.co.jp.surgical.html",
      "https://www.japantimes.co.jp/news/2020/02/18/national/crime-legal/"
-     "6000-surgical-masks-stolen/", "Do masks offer protection"),
+     "6000-surgical-masks-stolen/"),
 ])
-def test_real_related_blocks(name: str, url: str, first_anchor: str) -> None:
-    """The detector finds the labelled related block of real pages (given their address, as
-    collection does: same-site links are part of what it reads)."""
+def test_real_related_blocks(name: str, url: str) -> None:
+    """The detector finds the labelled related blocks of real pages (given their address, as
+    collection does: same-site links are part of what it reads): every link it follows is a
+    labelled related one, and it finds at least half of them. (Nature's "Latest on:" block
+    is followed by one of its per-subject pieces, 3 of its 8 links, since the detector saw
+    the page against its best list.)"""
+    [row] = [r for r in label_rows() if r["page"] == f"corpus:{name}"]
+    labelled = {link for block in row["blocks"] if block["kind"] in FOLLOWED
+                for link in block["links"]}
     raw = corpus_page(name)
-    tree = parse_html(raw.decode("utf-8", errors="replace"))
-    related = find_related_links(tree, url)
-    assert related and related[0].anchor_text.startswith(first_anchor), \
-        [r.anchor_text for r in related][:5]
+    related = [r.url for r in find_related_links(parse_html(raw.decode("utf-8", errors="replace")),
+                                                 url)]
+    assert related and set(related) <= labelled, related
+    assert len(set(related)) >= len(labelled) / 2, (related, labelled)
 
 
 def test_page_without_a_block_yields_no_links() -> None:
