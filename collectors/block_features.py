@@ -134,13 +134,19 @@ _TOPIC_STOP = frozenset(
     " most year years news".split())
 
 
+def _says_a_topic(word: str) -> bool:
+    """Whether a lower-cased Latin word of four letters or more says a topic: not a number
+    and not one of `_TOPIC_STOP`."""
+    return word not in _TOPIC_STOP and not word.isdigit()
+
+
 def _topic_words(text: str) -> list[str]:
     """The words that say what a text is about: Latin words of four letters or more that are
     not numbers or `_TOPIC_STOP`, and Chinese character pairs (with repeats, to be counted)."""
     lowered = text.lower()
     ascii_only = lowered.isascii()  # most texts: no Chinese to set apart
     latin = [w for w in _LONG_WORD.findall(lowered if ascii_only else CJK.sub(" ", lowered))
-             if w not in _TOPIC_STOP and not w.isdigit()]
+             if _says_a_topic(w)]
     if ascii_only:
         return latin
     for run in _CJK_RUN.findall(lowered):  # each character with the next (map: in C)
@@ -203,8 +209,7 @@ def _ascii_words(text: str, title_words: frozenset[str], body_words: frozenset[s
     shared = (len(title_words.intersection([w for w in words if len(w) > 2]))
               if title_words else 0)
     on_topic = bool(body_words) and any(
-        len(w) > 3 and w in body_words and w not in _TOPIC_STOP and not w.isdigit()
-        for w in words)
+        len(w) > 3 and w in body_words and _says_a_topic(w) for w in words)
     return float(len(words)), shared, on_topic
 
 
