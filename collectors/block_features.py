@@ -140,31 +140,45 @@ def _says_a_topic(word: str) -> bool:
     return word not in _TOPIC_STOP and not word.isdigit()
 
 
-def _topic_words(text: str) -> list[str]:
-    """The words that say what a text is about: Latin words of four letters or more that are
-    not numbers or `_TOPIC_STOP`, and Chinese character pairs (with repeats, to be counted)."""
+def _long_words(text: str) -> list[str]:
+    """A text's Latin words of four letters or more, lower-cased, and its Chinese character
+    pairs, with repeats: `_topic_words` before the stop words and numbers are left out."""
     lowered = text.lower()
     ascii_only = lowered.isascii()  # most texts: no Chinese to set apart
-    latin = [w for w in _LONG_WORD.findall(lowered if ascii_only else CJK.sub(" ", lowered))
-             if _says_a_topic(w)]
+    words = _LONG_WORD.findall(lowered if ascii_only else CJK.sub(" ", lowered))
     if ascii_only:
-        return latin
+        return words
     for run in _CJK_RUN.findall(lowered):  # each character with the next (map: in C)
-        latin += map(str.__add__, run[:-1], run[1:])
-    return latin
+        words += map(str.__add__, run[:-1], run[1:])
+    return words
+
+
+def _topic_words(text: str) -> list[str]:
+    """The words that say what a text is about: Latin words of four letters or more that are
+    not numbers or `_TOPIC_STOP`, and Chinese character pairs (with repeats, to be counted;
+    no pair is a number or a stop word)."""
+    return [word for word in _long_words(text) if _says_a_topic(word)]
 
 
 def _body_words(body: Any) -> frozenset[str]:
     """The topic words the article body says at least twice, outside its links' own text (an
-    "also read" list in the body would otherwise share every word with it)."""
+    "also read" list in the body would otherwise share every word with it).
+
+    Each word is counted on its own, so the stop words and numbers are left out at the end,
+    of the few words said twice, rather than out of every paragraph's words (a test holds
+    that equal to counting `_topic_words`); and a paragraph without links is counted from its
+    list of words, which Counter does in C, not from a Counter of its own added one word at a
+    time. On the labelled pages that took `page_context` from 0.84 to 0.72 ms a page."""
     if body is None:
         return frozenset()
     counts: Counter[str] = Counter()
     for paragraph in body.iter("p"):
-        said = Counter(_topic_words(paragraph.text_content()))
+        said: Counter[str] | list[str] = _long_words(paragraph.text_content())
         linked = " ".join(a.text_content() for a in paragraph.iter("a"))
-        counts.update(said - Counter(_topic_words(linked)) if linked else said)
-    return frozenset(word for word, n in counts.items() if n > 1)
+        if linked:  # a paragraph's links take away no more than it says
+            said = Counter(said) - Counter(_long_words(linked))
+        counts.update(said)
+    return frozenset(word for word, n in counts.items() if n > 1 and _says_a_topic(word))
 
 
 SAYS_PATTERNS = (RELATED_WORDS, POPULAR_WORDS, NAV_WORDS)

@@ -17,6 +17,7 @@ import json
 import re
 import time
 import tracemalloc
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from collectors.block_features import (
     MAX_KEYWORDS,
     SAYS_PATTERNS,
     _ascii_words,
+    _body_words,
     _headline_words,
     _page_meta,
     _says,
@@ -287,6 +289,28 @@ def test_ascii_link_words_are_the_headline_and_title_words(text: str) -> None:
         _headline_words(text), len(_title_words(text) & title),
         not body.isdisjoint(_topic_words(text)))
     assert _ascii_words(text, frozenset(), frozenset()) == (_headline_words(text), 0, False)
+
+
+def test_the_body_words_are_the_topic_words_said_twice_outside_links() -> None:
+    """`_body_words` counts every long word and leaves the stop words and numbers out at the
+    end: the same as counting each paragraph's `_topic_words` less its links' own."""
+    tree = parse_html(
+        "<html><body><div>"
+        "<p>Export rules about chips, export rules 2024 2024 that that. 芯片出口，芯片管制。</p>"
+        "<p>Chips <a href='/a'>chips penguins penguins</a> penguins about rules</p>"
+        "<p>Half<a href='/b'>word</a> halfword <a href='/c'>Export export</a> about 芯片</p>"
+        "<p><a href='/d'>links links</a><a href='/e'></a> links</p>"
+        "</div></body></html>")
+    [body] = tree.iter("div")
+    counts: Counter[str] = Counter()
+    for paragraph in body.iter("p"):
+        linked = " ".join(a.text_content() for a in paragraph.iter("a"))
+        counts.update(Counter(_topic_words(paragraph.text_content()))
+                      - Counter(_topic_words(linked)))
+    expected = frozenset(word for word, n in counts.items() if n > 1)
+    assert _body_words(body) == expected
+    assert {"export", "rules", "chips", "芯片"} <= expected
+    assert not expected & {"about", "that", "2024", "penguins", "links"}
 
 
 def test_a_list_on_the_bodys_topic_leads_the_page_and_a_most_read_list_falls_below() -> None:
