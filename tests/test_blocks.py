@@ -32,6 +32,7 @@ from collectors.block_features import (
     _ascii_words,
     _body_words,
     _headline_words,
+    _other_words,
     _page_meta,
     _says,
     _title_texts,
@@ -289,6 +290,22 @@ def test_ascii_link_words_are_the_headline_and_title_words(text: str) -> None:
         _headline_words(text), len(_title_words(text) & title),
         not body.isdisjoint(_topic_words(text)))
     assert _ascii_words(text, frozenset(), frozenset()) == (_headline_words(text), 0, False)
+
+
+@pytest.mark.parametrize("text", [
+    "华为芯片出口管制再收紧", "AI芯片 export rules：华为", "İstanbul chip rules",
+    "\u212aelvin rules", "第2024篇 about 芯片", "芯", "Ascend 芯片 ascend 2024 news",
+    "ÉTÉ chips d'été", "「」《》"])
+def test_other_link_words_are_the_headline_and_title_words(text: str) -> None:
+    """The one-split path for link texts that are not all ASCII gives what the general
+    functions give (a word that lower-cases into two, and one that lower-cases into ASCII,
+    among them)."""
+    title = _title_words("华为芯片出口 AI chip rules in İstanbul")
+    for body in (frozenset(["芯片", "rules", "ascend", "2024", "about"]), frozenset(["kelvin"])):
+        assert _other_words(text, title, body) == (
+            _headline_words(text), len(_title_words(text) & title),
+            not body.isdisjoint(_topic_words(text)))
+    assert _other_words(text, frozenset(), frozenset()) == (_headline_words(text), 0, False)
 
 
 def test_the_body_words_are_the_topic_words_said_twice_outside_links() -> None:
