@@ -23,7 +23,7 @@ from typing import Any
 
 from lxml import etree
 
-from collectors.blocks import Candidate, candidates, element_order, page_links
+from collectors.blocks import Candidate, PageElements, candidates, page_links
 from collectors.urls import host_and_path, same_site
 from common.text import CJK
 
@@ -74,18 +74,19 @@ _ARTICLE_PATH = re.compile(
 BODY_TAGS = frozenset({"div", "article", "section", "main", "td"})
 
 
-def body_element(tree: Any, order: dict[Any, int]) -> Any:
+def body_element(elements: PageElements) -> Any:
     """The element that holds the most paragraph text: where the article body is (the first
     in page order of those that hold the most)."""
     lengths: dict[Any, int] = {}
-    for paragraph in tree.iter("p"):  # one pass over the paragraphs, not each box's children
+    for paragraph in elements.paragraphs:  # one pass over them, not each box's children
         parent = paragraph.getparent()
         if parent is not None and parent.tag in BODY_TAGS:
             lengths[parent] = lengths.get(parent, 0) + len(paragraph.text_content())
     most = max(lengths.values(), default=0)
     if not most:
         return None
-    return min((e for e, length in lengths.items() if length == most), key=order.__getitem__)
+    return min((e for e, length in lengths.items() if length == most),
+               key=elements.order.__getitem__)
 
 
 # Of one link (`_link_facts`): same site, article-like path, same section, headline words,
@@ -256,28 +257,29 @@ def _last_descendant(element: Any) -> Any:
     return element
 
 
-def _title_texts(tree: Any) -> list[str]:
+def _title_texts(elements: PageElements) -> list[str]:
     """The text nodes inside the page's title elements (the XPath `//title//text()`), read
     without an XPath evaluation per page: a title inside another is read with it, once."""
-    return [text for title in tree.iter("title") if next(title.iterancestors("title"), None) is None
-            for text in title.itertext()]
+    return [text for title in elements.titles
+            if next(title.iterancestors("title"), None) is None for text in title.itertext()]
 
 
-def page_context(tree: Any, page_url: str, found: list[Candidate],
-                 links: list[tuple[Any, str]], order: dict[Any, int]) -> PageContext:
-    body = body_element(tree, order)
+def page_context(elements: PageElements, page_url: str, found: list[Candidate],
+                 links: list[tuple[Any, str]]) -> PageContext:
+    order = elements.order
+    body = body_element(elements)
     body_end = order[_last_descendant(body)] if body is not None else 0
-    title = " ".join(" ".join(_title_texts(tree)).split())[:300]
-    og_title, keywords = _page_meta(tree)
+    title = " ".join(" ".join(_title_texts(elements)).split())[:300]
+    og_title, keywords = _page_meta(elements)
     link_counts: dict[str, int] = {}
     for _, url in links:
         link_counts[url] = link_counts.get(url, 0) + 1
     host, path = host_and_path(page_url)
-    elements = {c.element for c in found}
+    blocks = {c.element for c in found}
     holds: dict[Any, int] = {}
     for candidate in found:
         for ancestor in candidate.element.iterancestors():
-            if ancestor in elements:
+            if ancestor in blocks:
                 holds[ancestor] = holds.get(ancestor, 0) + 1
     return PageContext(page_url, order, body, body_end,
                        _title_words(f"{title} {og_title}"), link_counts,
@@ -295,13 +297,13 @@ MAX_KEYWORDS = 64
 MAX_KEYWORD_CHARS = 120
 
 
-def _page_meta(tree: Any) -> tuple[str, tuple[str, ...]]:
+def _page_meta(elements: PageElements) -> tuple[str, tuple[str, ...]]:
     """The page's og:title, and its keywords and tags (lower-cased, two to `MAX_KEYWORD_CHARS`
     characters, the first `MAX_KEYWORDS` in page order): the words a site itself often picks
     its related lists by."""
     og_title: str | None = None
     keywords: dict[str, None] = {}  # a set that keeps page order
-    for meta in tree.iter("meta"):
+    for meta in elements.metas:
         content = meta.get("content")
         if content is None:
             continue
@@ -402,11 +404,12 @@ def described(tree: Any, page_url: str) -> list[tuple[Candidate, dict[str, float
     """Every candidate of a page with its features."""
     if tree is None:
         return []
-    links, order = page_links(tree, page_url), element_order(tree)
-    found = candidates(tree, page_url, links, order)
+    elements = PageElements.of(tree)
+    links = page_links(elements, page_url)
+    found = candidates(tree, page_url, links, elements)
     if not found:
         return []
-    page = page_context(tree, page_url, found, links, order)
+    page = page_context(elements, page_url, found, links)
     out = [(c, features(c, page)) for c in found]
     _against_page(out)
     return out

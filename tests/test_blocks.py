@@ -41,7 +41,13 @@ from collectors.block_features import (
     described,
 )
 from collectors.block_model import FOLLOWED, default_model, judge, scored_blocks
-from collectors.blocks import candidates, page_links
+from collectors.blocks import (
+    HEADING_MARKS,
+    SKIP_TAGS,
+    PageElements,
+    candidates,
+    page_links,
+)
 from collectors.pages import find_related_links, parse_html
 from collectors.textutil import decode_body
 from collectors.urls import http_url
@@ -258,7 +264,21 @@ def test_the_page_title_texts_are_the_title_xpaths() -> None:
     tree = parse_html("<html><head><title>A &amp; B<!-- c --> C</title>"
                       "<meta property='og:title'></head><body><svg><title>x</title></svg>"
                       "<p>text</p></body></html>")
-    assert _title_texts(tree) == tree.xpath("//title//text()")
+    assert _title_texts(PageElements.of(tree)) == tree.xpath("//title//text()")
+
+
+def test_the_page_elements_are_each_tags_walk() -> None:
+    """`PageElements` walks a page once: each kind of element is what a walk of its own over
+    the tree finds, in page order, and each element's position is its place in `iter()`."""
+    for path in EXPECTED:
+        _, tree = fixture(path)
+        elements = PageElements.of(tree)
+        assert elements.order == {e: i for i, e in enumerate(tree.iter())}
+        for found, tags in ((elements.anchors, ["a"]), (elements.bases, ["base"]),
+                            (elements.paragraphs, ["p"]), (elements.titles, ["title"]),
+                            (elements.metas, ["meta"]), (elements.skipped, SKIP_TAGS),
+                            (elements.marks, HEADING_MARKS)):
+            assert found == list(tree.iter(*tags)), (path.name, tags)
 
 
 def test_the_links_of_a_page_resolve_as_urljoin_resolves_them() -> None:
@@ -271,7 +291,7 @@ def test_the_links_of_a_page_resolve_as_urljoin_resolves_them() -> None:
     base = "https://www.example.com/a/b.html?q=1"
     tree = parse_html("<html><body>" + "".join(f'<a href="{href}">{i}</a>'
                                                for i, href in enumerate(hrefs)) + "</body></html>")
-    found = {int(anchor.text): url for anchor, url in page_links(tree, base)}
+    found = {int(anchor.text): url for anchor, url in page_links(PageElements.of(tree), base)}
     for i, href in enumerate(hrefs):
         url = http_url(href, base) if href and not href.startswith("#") else None
         url = url.split("#")[0] if url is not None else None
@@ -381,6 +401,6 @@ def test_a_page_of_endless_keywords_is_read_for_its_first_few() -> None:
     keywords = ",".join(["x" * 500, *(f"keyword {i}" for i in range(20_000))])
     tree = parse_html(f'<html><head><meta property="og:title" content="T">'
                       f'<meta name="keywords" content="{keywords}"></head><body></body></html>')
-    og_title, kept = _page_meta(tree)
+    og_title, kept = _page_meta(PageElements.of(tree))
     assert og_title == "T" and len(kept) == MAX_KEYWORDS
     assert kept[:2] == ("keyword 0", "keyword 1")
