@@ -17,6 +17,7 @@ import json
 import re
 import time
 import tracemalloc
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,9 @@ from collectors.block_features import (
     MAX_KEYWORDS,
     SAYS_PATTERNS,
     _ascii_words,
+    _body_words,
     _headline_words,
+    _other_words,
     _page_meta,
     _says,
     _title_texts,
@@ -38,7 +41,13 @@ from collectors.block_features import (
     described,
 )
 from collectors.block_model import FOLLOWED, default_model, judge, scored_blocks
-from collectors.blocks import candidates, page_links
+from collectors.blocks import (
+    HEADING_MARKS,
+    SKIP_TAGS,
+    PageElements,
+    candidates,
+    page_links,
+)
 from collectors.pages import find_related_links, parse_html
 from collectors.textutil import decode_body
 from collectors.urls import http_url
@@ -255,7 +264,21 @@ def test_the_page_title_texts_are_the_title_xpaths() -> None:
     tree = parse_html("<html><head><title>A &amp; B<!-- c --> C</title>"
                       "<meta property='og:title'></head><body><svg><title>x</title></svg>"
                       "<p>text</p></body></html>")
-    assert _title_texts(tree) == tree.xpath("//title//text()")
+    assert _title_texts(PageElements.of(tree)) == tree.xpath("//title//text()")
+
+
+def test_the_page_elements_are_each_tags_walk() -> None:
+    """`PageElements` walks a page once: each kind of element is what a walk of its own over
+    the tree finds, in page order, and each element's position is its place in `iter()`."""
+    for path in EXPECTED:
+        _, tree = fixture(path)
+        elements = PageElements.of(tree)
+        assert elements.order == {e: i for i, e in enumerate(tree.iter())}
+        for found, tags in ((elements.anchors, ["a"]), (elements.bases, ["base"]),
+                            (elements.paragraphs, ["p"]), (elements.titles, ["title"]),
+                            (elements.metas, ["meta"]), (elements.skipped, SKIP_TAGS),
+                            (elements.marks, HEADING_MARKS)):
+            assert found == list(tree.iter(*tags)), (path.name, tags)
 
 
 def test_the_links_of_a_page_resolve_as_urljoin_resolves_them() -> None:
@@ -268,7 +291,7 @@ def test_the_links_of_a_page_resolve_as_urljoin_resolves_them() -> None:
     base = "https://www.example.com/a/b.html?q=1"
     tree = parse_html("<html><body>" + "".join(f'<a href="{href}">{i}</a>'
                                                for i, href in enumerate(hrefs)) + "</body></html>")
-    found = {int(anchor.text): url for anchor, url in page_links(tree, base)}
+    found = {int(anchor.text): url for anchor, url in page_links(PageElements.of(tree), base)}
     for i, href in enumerate(hrefs):
         url = http_url(href, base) if href and not href.startswith("#") else None
         url = url.split("#")[0] if url is not None else None
@@ -287,6 +310,44 @@ def test_ascii_link_words_are_the_headline_and_title_words(text: str) -> None:
         _headline_words(text), len(_title_words(text) & title),
         not body.isdisjoint(_topic_words(text)))
     assert _ascii_words(text, frozenset(), frozenset()) == (_headline_words(text), 0, False)
+
+
+@pytest.mark.parametrize("text", [
+    "华为芯片出口管制再收紧", "AI芯片 export rules：华为", "İstanbul chip rules",
+    "\u212aelvin rules", "第2024篇 about 芯片", "芯", "Ascend 芯片 ascend 2024 news",
+    "ÉTÉ chips d'été", "「」《》"])
+def test_other_link_words_are_the_headline_and_title_words(text: str) -> None:
+    """The one-split path for link texts that are not all ASCII gives what the general
+    functions give (a word that lower-cases into two, and one that lower-cases into ASCII,
+    among them)."""
+    title = _title_words("华为芯片出口 AI chip rules in İstanbul")
+    for body in (frozenset(["芯片", "rules", "ascend", "2024", "about"]), frozenset(["kelvin"])):
+        assert _other_words(text, title, body) == (
+            _headline_words(text), len(_title_words(text) & title),
+            not body.isdisjoint(_topic_words(text)))
+    assert _other_words(text, frozenset(), frozenset()) == (_headline_words(text), 0, False)
+
+
+def test_the_body_words_are_the_topic_words_said_twice_outside_links() -> None:
+    """`_body_words` counts every long word and leaves the stop words and numbers out at the
+    end: the same as counting each paragraph's `_topic_words` less its links' own."""
+    tree = parse_html(
+        "<html><body><div>"
+        "<p>Export rules about chips, export rules 2024 2024 that that. 芯片出口，芯片管制。</p>"
+        "<p>Chips <a href='/a'>chips penguins penguins</a> penguins about rules</p>"
+        "<p>Half<a href='/b'>word</a> halfword <a href='/c'>Export export</a> about 芯片</p>"
+        "<p><a href='/d'>links links</a><a href='/e'></a> links</p>"
+        "</div></body></html>")
+    [body] = tree.iter("div")
+    counts: Counter[str] = Counter()
+    for paragraph in body.iter("p"):
+        linked = " ".join(a.text_content() for a in paragraph.iter("a"))
+        counts.update(Counter(_topic_words(paragraph.text_content()))
+                      - Counter(_topic_words(linked)))
+    expected = frozenset(word for word, n in counts.items() if n > 1)
+    assert _body_words(body) == expected
+    assert {"export", "rules", "chips", "芯片"} <= expected
+    assert not expected & {"about", "that", "2024", "penguins", "links"}
 
 
 def test_a_list_on_the_bodys_topic_leads_the_page_and_a_most_read_list_falls_below() -> None:
@@ -340,6 +401,6 @@ def test_a_page_of_endless_keywords_is_read_for_its_first_few() -> None:
     keywords = ",".join(["x" * 500, *(f"keyword {i}" for i in range(20_000))])
     tree = parse_html(f'<html><head><meta property="og:title" content="T">'
                       f'<meta name="keywords" content="{keywords}"></head><body></body></html>')
-    og_title, kept = _page_meta(tree)
+    og_title, kept = _page_meta(PageElements.of(tree))
     assert og_title == "T" and len(kept) == MAX_KEYWORDS
     assert kept[:2] == ("keyword 0", "keyword 1")
