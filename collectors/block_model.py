@@ -47,9 +47,9 @@ FOLLOWED = ("related", "inline")
 PARAMS: dict[str, Any] = {"c": 0.5, "threshold": 0.25}
 
 
-def build_pipeline(c: float = 1.0) -> Pipeline:
+def build_pipeline(c: float) -> Pipeline:
     """Unfitted: candidate features (a dict each) → one multinomial logistic regression,
-    unweighted (`PARAMS` says why)."""
+    unweighted, with inverse regularisation `c` (`PARAMS` gives the value and says why)."""
     from sklearn.feature_extraction import DictVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
