@@ -125,8 +125,7 @@ def _title_words(text: str) -> frozenset[str]:
     if lowered.isascii():  # no Chinese to set apart
         return frozenset(w for w in _WORD.findall(lowered) if len(w) > 2)
     latin = {w for w in _WORD.findall(CJK.sub(" ", lowered)) if len(w) > 2}
-    pairs = {run[i:i + 2] for run in _CJK_RUN.findall(lowered) for i in range(len(run) - 1)}
-    return frozenset(latin | pairs)
+    return frozenset(latin.union(_cjk_pairs(lowered)))
 
 
 # Short words that any two English headlines share: not a sign of one topic.
@@ -150,9 +149,16 @@ def _long_words(text: str) -> list[str]:
     words = _LONG_WORD.findall(lowered if ascii_only else CJK.sub(" ", lowered))
     if ascii_only:
         return words
-    for run in _CJK_RUN.findall(lowered):  # each character with the next (map: in C)
-        words += map(str.__add__, run[:-1], run[1:])
-    return words
+    return words + _cjk_pairs(lowered)
+
+
+def _cjk_pairs(text: str) -> list[str]:
+    """Each Chinese character of the text with the next, run by run (with repeats): the
+    detector's Chinese "words" (map: the pairs are made in C)."""
+    pairs: list[str] = []
+    for run in _CJK_RUN.findall(text):
+        pairs += map(str.__add__, run[:-1], run[1:])
+    return pairs
 
 
 def _topic_words(text: str) -> list[str]:
@@ -240,7 +246,7 @@ def _other_words(text: str, title_words: frozenset[str], body_words: frozenset[s
     word (`İ` becomes `i` and a combining dot)."""
     lowered = text.lower()
     latin = _WORD.findall(CJK.sub(" ", lowered))
-    pairs = [run[i:i + 2] for run in _CJK_RUN.findall(lowered) for i in range(len(run) - 1)]
+    pairs = _cjk_pairs(lowered)
     shared = (len(title_words.intersection([w for w in latin if len(w) > 2] + pairs))
               if title_words else 0)
     on_topic = bool(body_words) and (
