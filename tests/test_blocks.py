@@ -230,6 +230,28 @@ def test_a_list_named_related_is_followed_whatever_the_model_says(heading: str, 
     assert block.followed is named
 
 
+@pytest.mark.parametrize(("lists", "followed"), [(2, True), (3, False)])
+def test_a_column_of_lists_is_not_followed_as_one_list(lists: int, followed: bool) -> None:
+    """A block named "Related Stories" is followed by the heading rule alone, unless it holds
+    three or more lists of its own (a section front's column of per-region lists)."""
+    def region(name: str) -> str:
+        items = "".join(f'<li><a href="/2019/11/{name}-{i}/story-{i}">{name} story {i} about '
+                        "the chip export rules</a></li>" for i in range(4))
+        return f"<section><h3>{name}</h3><ul>{items}</ul></section>"
+
+    regions = "".join(region(name) for name in ("Asia", "Europe", "Africa")[:lists])
+    tree = parse_html(f"<html><body><article><p>{'Text. ' * 300}</p></article>"
+                      f"<div><h2>Related Stories</h2>{regions}</div></body></html>")
+    model = default_model()
+    assert model is not None
+    unreachable = dataclasses.replace(model, threshold=1.01)
+    verdicts = judge(described(tree, "https://x.com/2019/11/9/the-article"), unreachable)
+    [column] = [block for block in verdicts if block.candidate.heading == "Related Stories"]
+    assert len(verdicts) == lists + 1
+    assert column.followed is followed
+    assert not any(block.followed for block in verdicts if block is not column)
+
+
 def test_the_detector_scores_are_the_pipelines_probabilities() -> None:
     """`BlockModel.scores` computes the model's softmax straight from its weights: the same
     probabilities as the pipeline's `predict_proba`, for every candidate of the fixtures and
