@@ -184,6 +184,78 @@ class _Marks:
         return mark if node is element else None
 
 
+@dataclass
+class _LinkSpans:
+    """Which of the page's links (`candidates`' items, in page order) each element holds: a
+    run of them, from its first to its last, since what a subtree holds comes together in page
+    order. A link inside a skipped element (`SKIP_TAGS`: a form, a button) counts for the
+    elements below that one only: the few elements above such an element read their run
+    through that rule (`broken`). Found with two walks from the links up, each stopping at an
+    element already seen, rather than a list of links grown at every ancestor of every link."""
+
+    first: dict[Any, int]               # element → index of its first link
+    last: dict[Any, int]                # element → index of its last link
+    first_child: dict[Any, Any]         # element → its child that holds its first link
+    order: dict[Any, int]               # element → position in document order
+    blocked: list[int]                  # per link: position of the skipped element it is in
+    broken: set[Any]                    # the ancestors of skipped elements that hold links
+
+    @classmethod
+    def of(cls, anchors: list[Any], skipped: set[Any], order: dict[Any, int]) -> _LinkSpans:
+        """`anchors`: each link's anchor, in page order; `skipped`: the elements of
+        `SKIP_TAGS`."""
+        first: dict[Any, int] = {}
+        first_child: dict[Any, Any] = {}
+        for index, anchor in enumerate(anchors):
+            child = anchor
+            for ancestor in anchor.iterancestors():
+                # an element seen before has its ancestors seen too (up to a skipped one)
+                if ancestor in first or ancestor in skipped:
+                    break
+                first[ancestor] = index
+                first_child[ancestor] = child
+                child = ancestor
+        last: dict[Any, int] = {}
+        for index in range(len(anchors) - 1, -1, -1):
+            for ancestor in anchors[index].iterancestors():
+                if ancestor in last or ancestor in skipped:
+                    break
+                last[ancestor] = index
+        # each anchor inside a skipped element with the innermost such element (page order:
+        # an inner one comes after the one around it)
+        inside: dict[Any, Any] = {}
+        for element in sorted(skipped, key=order.__getitem__):
+            for anchor in element.iter("a"):
+                inside[anchor] = element
+        blockers = {inside[anchor] for anchor in anchors if anchor in inside}
+        broken = {ancestor for blocker in blockers for ancestor in blocker.iterancestors()}
+        blocked = ([order[inside[anchor]] if anchor in inside else -1 for anchor in anchors]
+                   if blockers else [])
+        return cls(first, last, first_child, order, blocked, broken)
+
+    def count(self, element: Any) -> int:
+        """How many links the element holds."""
+        first = self.first.get(element)
+        if first is None:
+            return 0
+        if element in self.broken:
+            return len(self._indices(element))
+        return self.last[element] - first + 1
+
+    def links(self, element: Any, items: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """The links the element holds, in page order (`items`: the page's links)."""
+        if element in self.broken:
+            return [items[index] for index in self._indices(element)]
+        return items[self.first[element]:self.last[element] + 1]
+
+    def _indices(self, element: Any) -> list[int]:
+        """The indices of the links of its run that count for it: those not inside a skipped
+        element that it holds."""
+        at = self.order[element]
+        return [index for index in range(self.first[element], self.last[element] + 1)
+                if self.blocked[index] < at]
+
+
 def _heading(element: Any, before: str, holders: set[Any], marks: _Marks) -> str:
     """The heading inside the block's start, or the one just before it (`before`)."""
     leading = _leading_text(element, holders)
@@ -304,9 +376,6 @@ def candidates(tree: Any, page_url: str, links: list[tuple[Any, str]] | None = N
     and `links` its links (`page_links`), found again if not given."""
     if tree is None:
         return []
-    links_of: dict[Any, list[tuple[str, str]]] = {}
-    # element → its child that holds its first link: only that child can hold all of its links
-    first_child: dict[Any, Any] = {}
     elements = PageElements.of(tree) if elements is None else elements
     order = elements.order
     # The elements of the skipped tags, and the anchors inside scripts, styles and noscript
@@ -315,31 +384,24 @@ def candidates(tree: Any, page_url: str, links: list[tuple[Any, str]] | None = N
     skipped = set(elements.skipped)
     scripted = {anchor for element in skipped if element.tag in SCRIPT_TAGS
                 for anchor in element.iter("a")}
+    items: list[tuple[str, str]] = []   # the page's links outside scripts, in page order
+    anchors: list[Any] = []             # the anchor of each
     for anchor, url in page_links(elements, page_url) if links is None else links:
-        if anchor in scripted:
-            continue
-        item = (url, _text(anchor)[:300])
-        child = anchor
-        for ancestor in anchor.iterancestors():
-            if ancestor in skipped:
-                break
-            held = links_of.get(ancestor)
-            if held is None:
-                links_of[ancestor] = [item]
-                first_child[ancestor] = child
-            else:
-                held.append(item)
-            child = ancestor
+        if anchor not in scripted:
+            items.append((url, _text(anchor)[:300]))
+            anchors.append(anchor)
+    spans = _LinkSpans.of(anchors, skipped, order)
     found: list[Candidate] = []
     seen_sets: dict[frozenset[str], Candidate] = {}
     holders: set[Any] | None = None  # `_link_holders`, found with the first candidate
     marks: _Marks | None = None  # and the heading-like elements
-    containers = [e for e in links_of if e.tag in CONTAINER_TAGS]
+    containers = [e for e in spans.first if e.tag in CONTAINER_TAGS]
     for element in sorted(containers, key=lambda e: -order.get(e, 0)):  # deepest last-first
-        links = links_of[element]
+        held = spans.count(element)
         # the level where links spread: no single child holds them all (and so two or more)
-        if len(links) < 2 or len(links_of.get(first_child[element], ())) == len(links):
+        if held < 2 or spans.count(spans.first_child[element]) == held:
             continue
+        links = spans.links(element, items)
         urls = frozenset([u for u, _ in links])
         if len(urls) < 2 or urls in seen_sets:
             continue
