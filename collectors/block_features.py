@@ -227,13 +227,15 @@ def _ascii_words(text: str, title_words: frozenset[str], body_words: frozenset[s
     """For ASCII text, `_headline_words(text)`, `len(_title_words(text) & title_words)` and
     whether `_topic_words(text)` meets `body_words`, from one split (a test holds them equal):
     ASCII text has the same words lower-cased, and none of them Chinese. Most link texts are
-    ASCII, and this is per link."""
+    ASCII, and this is per link.
+
+    `title_words` are `_title_words`' and `body_words` topic words (`_body_words`): the only
+    words of either shorter than a title word or a topic word are Chinese character pairs,
+    which no ASCII word is, and every body word says a topic; so the words are looked up as
+    they are, in C, rather than each tested for its length and stop words first."""
     words = _WORD.findall(text.lower())
-    shared = (len(title_words.intersection([w for w in words if len(w) > 2]))
-              if title_words else 0)
-    on_topic = bool(body_words) and any(
-        len(w) > 3 and w in body_words and _says_a_topic(w) for w in words)
-    return float(len(words)), shared, on_topic
+    shared = len(title_words.intersection(words)) if title_words else 0
+    return float(len(words)), shared, not body_words.isdisjoint(words)
 
 
 def _other_words(text: str, title_words: frozenset[str], body_words: frozenset[str]
@@ -243,16 +245,13 @@ def _other_words(text: str, title_words: frozenset[str], body_words: frozenset[s
     title and topic words from one lower-casing and one split of its Latin words and of its
     Chinese runs, not one each for `_title_words` and `_topic_words` (a test holds them
     equal). The headline words are counted in the text as written: lower-casing can split a
-    word (`İ` becomes `i` and a combining dot)."""
+    word (`İ` becomes `i` and a combining dot). Its Latin words are looked up as they are,
+    as in `_ascii_words`: none of them holds a Chinese character, so none is a character
+    pair."""
     lowered = text.lower()
-    latin = _WORD.findall(CJK.sub(" ", lowered))
-    pairs = _cjk_pairs(lowered)
-    shared = (len(title_words.intersection([w for w in latin if len(w) > 2] + pairs))
-              if title_words else 0)
-    on_topic = bool(body_words) and (
-        any(len(w) > 3 and w in body_words and _says_a_topic(w) for w in latin)
-        or not body_words.isdisjoint(pairs))
-    return _headline_words(text), shared, on_topic
+    words = _WORD.findall(CJK.sub(" ", lowered)) + _cjk_pairs(lowered)
+    shared = len(title_words.intersection(words)) if title_words else 0
+    return _headline_words(text), shared, not body_words.isdisjoint(words)
 
 
 def _last_descendant(element: Any) -> Any:

@@ -169,8 +169,13 @@ def _extractor() -> tldextract.TLDExtract:
 
 def is_ip_literal(host: str) -> bool:
     """True for an IPv4 or IPv6 address (brackets allowed), False for a name."""
+    address = host.strip("[]")
+    # An IPv6 address has colons and an IPv4 one only digits and dots: any other name is told
+    # without the exception ipaddress raises for it (the site of each new host on a page).
+    if ":" not in address and not address.replace(".", "").isdigit():
+        return False
     try:
-        ipaddress.ip_address(host.strip("[]"))
+        ipaddress.ip_address(address)
     except ValueError:
         return False
     return True
