@@ -69,7 +69,12 @@ class BlockModel:
     version: str
 
     def scores(self, rows: list[dict[str, float]]) -> list[dict[str, float]]:
-        """Per candidate, the probability of each kind.
+        """Per candidate, the probability of each kind (`probabilities` as dicts)."""
+        return [dict(zip(KINDS, row, strict=True)) for row in self.probabilities(rows).tolist()]
+
+    def probabilities(self, rows: list[dict[str, float]]) -> np.ndarray:
+        """Per candidate a row, the probability of each kind a column, in `KINDS` order (0 for
+        a kind the training data lacked).
 
         The pipeline's own `predict_proba` spends most of its time in DictVectorizer's
         per-call checks; this computes the same softmax of the same linear model straight
@@ -78,9 +83,8 @@ class BlockModel:
         sparse product did (the same sums to the last bit), without making a sparse matrix for
         some forty rows a page.
         """
-        if not rows:
-            return []
-        vocabulary, weights, intercept, picks = self._linear
+        vocabulary, weights, intercept, kind_columns = self._linear
+        classes = len(intercept)
         names: list[str] = []
         values: list[float] = []
         for feats in rows:
@@ -93,32 +97,41 @@ class BlockModel:
         owners = np.repeat(np.arange(len(rows)), [len(feats) for feats in rows])
         numbers = np.array(values, dtype=float)
         kept = (columns >= 0) & (numbers != 0)
-        # each row's weighted features, one class a row; bincount adds them up in order
-        terms = weights[:, columns[kept]] * numbers[kept]
-        logits = np.stack([np.bincount(owners[kept], weights=row, minlength=len(rows))
-                           for row in terms], axis=1) + intercept
+        # each weighted feature, a class a column; one bincount adds up each (row, class) in
+        # the order of the row's features (a bin per row and class)
+        terms = weights[columns[kept]] * numbers[kept, None]
+        bins = (owners[kept] * classes)[:, None] + np.arange(classes)
+        logits = np.bincount(bins.ravel(), weights=terms.ravel(),
+                             minlength=len(rows) * classes).reshape(len(rows), classes)
+        logits += intercept
         logits -= logits.max(axis=1, keepdims=True)
         probabilities = np.exp(logits)
         probabilities /= probabilities.sum(axis=1, keepdims=True)
-        return [{kind: p[i] if i is not None else 0.0 for kind, i in picks}
-                for p in probabilities.tolist()]
+        by_kind = np.zeros((len(rows), len(KINDS)))
+        for kind, column in enumerate(kind_columns):
+            if column is not None:
+                by_kind[:, kind] = probabilities[:, column]
+        return by_kind
 
     @cached_property
-    def _linear(self) -> tuple[dict[str, int], np.ndarray, np.ndarray,
-                               list[tuple[str, int | None]]]:
-        """The fitted vocabulary, the weights (a row per class, a column per feature), the
-        intercepts, and each kind's class column (None for a kind the training data lacked):
-        read once per model, not per page."""
+    def _linear(self) -> tuple[dict[str, int], np.ndarray, np.ndarray, list[int | None]]:
+        """The fitted vocabulary, the weights (a row per feature, a column per class), the
+        intercepts, and each kind's class column in `KINDS` order (None for a kind the
+        training data lacked): read once per model, not per page."""
         classify = self.pipeline.named_steps["classify"]
         classes = [str(c) for c in classify.classes_]
-        picks = [(kind, classes.index(kind) if kind in classes else None) for kind in KINDS]
         return (self.pipeline.named_steps["features"].vocabulary_,
-                classify.coef_, classify.intercept_, picks)
+                np.ascontiguousarray(classify.coef_.T), classify.intercept_,
+                [classes.index(kind) if kind in classes else None for kind in KINDS])
 
 
-def follow_score(scores: dict[str, float]) -> float:
-    """How likely a block is one whose links are followed (related or inline)."""
-    return sum(scores[kind] for kind in FOLLOWED)
+def follow_scores(probabilities: np.ndarray) -> list[float]:
+    """How likely each block is one whose links are followed (related or inline): the sum of
+    those kinds' probabilities (`BlockModel.probabilities`' rows)."""
+    scores = np.zeros(len(probabilities))
+    for kind in FOLLOWED:
+        scores += probabilities[:, KINDS.index(kind)]
+    return list(scores.tolist())
 
 
 def load_rows(path: Path = DATA) -> list[dict[str, Any]]:
@@ -260,11 +273,12 @@ def judge(found: list[tuple[Candidate, dict[str, float]]], model: BlockModel
     """
     if not found:
         return []
+    probabilities = model.probabilities([feats for _, feats in found])
+    # the first of the likeliest kinds, in KINDS order
+    likeliest = [KINDS[column] for column in probabilities.argmax(axis=1).tolist()]
     verdicts = []
-    for (candidate, feats), scores in zip(found, model.scores([f for _, f in found]),
-                                          strict=True):
-        score = follow_score(scores)
-        kind = max(KINDS, key=scores.__getitem__)  # the first of the likeliest, in KINDS order
+    for (candidate, feats), score, kind in zip(found, follow_scores(probabilities), likeliest,
+                                               strict=True):
         followed = score >= model.threshold or named_related(candidate, feats)
         verdicts.append(ScoredBlock(candidate, kind, score, followed))
     chosen = {block.candidate.element for block in verdicts if block.followed}
