@@ -372,7 +372,7 @@ def features(candidate: Candidate, page: PageContext) -> dict[str, float]:
         "link_density": min(1.0, link_text / total_text),
         "position": at / max(1, len(order)), "after_body": 0.0, "inside_body": 0.0,
         "just_after_body": 0.0, "after_body_distance": 0.0,
-        "depth": min(sum(1 for _ in element.iterancestors()), 30) / 30,
+        "depth": min(len(list(element.iterancestors())), 30) / 30,
         "children": min(len(child_tags), 30) / 30,
         "uniform_children": (max(child_tags.count(t) for t in set(child_tags)) / len(child_tags)
                              if child_tags else 0.0),
@@ -380,9 +380,8 @@ def features(candidate: Candidate, page: PageContext) -> dict[str, float]:
         "heading_exact_related": float(bool(RELATED_HEADING_EXACT.match(candidate.heading))),
         f"tag={candidate.tag}": 1.0,
     }
-    for name, value in (("heading", candidate.heading), ("marker", candidate.markers)):
-        related, popular, nav = _says(value)
-        out[f"{name}_related"], out[f"{name}_popular"], out[f"{name}_nav"] = related, popular, nav
+    out["heading_related"], out["heading_popular"], out["heading_nav"] = _says(candidate.heading)
+    out["marker_related"], out["marker_popular"], out["marker_nav"] = _says(candidate.markers)
     for ancestor in element.iterancestors("nav", "footer", "header", "aside"):
         out[f"in_{ancestor.tag}"] = 1.0
     if body is not None:
