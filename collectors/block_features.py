@@ -338,7 +338,7 @@ def _link_facts(page: PageContext, link: tuple[str, str]) -> LinkFacts:
     keyworded = False
     if page.keywords:
         lowered = text.lower()
-        keyworded = any(keyword in lowered for keyword in page.keywords)
+        keyworded = any(map(lowered.__contains__, page.keywords))
     facts = page.link_facts[link] = (
         *of_url, headline, headline >= 5, headline <= 1, shared,
         page.link_counts.get(url, 0) > 1, shares_body, keyworded, len(text))

@@ -400,7 +400,8 @@ def candidates(tree: Any, page_url: str, links: list[tuple[Any, str]] | None = N
     marks: _Marks | None = None  # and the heading-like elements
     marker_words: dict[Any, tuple[str, ...]] = {}  # `_markers`' words of each element
     containers = [e for e in spans.first if e.tag in CONTAINER_TAGS]
-    for element in sorted(containers, key=lambda e: -order.get(e, 0)):  # deepest last-first
+    # the last in page order first: an element before those around it
+    for element in sorted(containers, key=order.__getitem__, reverse=True):
         held = spans.count(element)
         # the level where links spread: no single child holds them all (and so two or more)
         if held < 2 or spans.count(spans.first_child[element]) == held:
