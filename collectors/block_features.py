@@ -250,14 +250,22 @@ def _other_words(text: str, title_words: frozenset[str], body_words: frozenset[s
     them Chinese), what `_ascii_words` gives for ASCII text: `_headline_words(text)`, and the
     title and topic words from one lower-casing and one split of its Latin words and of its
     Chinese runs, not one each for `_title_words` and `_topic_words` (a test holds them
-    equal). The headline words are counted in the text as written: lower-casing can split a
-    word (`İ` becomes `i` and a combining dot). Its Latin words are looked up as they are,
-    as in `_ascii_words`: none of them holds a Chinese character, so none is a character
-    pair."""
+    equal). Its Latin words are looked up as they are, as in `_ascii_words`: none of them
+    holds a Chinese character, so none is a character pair.
+
+    The headline words are those of the text as written: lower-casing can split a word (`İ`
+    becomes `i` and a combining dot). It is the one character that lower-cases into more
+    than one; every other keeps whether it is a word character and whether it is Chinese (a
+    test holds that for every character), so a text as long lower-cased has as many of both,
+    counted from the same split."""
     lowered = text.lower()
-    words = _WORD.findall(CJK.sub(" ", lowered)) + _cjk_pairs(lowered)
+    latin, chinese = CJK.subn(" ", lowered)
+    latin_words = _WORD.findall(latin)
+    words = latin_words + _cjk_pairs(lowered)
     shared = len(title_words.intersection(words)) if title_words else 0
-    return _headline_words(text), shared, not body_words.isdisjoint(words)
+    headline = (len(latin_words) + chinese / 2 if len(lowered) == len(text) else
+                _headline_words(text))
+    return headline, shared, not body_words.isdisjoint(words)
 
 
 def _last_descendant(element: Any) -> Any:

@@ -15,6 +15,7 @@ import dataclasses
 import gzip
 import json
 import re
+import sys
 import time
 import tracemalloc
 from collections import Counter
@@ -51,6 +52,7 @@ from collectors.blocks import (
 from collectors.pages import find_related_links, parse_html
 from collectors.textutil import decode_body
 from collectors.urls import http_url
+from common.text import CJK
 
 FIXTURES = Path(__file__).resolve().parent / "data" / "blocks"
 EXPECTED = sorted(FIXTURES.glob("*.expected.json"))
@@ -351,6 +353,26 @@ def test_other_link_words_are_the_headline_and_title_words(text: str) -> None:
             _headline_words(text), len(_title_words(text) & title),
             not body.isdisjoint(_topic_words(text)))
     assert _other_words(text, frozenset(), frozenset()) == (_headline_words(text), 0, False)
+
+
+def test_lower_casing_keeps_word_and_chinese_characters_but_for_one() -> None:
+    """`_other_words` counts the headline words of a text in its lower-cased form when that
+    is as long: every character but `İ` lower-cases into one character that is a word
+    character and Chinese when it is."""
+    word = re.compile(r"\w")
+    longer = []
+    for point in range(sys.maxunicode + 1):
+        char = chr(point)
+        lowered = char.lower()
+        if lowered == char:  # most characters
+            continue
+        if len(lowered) != 1:
+            longer.append(char)
+            continue
+        assert bool(word.match(char)) == bool(word.match(lowered)), hex(point)
+        assert bool(CJK.match(char)) == bool(CJK.match(lowered)), hex(point)
+    assert longer == ["İ"]
+    assert word.match("ς")  # Σ at the end of a word, the one lower-casing that reads context
 
 
 def test_the_body_words_are_the_topic_words_said_twice_outside_links() -> None:
