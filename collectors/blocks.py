@@ -78,20 +78,17 @@ def _marker_words(value: str) -> tuple[str, ...]:
     return tuple(w.lower() for w in _MARKER_SPLIT.split(value) if w)
 
 
-def _markers(element: Any, known: dict[Any, tuple[str, ...]]) -> str:
+def _markers(element: Any) -> str:
     """The class and id words of the block, its parent and grandparent (elements all: a
-    block is one, and so is the parent of any element). `known`: each element's own words,
-    kept for the page (blocks side by side share their parent and grandparent)."""
+    block is one, and so is the parent of any element)."""
     words: list[str] = []
     node = element
     for _level in range(3):
         if node is None:
             break
-        own = known.get(node)
-        if own is None:
-            own = known[node] = tuple(word for value in (node.get("class"), node.get("id"))
-                                      if value for word in _marker_words(value))
-        words += own
+        for value in (node.get("class"), node.get("id")):
+            if value:  # most elements have neither
+                words += _marker_words(value)
         node = node.getparent()
     return " ".join(words)
 
@@ -398,7 +395,6 @@ def candidates(tree: Any, page_url: str, links: list[tuple[Any, str]] | None = N
     seen_sets: dict[frozenset[str], Candidate] = {}
     holders: set[Any] | None = None  # `_link_holders`, found with the first candidate
     marks: _Marks | None = None  # and the heading-like elements
-    marker_words: dict[Any, tuple[str, ...]] = {}  # `_markers`' words of each element
     containers = [e for e in spans.first if e.tag in CONTAINER_TAGS]
     # the last in page order first: an element before those around it
     for element in sorted(containers, key=order.__getitem__, reverse=True):
@@ -417,7 +413,7 @@ def candidates(tree: Any, page_url: str, links: list[tuple[Any, str]] | None = N
         kept = (links[:MAX_LINKS_PER_BLOCK] if len(urls) == len(links) else
                 _unique(links, MAX_LINKS_PER_BLOCK))
         candidate = Candidate(0, element.tag, _heading(element, before, holders, marks),
-                              _markers(element, marker_words), kept, element, before)
+                              _markers(element), kept, element, before)
         seen_sets[urls] = candidate
         found.append(candidate)
     found.sort(key=lambda c: order.get(c.element, 0))
