@@ -58,16 +58,14 @@ RELATED_HEADING_EXACT = re.compile(
     r"|相关报道|相關報導|推荐阅读|推薦閱讀|更多新闻|更多新聞)\s*[:：»›>]?\s*$", re.I)
 
 _WORD = re.compile(r"\w+")
-# `_WORD`'s words of four characters or more: a run of fewer is no match and the search
-# moves past it, so the runs found are the same as `_WORD`'s, only the short ones left out.
+# `_WORD`'s words of four characters or more (the same runs, the short ones left out)
 _LONG_WORD = re.compile(r"\w{4,}")
 _CJK_RUN = re.compile(f"{CJK.pattern}{{2,}}")
 # The length of an element's text with runs of white space as one: `_text`, computed in libxml2
 _TEXT_LENGTH = etree.XPath("string-length(normalize-space(.))")
 # Paths that look like one article: a date, a long number, .html, or a slug of three words.
-# Only whether it is found counts: a number or a slug is sought from the start of its run of
-# digits or letters alone (where one is found if any is), not again from each of its
-# characters, which made the search three times slower on the labelled pages' paths.
+# A number or a slug is sought only from the start of its run of digits or letters (where one
+# is found if any is): from each character, the search took three times as long.
 _ARTICLE_PATH = re.compile(
     r"/\d{4}/\d{1,2}/|(?<!\d)\d{5}|\.s?html?$|(?<![a-z0-9])[a-z0-9]+-[a-z0-9]+-[a-z0-9]", re.I)
 
@@ -92,9 +90,9 @@ def body_element(elements: PageElements) -> tuple[Any, dict[Any, str]]:
                key=elements.order.__getitem__), texts
 
 
-# Of one link (`_link_facts`): same site, article-like path, same section, headline words,
-# whether they make a headline (five or more) or one word at most, words shared with the title,
-# linked again on the page, on the body's topic, holds a keyword, and the length of its text
+# Of one link (`_link_facts`): same site, article-like path, same section, headline words, a
+# headline (five or more) or one word at most, words shared with the title, linked again on
+# the page, on the body's topic, holds a keyword, its text's length
 LinkFacts = tuple[bool, bool, bool, float, bool, bool, int, bool, bool, bool, int]
 
 
@@ -176,12 +174,10 @@ def _body_words(body: Any, texts: dict[Any, str]) -> frozenset[str]:
     """The topic words the article body says at least twice, outside its links' own text (an
     "also read" list in the body would otherwise share every word with it).
 
-    Each word is counted on its own, so the stop words and numbers are left out at the end,
-    of the few words said twice, rather than out of every paragraph's words (a test holds
-    that equal to counting `_topic_words`); and a paragraph without links is counted from its
-    list of words, which Counter does in C, not from a Counter of its own added one word at a
-    time. On the labelled pages that took `page_context` from 0.84 to 0.72 ms a page.
-    `texts`: the paragraph texts already read (`body_element`'s), not read again."""
+    The stop words and numbers are left out at the end, of the few words said twice (a test
+    holds that equal to counting `_topic_words`), and a paragraph without links is counted from
+    its list of words, in C: `page_context` 0.84 → 0.72 ms a page. `texts`: the paragraph
+    texts `body_element` read already."""
     if body is None:
         return frozenset()
     counts: Counter[str] = Counter()
@@ -197,10 +193,9 @@ def _body_words(body: Any, texts: dict[Any, str]) -> frozenset[str]:
 
 
 SAYS_PATTERNS = (RELATED_WORDS, POPULAR_WORDS, NAV_WORDS)
-# The same patterns, case-sensitive, for ASCII text lower-cased: they find the same there (their
-# letters are all lower-case and none of their other characters folds to an ASCII one, which
-# a test holds), and without re.I the regex engine skips to the possible first letters instead
-# of trying each word at each character: a fifth of the time on the labelled pages.
+# The same patterns, case-sensitive, for ASCII text lower-cased: they find the same there (a
+# test holds it), and without re.I the regex engine skips to the possible first letters
+# instead of trying each word at each character: a fifth of the time on the labelled pages.
 _SAYS_LOWER_CASE = tuple(re.compile(pattern.pattern) for pattern in SAYS_PATTERNS)
 
 
@@ -233,12 +228,9 @@ def _ascii_words(text: str, title_words: frozenset[str], body_words: frozenset[s
     """For ASCII text, `_headline_words(text)`, `len(_title_words(text) & title_words)` and
     whether `_topic_words(text)` meets `body_words`, from one split (a test holds them equal):
     ASCII text has the same words lower-cased, and none of them Chinese. Most link texts are
-    ASCII, and this is per link.
-
-    `title_words` are `_title_words`' and `body_words` topic words (`_body_words`): the only
-    words of either shorter than a title word or a topic word are Chinese character pairs,
-    which no ASCII word is, and every body word says a topic; so the words are looked up as
-    they are, in C, rather than each tested for its length and stop words first."""
+    ASCII, and this is per link. The words are looked up as they are, in C: of `title_words`
+    (`_title_words`') and `body_words` (topic words, `_body_words`'), only Chinese character
+    pairs are shorter than a title or topic word, and every body word says a topic."""
     words = _WORD.findall(text.lower())
     shared = len(title_words.intersection(words)) if title_words else 0
     return float(len(words)), shared, not body_words.isdisjoint(words)
@@ -250,14 +242,11 @@ def _other_words(text: str, title_words: frozenset[str], body_words: frozenset[s
     them Chinese), what `_ascii_words` gives for ASCII text: `_headline_words(text)`, and the
     title and topic words from one lower-casing and one split of its Latin words and of its
     Chinese runs, not one each for `_title_words` and `_topic_words` (a test holds them
-    equal). Its Latin words are looked up as they are, as in `_ascii_words`: none of them
-    holds a Chinese character, so none is a character pair.
-
-    The headline words are those of the text as written: lower-casing can split a word (`İ`
-    becomes `i` and a combining dot). It is the one character that lower-cases into more
-    than one; every other keeps whether it is a word character and whether it is Chinese (a
-    test holds that for every character), so a text as long lower-cased has as many of both,
-    counted from the same split."""
+    equal); its Latin words are looked up as they are, as in `_ascii_words`. The headline
+    words are those of the text as written: only `İ` lower-cases into more than one character
+    (`i` and a combining dot, splitting a word), and every other keeps whether it is a word
+    character and whether it is Chinese (a test holds both), so a text as long lower-cased
+    has as many of both."""
     lowered = text.lower()
     latin, chinese = CJK.subn(" ", lowered)
     latin_words = _WORD.findall(latin)
@@ -310,9 +299,8 @@ def page_context(elements: PageElements, page_url: str, found: list[Candidate],
 # The meta elements that name a page's keywords and tags, and what separates them
 _KEYWORD_METAS = frozenset({"keywords", "news_keywords", "article:tag"})
 _KEYWORD_SPLIT = re.compile(r"[,，;；、|]")
-# Each link text is searched for each keyword: a hostile page's ten thousand keywords must not
-# make that ten thousand searches per link. Real pages name a few (on the labelled pages at
-# most 51, the longest of 110 characters).
+# Each link text is searched for each keyword, so a hostile page's ten thousand keywords are
+# cut (on the labelled pages at most 51, the longest of 110 characters).
 MAX_KEYWORDS = 64
 MAX_KEYWORD_CHARS = 120
 
@@ -336,11 +324,8 @@ def _page_meta(elements: PageElements) -> tuple[str, tuple[str, ...]]:
 
 
 def _link_facts(page: PageContext, link: tuple[str, str]) -> LinkFacts:
-    """Of one link (URL, text), once per page (`PageContext.link_facts` keeps them): same site
-    as the page, article-like path, same section, headline words of its text, words its text
-    shares with the page's title, whether its URL is linked more than once on the page, and
-    whether its text shares a word with the body (`PageContext.body_words`) and whether it
-    holds one of the page's keywords."""
+    """Of one link (URL, text), its `LinkFacts`, once per page (`PageContext.link_facts` keeps
+    them); its words are read by `_ascii_words` or `_other_words`."""
     url, text = link
     of_url = page.url_facts.get(url)
     if of_url is None:
