@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import re
+from unittest import mock
 
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 from hypothesis.provisional import urls
 
+from collectors import urls as urls_module
 from collectors.dedup import (
     Fingerprint,
     NearDuplicateIndex,
@@ -17,7 +21,7 @@ from collectors.dedup import (
     normalise_text,
     simhash,
 )
-from collectors.urls import canonical_urls, canonicalize_url, de_amp_url
+from collectors.urls import canonical_urls, canonicalize_url, de_amp_url, http_url
 from common.text import words
 from tests.conftest import SEEDS
 
@@ -50,6 +54,42 @@ def test_canonicalize_keeps_distinct_articles_apart(a: str, b: str) -> None:
 def test_canonicalize_is_idempotent(url: str) -> None:
     once = canonicalize_url(url)
     assert canonicalize_url(once) == once
+
+
+# Near-misses of the settled form too: upper case, ports, escapes, ";", queries, fragments,
+# empty labels, non-ASCII, white space.
+_URL_LIKE = st.from_regex(r"\A ?[hH]ttps?://[a-zA-Z0-9.-]{1,10}(:[0-9]{1,3})?"
+                          r"(/[A-Za-z0-9\-._~/:@!$&'()*+,;=%?#é ]{0,14})?\Z")
+_SETTLED_EDGES = ["http://a.com", "http://a.com/", "http://a.com./x", "http://a..com/x",
+                  "http://A.com/x", "http://a.com:80/x", "http://a.com/x?", "http://a.com/x#",
+                  "http://a.com/x;", "http://a.com/a;b/c;d", "http://a.com/%7e", "http://a.com//x",
+                  "http://a.com/x:y@z", "http://-a.com/x", "http://1.2.3.4/x", "https://a.com/é"]
+
+
+_BASES = ["", "https://feeds.example/rss", "http://other.example/a/b"]
+
+
+def _both_ways(url: str, base: str) -> None:
+    """The same results with `_SETTLED_HTTP_URL`'s shortcut and without it (a never-matching
+    pattern in its place)."""
+    def results() -> tuple[str, str, str | None]:
+        return (canonicalize_url(url), canonicalize_url(url, keep_fragment=True),
+                http_url(url, base))
+
+    shortcut = results()
+    with mock.patch.object(urls_module, "_SETTLED_HTTP_URL", re.compile(r"(?!)")):
+        assert results() == shortcut
+
+
+@pytest.mark.parametrize("base", _BASES)
+@pytest.mark.parametrize("url", _SETTLED_EDGES)
+def test_a_settled_url_takes_the_shortcut_to_the_same_result(url: str, base: str) -> None:
+    _both_ways(url, base)
+
+
+@given(st.one_of(urls(), _URL_LIKE), st.sampled_from(_BASES))
+def test_any_url_gets_the_same_result_with_the_shortcut(url: str, base: str) -> None:
+    _both_ways(url, base)
 
 
 def test_fragments_kept_only_where_they_tell_posts_apart() -> None:
