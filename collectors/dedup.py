@@ -24,6 +24,12 @@ def normalise_text(text: str) -> str:
 MIN_HASHABLE_CHARS = 200
 
 
+def body_hash(body: bytes) -> str:
+    """SHA-256 of a response body, hex: what tells an unchanged feed without parsing it, and
+    what a source keeps to tell the next one (`sources.last_content_hash`)."""
+    return hashlib.sha256(body).hexdigest()
+
+
 def content_hash(text: str | None) -> str | None:
     """SHA-256 of the normalised text, or None when the text is too short to identify."""
     return _content_hash_of_normalised(normalise_text(text)) if text else None

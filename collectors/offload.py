@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from collectors.prepare import (
     PreparedFeed,
     extract_page,
+    prepare_changed_feed,
     prepare_feed,
     ready,
     start_pool_process,
@@ -51,6 +52,15 @@ def _main_module_hidden() -> Iterator[None]:
         yield
     finally:
         sys.modules["__main__"] = main
+
+
+def _feed_lost(error: BrokenProcessPool) -> PreparedFeed:
+    """A feed whose parser process died on it, as a parse error."""
+    from collectors.feeds import ParsedFeed
+
+    failed = ParsedFeed(None, [], "", "none",
+                        error=f"the parser process died on this feed ({error})"[:300])
+    return PreparedFeed(failed, [])
 
 
 class Offload:
@@ -101,12 +111,18 @@ class Offload:
                            ) -> PreparedFeed:
         result = await self._run(prepare_feed, body, headers, url, inline_thread=False)
         if isinstance(result, BrokenProcessPool):
-            from collectors.feeds import ParsedFeed
-
-            failed = ParsedFeed(None, [], "", "none",
-                                error=f"the parser process died on this feed ({result})"[:300])
-            return PreparedFeed(failed, [])
+            return _feed_lost(result)
         prepared: PreparedFeed = result
+        return prepared
+
+    async def prepare_changed_feed(self, body: bytes, headers: dict[str, str], url: str,
+                                   known_hash: str | None) -> PreparedFeed | None:
+        """`prepare.prepare_changed_feed`: None when the body is the one hashed `known_hash`."""
+        result = await self._run(prepare_changed_feed, body, headers, url, known_hash,
+                                 inline_thread=False)
+        if isinstance(result, BrokenProcessPool):
+            return _feed_lost(result)
+        prepared: PreparedFeed | None = result
         return prepared
 
     async def extract_page(self, body: bytes, url: str, content_type: str,

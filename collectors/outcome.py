@@ -7,7 +7,6 @@ statuses onto them here, once.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -15,6 +14,8 @@ from enum import StrEnum
 from functools import cached_property
 
 import httpx
+
+from collectors.dedup import body_hash
 
 
 class Severity(StrEnum):
@@ -66,10 +67,10 @@ class FetchResult:
 
     @cached_property
     def body_hash(self) -> str:
-        """SHA-256 of the body, hex: what tells an unchanged feed without parsing it, and what
-        is kept to tell the next one. Hashed once per response (it was hashed twice when the
-        feed had changed)."""
-        return hashlib.sha256(self.body).hexdigest()
+        """`dedup.body_hash` of the body, taken once per response (it was hashed twice when the
+        feed had changed). A feed's body is hashed by the parser process instead
+        (`prepare.prepare_changed_feed`)."""
+        return body_hash(self.body)
 
     @property
     def content_type(self) -> str:

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from collectors.dedup import body_hash
 from collectors.urls import canonical_urls
 
 if TYPE_CHECKING:
@@ -26,12 +27,14 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class PreparedFeed:
-    """A parsed feed with, per entry, its canonical URL. Its texts are fingerprinted by the
-    writing process, which knows which entries are new: here every entry was, in each parser
-    process apart, stored or not (issue 18)."""
+    """A parsed feed with, per entry, its canonical URL, and for a source's feed the body's
+    hash (`prepare_changed_feed`). Its texts are fingerprinted by the writing process, which
+    knows which entries are new: here every entry was, in each parser process apart, stored
+    or not (issue 18)."""
 
     parsed: ParsedFeed
     canonical_urls: list[str]
+    body_hash: str | None = None
 
 
 def prepare_feed(body: bytes, headers: dict[str, str], url: str) -> PreparedFeed:
@@ -41,6 +44,19 @@ def prepare_feed(body: bytes, headers: dict[str, str], url: str) -> PreparedFeed
 
     parsed = parse_feed(body, headers, url)
     return PreparedFeed(parsed, canonical_urls([e.url for e in parsed.entries]))
+
+
+def prepare_changed_feed(body: bytes, headers: dict[str, str], url: str,
+                         known_hash: str | None) -> PreparedFeed | None:
+    """`prepare_feed` for a source's feed, with the body's hash (`dedup.body_hash`); None when
+    that hash is `known_hash`, the source's last body: nothing new to parse. The body is
+    hashed here, where it is anyway: SHA-256 took 0.7 ms of a 100 KB feed in the writing
+    process, the busiest of a pass (issue 18)."""
+    digest = body_hash(body)
+    if digest == known_hash:
+        return None
+    prepared = prepare_feed(body, headers, url)
+    return PreparedFeed(prepared.parsed, prepared.canonical_urls, digest)
 
 
 def extract_page(body: bytes, url: str, content_type: str, date_known: bool) -> ExtractedPage:

@@ -35,6 +35,7 @@ class SourceOutcome:
     known: int = 0               # entries stored before this pass
     lookup: Known | None = None  # what the entries' lookup found stored (reused to store)
     feed: PreparedFeed | None = None
+    body_hash: str | None = None  # the body's hash when the parser process took it
 
     @property
     def http_status(self) -> int | None:

@@ -239,6 +239,9 @@ def _finish(ctx: PassContext, snap: _Snapshot, result: SourceOutcome) -> SourceR
                                           ctx.policy, ctx.rng, error.retry_after)
     else:
         decision = None  # a success is scheduled after storing, by how much was new
+    body_hash = None  # kept on success only (`store.record_outcome`)
+    if error is None and fetched is not None and fetched.body:
+        body_hash = result.body_hash or fetched.body_hash
     new_ids: list[int] = []
     duplicates = result.known  # entries already stored before this pass
     items, lookup = result.items, result.lookup
@@ -265,7 +268,7 @@ def _finish(ctx: PassContext, snap: _Snapshot, result: SourceOutcome) -> SourceR
             http_status=result.http_status, error=error,
             etag=fetched.etag if fetched is not None else None,
             last_modified=fetched.last_modified if fetched is not None else None,
-            body_hash=fetched.body_hash if fetched is not None and fetched.body else None,
+            body_hash=body_hash,
             new_articles=len(new_ids), duplicates=duplicates,
             size=len(fetched.body) if fetched is not None else 0,
             duration_ms=result.elapsed_ms, url=snap.url)
@@ -288,7 +291,7 @@ async def _process_source(ctx: PassContext, snap: _Snapshot) -> SourceReport:
                                     accept=PAGE_ACCEPT if is_page else FEED_ACCEPT)
     if isinstance(fetched, FetchError):
         return _finish(ctx, snap, SourceOutcome("failed", fetched))
-    if fetched.not_modified or (snap.last_content_hash is not None
+    if fetched.not_modified or (is_page and snap.last_content_hash is not None
                                 and fetched.body_hash == snap.last_content_hash):
         return _finish(ctx, snap, SourceOutcome("not_modified", fetched=fetched))
     if is_page:
@@ -301,7 +304,12 @@ async def _process_source(ctx: PassContext, snap: _Snapshot) -> SourceReport:
         item = article_from_page(page, snap.id, None, "manual", 0, None)
         return _finish(ctx, snap, SourceOutcome("ok", fetched=fetched, entries=1, items=[item],
                                                 pages={item.canonical_url: page}))
-    prepared = await ctx.offload.prepare_feed(fetched.body, fetched.headers, fetched.url)
+    # A feed's body is hashed and told from the last one where it is parsed (issue 18).
+    prepared = await ctx.offload.prepare_changed_feed(fetched.body, fetched.headers, fetched.url,
+                                                      snap.last_content_hash)
+    if prepared is None:
+        return _finish(ctx, snap, SourceOutcome("not_modified", fetched=fetched,
+                                                body_hash=snap.last_content_hash))
     parsed = prepared.parsed
     if not parsed.ok:
         reason = Reason.NOT_A_FEED if parsed.format in ("", "html") else Reason.PARSE_ERROR
@@ -310,9 +318,10 @@ async def _process_source(ctx: PassContext, snap: _Snapshot) -> SourceReport:
         return _finish(ctx, snap, SourceOutcome("failed", failure, fetched))
     if not snap.full_text:
         return _finish(ctx, snap, SourceOutcome("ok", fetched=fetched, entries=len(parsed.entries),
-                                                feed_hint=parsed.ttl_seconds, feed=prepared))
+                                                feed_hint=parsed.ttl_seconds, feed=prepared,
+                                                body_hash=prepared.body_hash))
     items, pages, known, lookup = await items_from_entries(ctx, snap, prepared)
     return _finish(ctx, snap, SourceOutcome("ok", fetched=fetched, entries=len(parsed.entries),
                                             items=items, pages=pages,
                                             feed_hint=parsed.ttl_seconds, known=known,
-                                            lookup=lookup))
+                                            lookup=lookup, body_hash=prepared.body_hash))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import multiprocessing
 import os
 import signal
@@ -13,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from collectors.dedup import body_hash
 from collectors.offload import MAX_BROKEN_POOLS, Offload
-from collectors.prepare import PreparedFeed, prepare_feed
+from collectors.prepare import PreparedFeed, prepare_changed_feed, prepare_feed
 from config import load_settings
 from tests.conftest import CORPUS
 
@@ -45,6 +47,20 @@ def test_the_pool_prepares_feeds_exactly_as_the_process_itself() -> None:
     assert pooled == [prepare_feed(body, {}, BASE) for body in bodies]
     assert all(p.parsed.ok and p.parsed.entries for p in pooled)
     assert all(len(p.parsed.entries) == len(p.canonical_urls) for p in pooled)
+
+
+def test_a_source_feed_is_hashed_where_it_is_parsed_and_not_parsed_when_unchanged() -> None:
+    body = (CORPUS / "feeds" / FEEDS[0]).read_bytes()
+
+    async def through(offload: Offload) -> list[PreparedFeed | None]:
+        return [await offload.prepare_changed_feed(body, {}, BASE, known)
+                for known in (None, "another body's hash", body_hash(body))]
+
+    with Offload(1) as pool:
+        pooled = asyncio.run(through(pool))
+    changed = dataclasses.replace(prepare_feed(body, {}, BASE), body_hash=body_hash(body))
+    assert pooled == [changed, changed, None]
+    assert prepare_changed_feed(body, {}, BASE, None) == changed
 
 
 def test_a_dying_pool_process_fails_only_the_document_in_hand() -> None:
