@@ -42,7 +42,6 @@ class ParsedEntry:
     content: str | None
     author: str | None
     published_at: datetime | None
-    guid: str | None = None
 
 
 @dataclass(frozen=True)
@@ -243,7 +242,6 @@ def _entry_from_dict(entry: Any, base_url: str) -> ParsedEntry | None:
         content=None if body == summary else body,  # fastfeedparser copies the description
         author=_clean(entry.get("author")),
         published_at=sane_date(published),
-        guid=guid,
     )
 
 
@@ -340,5 +338,4 @@ def _json_item(item: dict[str, Any], base_url: str = "") -> ParsedEntry | None:
         content=strip_html(content),
         author=author,
         published_at=sane_date(published),
-        guid=item_id,
     )
