@@ -68,10 +68,6 @@ class BlockModel:
     threshold: float
     version: str
 
-    def scores(self, rows: list[dict[str, float]]) -> list[dict[str, float]]:
-        """Per candidate, the probability of each kind (`probabilities` as dicts)."""
-        return [dict(zip(KINDS, row, strict=True)) for row in self.probabilities(rows).tolist()]
-
     def probabilities(self, rows: list[dict[str, float]]) -> np.ndarray:
         """Per candidate a row, the probability of each kind a column, in `KINDS` order (0 for
         a kind the training data lacked).

@@ -41,7 +41,7 @@ from collectors.block_features import (
     _topic_words,
     described,
 )
-from collectors.block_model import FOLLOWED, default_model, judge, scored_blocks
+from collectors.block_model import FOLLOWED, KINDS, default_model, judge, scored_blocks
 from collectors.blocks import (
     HEADING_MARKS,
     SKIP_TAGS,
@@ -255,9 +255,9 @@ def test_a_column_of_lists_is_not_followed_as_one_list(lists: int, followed: boo
 
 
 def test_the_detector_scores_are_the_pipelines_probabilities() -> None:
-    """`BlockModel.scores` computes the model's softmax straight from its weights: the same
-    probabilities as the pipeline's `predict_proba`, for every candidate of the fixtures and
-    for rows with features the model never saw or none it knows."""
+    """`BlockModel.probabilities` computes the model's softmax straight from its weights: the
+    same probabilities as the pipeline's `predict_proba`, for every candidate of the fixtures
+    and for rows with features the model never saw or none it knows."""
     model = default_model()
     assert model is not None
     pages = [fixture(path) for path in EXPECTED]
@@ -265,9 +265,10 @@ def test_the_detector_scores_are_the_pipelines_probabilities() -> None:
     rows += [{"never seen": 1.0}, {}, {"links": 0.0, "never seen": 2.0}, {"links": 0.5}]
     classes = [str(c) for c in model.pipeline.classes_]
     expected = model.pipeline.predict_proba(rows)
-    for row, scores in zip(expected, model.scores(rows), strict=True):
-        assert scores == pytest.approx({kind: row[classes.index(kind)] for kind in classes},
-                                       abs=1e-12)
+    for row, scores in zip(expected, model.probabilities(rows).tolist(), strict=True):
+        assert dict(zip(KINDS, scores, strict=True)) == pytest.approx(
+            {kind: row[classes.index(kind)] if kind in classes else 0.0 for kind in KINDS},
+            abs=1e-12)
 
 
 def test_the_article_path_pattern_finds_what_the_plain_one_finds() -> None:
