@@ -14,11 +14,8 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import json
-import re
-import sys
 import time
 import tracemalloc
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -27,18 +24,8 @@ import pytest
 from bench.blocks_data import kind_of
 from bench.blocks_tool import load_tree
 from collectors.block_features import (
-    _ARTICLE_PATH,
     MAX_KEYWORDS,
-    SAYS_PATTERNS,
-    _ascii_words,
-    _body_words,
-    _headline_words,
-    _other_words,
     _page_meta,
-    _says,
-    _title_texts,
-    _title_words,
-    _topic_words,
     described,
 )
 from collectors.block_model import FOLLOWED, KINDS, default_model, judge, scored_blocks
@@ -47,12 +34,9 @@ from collectors.blocks import (
     SKIP_TAGS,
     PageElements,
     candidates,
-    page_links,
 )
 from collectors.pages import find_related_links, parse_html
 from collectors.textutil import decode_body
-from collectors.urls import http_url
-from common.text import CJK
 
 FIXTURES = Path(__file__).resolve().parent / "data" / "blocks"
 EXPECTED = sorted(FIXTURES.glob("*.expected.json"))
@@ -199,20 +183,6 @@ def test_a_list_introduced_as_most_read_or_trending_is_never_followed(heading: s
     assert find_related_links(page(heading), url) == []
 
 
-def test_the_word_patterns_find_the_same_in_lower_cased_ascii_text() -> None:
-    """`_says` searches ASCII text lower-cased with case-sensitive copies of the word patterns:
-    that finds the same only while every letter of the patterns is lower-case and none of
-    their other characters matches an ASCII one when case is ignored (as `ſ` matches `s`)."""
-    for pattern in SAYS_PATTERNS:
-        assert pattern.pattern == pattern.pattern.lower()
-        for char in {c for c in pattern.pattern if not c.isascii()}:
-            assert not any(re.fullmatch(re.escape(char), chr(code), re.I) for code in range(128))
-    for text in ("Related Stories", "MOST READ", "Follow Us", "sidebar-Nav", "Top Stories",
-                 "RELATED-posts", "Tags", "tagsx", "Lire aussi", "相关新闻"):
-        assert _says.__wrapped__(text) == tuple(
-            float(bool(pattern.search(text))) for pattern in SAYS_PATTERNS), text
-
-
 @pytest.mark.parametrize(("heading", "named"), [
     ("相关推荐", True), ("相关内容：", True), ("相关新闻", True), ("Related Stories", True),
     ("热点推荐", False), ("You may also like", False)])
@@ -271,27 +241,6 @@ def test_the_detector_scores_are_the_pipelines_probabilities() -> None:
             abs=1e-12)
 
 
-def test_the_article_path_pattern_finds_what_the_plain_one_finds() -> None:
-    """`_ARTICLE_PATH` seeks a number or a slug only from the start of its run: found or not,
-    as the plain pattern of a date, five digits or more, .html, or three words joined by
-    hyphens."""
-    plain = re.compile(
-        r"(/\d{4}/\d{1,2}/)|(\d{5,})|(\.s?html?$)|([a-z0-9]+-[a-z0-9]+-[a-z0-9]+)", re.I)
-    paths = ["/", "/news/2024/5/x", "/2024/05", "/a/1234", "/a/12345", "/a/x12345y", "/p.html",
-             "/p.shtml", "/p.htm", "/p.html/x", "/p.HTML", "/one-two", "/one-two-three",
-             "/One-Two-3", "/a-b-", "/-a-b-c", "/ab--cd-ef", "/a_b-c-d", "/ſ-K-x", "/é-b-c",
-             "/longwordwithoutbreaks-and-more", "/x/1-2-3", "/١٢٣٤٥", "/2024/1/", "/a/b/c"]
-    for path in paths:
-        assert bool(_ARTICLE_PATH.search(path)) == bool(plain.search(path)), path
-
-
-def test_the_page_title_texts_are_the_title_xpaths() -> None:
-    tree = parse_html("<html><head><title>A &amp; B<!-- c --> C</title>"
-                      "<meta property='og:title'></head><body><svg><title>x</title></svg>"
-                      "<p>text</p></body></html>")
-    assert _title_texts(PageElements.of(tree)) == tree.xpath("//title//text()")
-
-
 def test_the_page_elements_are_each_tags_walk() -> None:
     """`PageElements` walks a page once: each kind of element is what a walk of its own over
     the tree finds, in page order, and each element's position is its place in `iter()`."""
@@ -304,99 +253,6 @@ def test_the_page_elements_are_each_tags_walk() -> None:
                             (elements.metas, ["meta"]), (elements.skipped, SKIP_TAGS),
                             (elements.marks, HEADING_MARKS)):
             assert found == list(tree.iter(*tags)), (path.name, tags)
-
-
-def test_the_links_of_a_page_resolve_as_urljoin_resolves_them() -> None:
-    """`page_links` skips urljoin for plain absolute URLs, paths from the root, hosts without a
-    scheme and other schemes: each href still gives what `http_url(href, base)` gives."""
-    hrefs = ["https://b.com/x", "http://b.com/x?", "/a/b?c#d", "/a/./b", "//a", "/a;b", "//c.com/x",
-             "//", "///x", "//?a", "//c.com/x;y", "//c.com/x?#", "//c.com/./x", "//c.com:99999/x",
-             "//[::1/x", "mailto:x@y.z", "JavaScript:void(0)", "HTTP:x", "https:x", "tel:1",
-             "1a:b", "x.html", "../y", "?q", "#top", "", "//C.com/X#f"]
-    base = "https://www.example.com/a/b.html?q=1"
-    tree = parse_html("<html><body>" + "".join(f'<a href="{href}">{i}</a>'
-                                               for i, href in enumerate(hrefs)) + "</body></html>")
-    found = {int(anchor.text): url for anchor, url in page_links(PageElements.of(tree), base)}
-    for i, href in enumerate(hrefs):
-        url = http_url(href, base) if href and not href.startswith("#") else None
-        url = url.split("#")[0] if url is not None else None
-        assert found.get(i) == (url if url != base else None), href
-
-
-@pytest.mark.parametrize("text", [
-    "Chip export rules tighten", "", "A-B c_d 2024: the AI race, again!", "x y z",
-    "NVIDIA's H20 and the U.S. rules", "  Related   Stories  ", "EXPORT Rules, China",
-    "All about that 2024"])
-def test_ascii_link_words_are_the_headline_and_title_words(text: str) -> None:
-    """The one-split path for ASCII link texts gives what the general functions give, for
-    body words that are topic words, as `_body_words` makes them (no number, no stop word)."""
-    title = _title_words("China tightens AI chip export rules again")
-    body = frozenset(_topic_words("rules chip export 2024 again nvidia about"))
-    assert "2024" not in body and "about" not in body
-    assert _ascii_words(text, title, body) == (
-        _headline_words(text), len(_title_words(text) & title),
-        not body.isdisjoint(_topic_words(text)))
-    assert _ascii_words(text, frozenset(), frozenset()) == (_headline_words(text), 0, False)
-
-
-@pytest.mark.parametrize("text", [
-    "华为芯片出口管制再收紧", "AI芯片 export rules：华为", "İstanbul chip rules",
-    "\u212aelvin rules", "第2024篇 about 芯片", "芯", "Ascend 芯片 ascend 2024 news",
-    "ÉTÉ chips d'été", "「」《》"])
-def test_other_link_words_are_the_headline_and_title_words(text: str) -> None:
-    """The one-split path for link texts that are not all ASCII gives what the general
-    functions give (a word that lower-cases into two, and one that lower-cases into ASCII,
-    among them), for body words that are topic words, as `_body_words` makes them."""
-    title = _title_words("华为芯片出口 AI chip rules in İstanbul")
-    for body in (frozenset(_topic_words("芯片 rules ascend 2024 about")),
-                 frozenset(["kelvin"])):
-        assert _other_words(text, title, body) == (
-            _headline_words(text), len(_title_words(text) & title),
-            not body.isdisjoint(_topic_words(text)))
-    assert _other_words(text, frozenset(), frozenset()) == (_headline_words(text), 0, False)
-
-
-def test_lower_casing_keeps_word_and_chinese_characters_but_for_one() -> None:
-    """`_other_words` counts the headline words of a text in its lower-cased form when that
-    is as long: every character but `İ` lower-cases into one character that is a word
-    character and Chinese when it is."""
-    word = re.compile(r"\w")
-    longer = []
-    for point in range(sys.maxunicode + 1):
-        char = chr(point)
-        lowered = char.lower()
-        if lowered == char:  # most characters
-            continue
-        if len(lowered) != 1:
-            longer.append(char)
-            continue
-        assert bool(word.match(char)) == bool(word.match(lowered)), hex(point)
-        assert bool(CJK.match(char)) == bool(CJK.match(lowered)), hex(point)
-    assert longer == ["İ"]
-    assert word.match("ς")  # Σ at the end of a word, the one lower-casing that reads context
-
-
-def test_the_body_words_are_the_topic_words_said_twice_outside_links() -> None:
-    """`_body_words` counts every long word and leaves the stop words and numbers out at the
-    end: the same as counting each paragraph's `_topic_words` less its links' own."""
-    tree = parse_html(
-        "<html><body><div>"
-        "<p>Export rules about chips, export rules 2024 2024 that that. 芯片出口，芯片管制。</p>"
-        "<p>Chips <a href='/a'>chips penguins penguins</a> penguins about rules</p>"
-        "<p>Half<a href='/b'>word</a> halfword <a href='/c'>Export export</a> about 芯片</p>"
-        "<p><a href='/d'>links links</a><a href='/e'></a> links</p>"
-        "</div></body></html>")
-    [body] = tree.iter("div")
-    counts: Counter[str] = Counter()
-    for paragraph in body.iter("p"):
-        linked = " ".join(a.text_content() for a in paragraph.iter("a"))
-        counts.update(Counter(_topic_words(paragraph.text_content()))
-                      - Counter(_topic_words(linked)))
-    expected = frozenset(word for word, n in counts.items() if n > 1)
-    assert _body_words(body, {}) == expected
-    assert _body_words(body, {p: p.text_content() for p in body.iter("p")}) == expected
-    assert {"export", "rules", "chips", "芯片"} <= expected
-    assert not expected & {"about", "that", "2024", "penguins", "links"}
 
 
 def test_a_list_on_the_bodys_topic_leads_the_page_and_a_most_read_list_falls_below() -> None:
