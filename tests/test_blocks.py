@@ -224,6 +224,29 @@ def test_a_column_of_lists_is_not_followed_as_one_list(lists: int, followed: boo
     assert not any(block.followed for block in verdicts if block is not column)
 
 
+@pytest.mark.parametrize(("cards", "alike", "whole_list"),
+                         [(3, True, True), (2, True, False), (3, False, False)])
+def test_a_card_followed_with_its_list_stands_for_the_list(cards: int, alike: bool,
+                                                           whole_list: bool) -> None:
+    """The first card of a "Related Stories" grid takes the grid's heading, so the heading
+    rule follows both; the grid is followed in the card's place when it holds three or more
+    alike cards, else the innermost choice keeps the card (and drops the others' links)."""
+    def card(i: int) -> str:
+        shape = "card" if alike or i == 0 else f"card-{i}"
+        return (f'<div class="{shape}"><a href="/2019/11/{i}/story-{i}"><img src="x.jpg"></a>'
+                f'<a href="/2019/11/{i}/story-{i}-more">Story {i} about chip exports</a></div>')
+
+    tree = parse_html(f"<html><body><article><p>{'Text. ' * 300}</p></article><section>"
+                      f"<h2>Related Stories</h2><div class='list'>"
+                      f"{''.join(card(i) for i in range(cards))}</div></section></body></html>")
+    model = default_model()
+    assert model is not None
+    unreachable = dataclasses.replace(model, threshold=1.01)
+    verdicts = judge(described(tree, "https://x.com/2019/11/9/the-article"), unreachable)
+    [followed] = [block for block in verdicts if block.followed]
+    assert len(followed.candidate.links) == (2 * cards if whole_list else 2)
+
+
 def test_the_detector_scores_are_the_pipelines_probabilities() -> None:
     """`BlockModel.probabilities` computes the model's softmax straight from its weights: the
     same probabilities as the pipeline's `predict_proba`, for every candidate of the fixtures
