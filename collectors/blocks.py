@@ -277,7 +277,12 @@ def _heading_text(element: Any) -> str:
     """`_text(element)` if it is no longer than a heading, else "". What stands before a block
     is often the whole article: its text is not split whole to learn that, since the start
     of a text, normalised, is the start of the whole text normalised."""
-    raw = element.text_content() if len(element) else element.text or ""
+    if not len(element):
+        raw = element.text or ""
+    elif next(element.iter(*SCRIPT_TAGS), None) is None:
+        raw = element.text_content()
+    else:  # a script's or a style's text is code, not a heading
+        raw = "".join(_VISIBLE_TEXT(element))
     text = " ".join(raw[:MAX_HEADING_CHARS * 4].split())
     if len(text) > MAX_HEADING_CHARS:
         return ""
@@ -288,11 +293,13 @@ def _heading_text(element: Any) -> str:
 
 def _heading_before(element: Any, holders: set[Any]) -> str:
     """The heading just before the block: the text of the element before it (or before its
-    parent, up to three levels), when that holds no link (`holders`, `_link_holders`)."""
+    parent, up to three levels), when that holds no link (`holders`, `_link_holders`).
+    Comments, scripts and styles are passed over: their text is code, not a heading."""
     node = element
     for _level in range(3):
         previous = node.getprevious()
-        while previous is not None and not isinstance(previous.tag, str):
+        while previous is not None and (not isinstance(previous.tag, str)
+                                        or previous.tag in SCRIPT_TAGS):
             previous = previous.getprevious()
         if previous is not None:
             return "" if previous in holders else _heading_text(previous)

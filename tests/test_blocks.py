@@ -146,6 +146,20 @@ def test_a_heading_written_as_a_plain_element_before_the_first_link_is_found() -
     assert found["/html/body/div[1]/div[3]/ul/li[1]/ul[2]"].heading == "相关推荐"
 
 
+@pytest.mark.parametrize("before", [
+    "<h2>More Stories</h2><script>var slot = 'MC_180x600';</script>",
+    "<div><h2>More Stories</h2><script>defineSlot('Superbanner');</script></div>",
+    "<h2>More Stories</h2><style>.ad{top:0}</style><!-- ad -->"])
+def test_a_script_or_style_before_a_block_is_not_its_heading(before: str) -> None:
+    """An ad slot's script or a style just before a list is code: the heading is the visible
+    text before it (engadget's related module was headed `<!-- adSetType('F'); …`)."""
+    items = "".join(f"<li><a href=/2019/11/{i}/story-{i}>Story {i} about the chip rules</a>"
+                    for i in range(3))
+    tree = parse_html(f"<html><body><p>{'Text. ' * 50}</p>{before}<ul>{items}</ul></body></html>")
+    [candidate] = candidates(tree, "https://news.example/2019/11/9/story")
+    assert candidate.heading == "More Stories"
+
+
 def test_text_inside_the_first_item_is_no_heading_and_the_heading_before_is_seen() -> None:
     """A kicker inside the first item ("Tennis") is not the block's heading; when the block
     holds a headline in an h-tag, the heading just before the block still reaches the
