@@ -24,6 +24,7 @@ from typing import Any
 from lxml import etree
 
 from collectors.blocks import Candidate, PageElements, candidates, page_links
+from collectors.page_meta import declared_elsewhere, page_meta
 from collectors.urls import host_and_path, same_site
 from common.text import CJK
 
@@ -111,7 +112,11 @@ class PageContext:
     section: str                          # the first segment of the page's path
     body_start: int = 0                   # position of the body itself
     body_words: frozenset[str] = frozenset()  # `_topic_words` said twice or more in the body
-    keywords: tuple[str, ...] = ()        # the page's own keywords and tags (`_page_meta`)
+    keywords: tuple[str, ...] = ()        # the page's own keywords and tags (`page_meta`)
+    # the host and first path segment of the URL the page declares, when on another site
+    # (`page_meta.declared_elsewhere`: a page fetched from a mirror): its own site's too
+    declared_host: str = ""
+    declared_section: str = ""
     link_facts: dict[tuple[str, str], LinkFacts] = field(
         default_factory=dict)   # (URL, text) → `_link_facts`
     url_facts: dict[str, tuple[bool, bool, bool]] = field(
@@ -278,7 +283,7 @@ def page_context(elements: PageElements, page_url: str, found: list[Candidate],
     body, texts = body_element(elements)
     body_end = order[_last_descendant(body)] if body is not None else 0
     title = " ".join(" ".join(_title_texts(elements)).split())[:300]
-    og_title, keywords = _page_meta(elements)
+    og_title, keywords = page_meta(elements)
     link_counts: dict[str, int] = {}
     for _, url in links:
         link_counts[url] = link_counts.get(url, 0) + 1
@@ -289,38 +294,12 @@ def page_context(elements: PageElements, page_url: str, found: list[Candidate],
         for ancestor in candidate.element.iterancestors():
             if ancestor in blocks:
                 holds[ancestor] = holds.get(ancestor, 0) + 1
+    declared_host, declared_path = host_and_path(declared_elsewhere(elements, page_url) or "")
     return PageContext(page_url, order, body, body_end,
                        _title_words(f"{title} {og_title}"), link_counts,
                        holds, host, path.strip("/").split("/")[0],
                        order[body] if body is not None else 0, _body_words(body, texts),
-                       keywords)
-
-
-# The meta elements that name a page's keywords and tags, and what separates them
-_KEYWORD_METAS = frozenset({"keywords", "news_keywords", "article:tag"})
-_KEYWORD_SPLIT = re.compile(r"[,，;；、|]")
-# Each link text is searched for each keyword, so a hostile page's ten thousand keywords are
-# cut (on the labelled pages at most 51, the longest of 110 characters).
-MAX_KEYWORDS = 64
-MAX_KEYWORD_CHARS = 120
-
-
-def _page_meta(elements: PageElements) -> tuple[str, tuple[str, ...]]:
-    """The page's og:title, and its keywords and tags (lower-cased, two to `MAX_KEYWORD_CHARS`
-    characters, the first `MAX_KEYWORDS` in page order): the words a site itself often picks
-    its related lists by."""
-    og_title: str | None = None
-    keywords: dict[str, None] = {}  # a set that keeps page order
-    for meta in elements.metas:
-        content = meta.get("content")
-        if content is None:
-            continue
-        if og_title is None and meta.get("property") == "og:title":
-            og_title = content
-        if (meta.get("name") or meta.get("property") or "").lower() in _KEYWORD_METAS:
-            keywords.update((word, None) for part in _KEYWORD_SPLIT.split(content)
-                            if 2 <= len(word := part.strip().lower()) <= MAX_KEYWORD_CHARS)
-    return og_title or "", tuple(keywords)[:MAX_KEYWORDS]
+                       keywords, declared_host, declared_path.strip("/").split("/")[0])
 
 
 def _link_facts(page: PageContext, link: tuple[str, str]) -> LinkFacts:
@@ -330,9 +309,12 @@ def _link_facts(page: PageContext, link: tuple[str, str]) -> LinkFacts:
     of_url = page.url_facts.get(url)
     if of_url is None:
         host, path = host_and_path(url)
+        first = path.strip("/").split("/")[0]
         of_url = page.url_facts[url] = (
-            same_site(host, page.host), bool(_ARTICLE_PATH.search(path)),
-            bool(page.section) and path.strip("/").split("/")[0] == page.section)
+            same_site(host, page.host) or bool(page.declared_host)
+            and same_site(host, page.declared_host), bool(_ARTICLE_PATH.search(path)),
+            bool(page.section) and first == page.section
+            or bool(page.declared_section) and first == page.declared_section)
     words_of = _ascii_words if text.isascii() else _other_words
     headline, shared, shares_body = words_of(text, page.title_words, page.body_words)
     keyworded = False
@@ -363,7 +345,7 @@ def features(candidate: Candidate, page: PageContext) -> dict[str, float]:
         "anchor_words_mean": min(sum(words) / len(words), 30) / 30,
         "headline_like": sum(headlines) / len(words), "one_word": sum(one_word) / len(words),
         "same_site": sum(same) / n, "article_like": sum(articles) / n,
-        "same_section": sum(sections) / n if page.section else 0.0,
+        "same_section": sum(sections) / n if page.section or page.declared_section else 0.0,
         "title_overlap": min(sum(overlaps) / n, 5) / 5,
         "shares_title_word": (n - overlaps.count(0)) / n,
         "repeated_on_page": sum(repeated) / n,

@@ -139,6 +139,7 @@ class PageElements:
     paragraphs: list[Any] = field(default_factory=list)   # `p`
     titles: list[Any] = field(default_factory=list)       # `title`
     metas: list[Any] = field(default_factory=list)        # `meta`
+    link_tags: list[Any] = field(default_factory=list)    # `link` (rel=canonical and the like)
     skipped: list[Any] = field(default_factory=list)      # `SKIP_TAGS`
     marks: list[Any] = field(default_factory=list)        # `HEADING_MARKS`
 
@@ -147,7 +148,7 @@ class PageElements:
         """`tree`: the page's root (what `pages.parse_html` gives)."""
         found = cls(dict(zip(tree.iter(), count())))  # each element with its position
         kinds = {"a": found.anchors, "base": found.bases, "p": found.paragraphs,
-                 "title": found.titles, "meta": found.metas,
+                 "title": found.titles, "meta": found.metas, "link": found.link_tags,
                  **dict.fromkeys(SKIP_TAGS, found.skipped),
                  **dict.fromkeys(HEADING_MARKS, found.marks)}
         for element in tree.iter(*kinds):  # each tag's list, in page order

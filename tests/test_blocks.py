@@ -23,11 +23,7 @@ import pytest
 
 from bench.blocks_data import kind_of
 from bench.blocks_tool import load_tree
-from collectors.block_features import (
-    MAX_KEYWORDS,
-    _page_meta,
-    described,
-)
+from collectors.block_features import described
 from collectors.block_model import FOLLOWED, KINDS, default_model, judge, scored_blocks
 from collectors.blocks import (
     HEADING_MARKS,
@@ -35,6 +31,7 @@ from collectors.blocks import (
     PageElements,
     candidates,
 )
+from collectors.page_meta import MAX_KEYWORDS, page_meta
 from collectors.pages import find_related_links, parse_html
 from collectors.textutil import decode_body
 
@@ -144,6 +141,29 @@ def test_a_heading_written_as_a_plain_element_before_the_first_link_is_found() -
     found = {c.path: c for c in candidates(tree, "https://www.guancha.cn/politics/"
                                                  "2019_09_09_517162.shtml")}
     assert found["/html/body/div[1]/div[3]/ul/li[1]/ul[2]"].heading == "相关推荐"
+
+
+@pytest.mark.parametrize(("head", "own_site"), [
+    ('<link rel="canonical" href="{url}">', True),
+    ('<meta property="og:url" content="{url}">', True),
+    ('<link rel="canonical" href="https://.">', False), ("", False)])
+def test_a_page_fetched_from_elsewhere_keeps_its_own_sites_links(head: str, own_site: bool
+                                                                 ) -> None:
+    """A page served from a mirror or a test server links to its own site: when it declares
+    its URL (canonical, else og:url), those links are same-site and same-section for the
+    detector, as when it is fetched from its site; when it does not, they are not."""
+    site = "https://www.news.example"
+    url = f"{site}/business/2019/11/9/chip-export-rules-tighten"
+    items = "".join(f'<li><a href="{site}/business/2019/11/{i}/chip-rules-story-{i}">Chip export '
+                    f"rules tighten again, story {i}</a></li>" for i in range(5))
+    tree = parse_html(f"<html><head>{head.format(url=url)}</head><body><article><p>"
+                      f"{'Chip export rules tighten. ' * 60}</p></article><div><h2>More "
+                      f"stories</h2><ul>{items}</ul></div></body></html>")
+    [(_, at_home)] = described(tree, url)
+    [(_, elsewhere)] = described(tree, "http://127.0.0.1:8080/pages/1.html")
+    assert at_home["same_site"] == at_home["same_section"] == 1.0
+    expected = 1.0 if own_site else 0.0
+    assert elsewhere["same_site"] == elsewhere["same_section"] == expected
 
 
 @pytest.mark.parametrize("before", [
@@ -343,6 +363,6 @@ def test_a_page_of_endless_keywords_is_read_for_its_first_few() -> None:
     keywords = ",".join(["x" * 500, *(f"keyword {i}" for i in range(20_000))])
     tree = parse_html(f'<html><head><meta property="og:title" content="T">'
                       f'<meta name="keywords" content="{keywords}"></head><body></body></html>')
-    og_title, kept = _page_meta(PageElements.of(tree))
+    og_title, kept = page_meta(PageElements.of(tree))
     assert og_title == "T" and len(kept) == MAX_KEYWORDS
     assert kept[:2] == ("keyword 0", "keyword 1")

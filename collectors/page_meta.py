@@ -1,0 +1,65 @@
+"""What an article page says of itself in its head: its og:title, its keywords and tags, and
+the URL it declares as its own (`<link rel=canonical>`, `og:url`).
+
+Read by the block detector's page context (`collectors/block_features.py`) from the page's
+elements (`collectors.blocks.PageElements`): the words a site picks its related lists by, and
+the site its own links belong to when the page was fetched from elsewhere.
+"""
+
+from __future__ import annotations
+
+import re
+
+from collectors.blocks import PageElements
+from collectors.urls import host_and_path, http_url, same_site, site
+
+# The meta elements that name a page's keywords and tags, and what separates them
+_KEYWORD_METAS = frozenset({"keywords", "news_keywords", "article:tag"})
+_KEYWORD_SPLIT = re.compile(r"[,，;；、|]")
+# Each link text is searched for each keyword, so a hostile page's ten thousand keywords are
+# cut (on the labelled pages at most 51, the longest of 110 characters).
+MAX_KEYWORDS = 64
+MAX_KEYWORD_CHARS = 120
+
+
+def page_meta(elements: PageElements) -> tuple[str, tuple[str, ...]]:
+    """The page's og:title, and its keywords and tags (lower-cased, two to `MAX_KEYWORD_CHARS`
+    characters, the first `MAX_KEYWORDS` in page order): the words a site itself often picks
+    its related lists by."""
+    og_title: str | None = None
+    keywords: dict[str, None] = {}  # a set that keeps page order
+    for meta in elements.metas:
+        content = meta.get("content")
+        if content is None:
+            continue
+        if og_title is None and meta.get("property") == "og:title":
+            og_title = content
+        if (meta.get("name") or meta.get("property") or "").lower() in _KEYWORD_METAS:
+            keywords.update((word, None) for part in _KEYWORD_SPLIT.split(content)
+                            if 2 <= len(word := part.strip().lower()) <= MAX_KEYWORD_CHARS)
+    return og_title or "", tuple(keywords)[:MAX_KEYWORDS]
+
+
+def declared_elsewhere(elements: PageElements, page_url: str) -> str | None:
+    """The http(s) URL the page declares as its own (its first `<link rel=canonical>`, else
+    its `og:url`) when that is on another site than `page_url`, else None.
+
+    A page fetched from a mirror, a cache or a test server keeps its links to its own site:
+    they are the page's own site's links, not another's, for the detector. Only that: the
+    page's canonical URL for storage stays a same-site one (`pages.canonical_link`), since a
+    page may claim any URL."""
+    declared = None
+    for link in elements.link_tags:
+        if "canonical" in (link.get("rel") or "").lower().split() and link.get("href"):
+            declared = http_url(str(link.get("href")).strip(), page_url)
+            break
+    if declared is None:
+        declared = next((http_url(str(meta.get("content")).strip(), page_url)
+                         for meta in elements.metas
+                         if meta.get("property") == "og:url" and meta.get("content")), None)
+    if declared is None:
+        return None
+    host = host_and_path(declared)[0]
+    if not site(host) or same_site(host, host_and_path(page_url)[0]):
+        return None
+    return declared
