@@ -16,7 +16,9 @@ moves the detector's figures by several points, so the cross-validation is repea
 sites shuffled anew (`--repeats`) and the mean and range are printed too; "site history" is
 the same runs as a running tracker sees them, with the site's other labelled pages stored
 before each page, so a block one of them already listed is a site-wide list
-(`collectors.site_lists`; pages of a site all fall in one fold). Last, the CPU time
+(`collectors.site_lists`; pages of a site all fall in one fold). Then the first
+cross-validation again with each test page as fetched from a loopback server (a test
+harness, a mirror), links matched by path and query. Last, the CPU time
 of detection per page (`judge(described(…))` with the shipped model), the best of three passes.
 
 Run: .venv/bin/python -m bench.related_bench [--no-before] [--repeats 10]
@@ -36,6 +38,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 from sklearn.model_selection import GroupKFold
@@ -126,6 +129,31 @@ def cross_validated(pages: dict[str, list[tuple[Any, dict[str, float], str]]],
     return found
 
 
+def path_of(url: str) -> str:
+    """A URL's path and query: what a page served from another host still links to."""
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def served_elsewhere(pages: dict[str, list[tuple[Any, dict[str, float], str]]],
+                     sites: dict[str, str], seed: int) -> dict[str, set[str]]:
+    """`cross_validated`'s run with each test page judged as fetched from a loopback server
+    (`http://127.0.0.1:8080/pages/N.html`), as a test harness or a mirror serves it: its
+    relative links resolve to that host, its absolute ones to its own site. The links
+    followed, as paths and queries (`path_of`)."""
+    found: dict[str, set[str]] = {}
+    order = sorted(pages)
+    folds = GroupKFold(5, shuffle=True, random_state=seed)
+    for train_idx, test_idx in folds.split(order, groups=[sites[p] for p in order]):
+        model = fit([{"features": f, "kind": k} for i in train_idx for _, f, k in pages[order[i]]])
+        for i in test_idx:
+            tree = load_tree(order[i])
+            verdicts = judge(described(tree, f"http://127.0.0.1:8080/pages/{i}.html"), model)
+            found[order[i]] = {path_of(url) for block in verdicts if block.followed
+                               for url, _ in block.candidate.links}
+    return found
+
+
 def links_of(blocks: dict[str, list[frozenset[str]]]) -> dict[str, set[str]]:
     return {page: set().union(*found) for page, found in blocks.items()}
 
@@ -208,6 +236,13 @@ def main() -> None:
           + f", detector {np.mean(each_run):.0f} [{min(each_run)}-{max(each_run)}], with site "
             f"history {np.mean(with_history):.0f} [{min(with_history)}-{max(with_history)}] "
             f"(mean [min-max] over the {len(runs)} cross-validations)")
+    by_path = {p: {path_of(url) for url in g} for p, g in gold.items()}
+    at_home = scores(by_path, {p: {path_of(url) for url in run} for p, run in detector.items()},
+                     samples=0)
+    elsewhere = scores(by_path, served_elsewhere(pages, sites, 0), samples=0)
+    print("detector on the pages served from a loopback URL, links matched by path (first "
+          "cross-validation): " + "  ".join(f"{k} {elsewhere[k][0]:.3f}" for k in keys)
+          + " (at their own URLs: " + "  ".join(f"{k} {at_home[k][0]:.3f}" for k in keys) + ")")
     print("detector F1 by where the pages come from (first cross-validation):")
     for group, pick in groups.items():
         chosen = {p: g for p, g in gold.items() if pick(p)}
