@@ -113,9 +113,13 @@ def scores(gold: dict[str, set[str]], found: dict[str, set[str]], samples: int =
 
 
 def cross_validated(pages: dict[str, list[tuple[Any, dict[str, float], str]]],
-                    sites: dict[str, str], seed: int) -> dict[str, list[frozenset[str]]]:
+                    sites: dict[str, str], seed: int, served_from: str | None = None
+                    ) -> dict[str, list[frozenset[str]]]:
     """Each page's followed blocks (their links), by a detector trained on the other fifths
-    of the sites (which sites fall together is shuffled by `seed`)."""
+    of the sites (which sites fall together is shuffled by `seed`). With `served_from` (a
+    loopback URL's start), each test page is judged as fetched from there, as a test harness
+    or a mirror serves it: its relative links resolve to that host, its absolute ones to its
+    own site."""
     found: dict[str, list[frozenset[str]]] = {}
     order = sorted(pages)
     folds = GroupKFold(5, shuffle=True, random_state=seed)
@@ -123,9 +127,10 @@ def cross_validated(pages: dict[str, list[tuple[Any, dict[str, float], str]]],
         train = [{"features": f, "kind": k} for i in train_idx for _, f, k in pages[order[i]]]
         model = fit(train)
         for i in test_idx:
-            verdicts = judge([(c, f) for c, f, _ in pages[order[i]]], model)
+            page = ([(c, f) for c, f, _ in pages[order[i]]] if served_from is None else
+                    described(load_tree(order[i]), f"{served_from}{i}.html"))
             found[order[i]] = [frozenset(url for url, _ in block.candidate.links)
-                               for block in verdicts if block.followed]
+                               for block in judge(page, model) if block.followed]
     return found
 
 
@@ -133,25 +138,6 @@ def path_of(url: str) -> str:
     """A URL's path and query: what a page served from another host still links to."""
     parts = urlsplit(url)
     return parts.path + (f"?{parts.query}" if parts.query else "")
-
-
-def served_elsewhere(pages: dict[str, list[tuple[Any, dict[str, float], str]]],
-                     sites: dict[str, str], seed: int) -> dict[str, set[str]]:
-    """`cross_validated`'s run with each test page judged as fetched from a loopback server
-    (`http://127.0.0.1:8080/pages/N.html`), as a test harness or a mirror serves it: its
-    relative links resolve to that host, its absolute ones to its own site. The links
-    followed, as paths and queries (`path_of`)."""
-    found: dict[str, set[str]] = {}
-    order = sorted(pages)
-    folds = GroupKFold(5, shuffle=True, random_state=seed)
-    for train_idx, test_idx in folds.split(order, groups=[sites[p] for p in order]):
-        model = fit([{"features": f, "kind": k} for i in train_idx for _, f, k in pages[order[i]]])
-        for i in test_idx:
-            tree = load_tree(order[i])
-            verdicts = judge(described(tree, f"http://127.0.0.1:8080/pages/{i}.html"), model)
-            found[order[i]] = {path_of(url) for block in verdicts if block.followed
-                               for url, _ in block.candidate.links}
-    return found
 
 
 def links_of(blocks: dict[str, list[frozenset[str]]]) -> dict[str, set[str]]:
@@ -236,10 +222,12 @@ def main() -> None:
           + f", detector {np.mean(each_run):.0f} [{min(each_run)}-{max(each_run)}], with site "
             f"history {np.mean(with_history):.0f} [{min(with_history)}-{max(with_history)}] "
             f"(mean [min-max] over the {len(runs)} cross-validations)")
-    by_path = {p: {path_of(url) for url in g} for p, g in gold.items()}
-    at_home = scores(by_path, {p: {path_of(url) for url in run} for p, run in detector.items()},
-                     samples=0)
-    elsewhere = scores(by_path, served_elsewhere(pages, sites, 0), samples=0)
+    def paths(found: dict[str, set[str]]) -> dict[str, set[str]]:
+        return {p: {path_of(url) for url in urls} for p, urls in found.items()}
+
+    loopback = links_of(cross_validated(pages, sites, 0, "http://127.0.0.1:8080/pages/"))
+    at_home = scores(paths(gold), paths(detector), samples=0)
+    elsewhere = scores(paths(gold), paths(loopback), samples=0)
     print("detector on the pages served from a loopback URL, links matched by path (first "
           "cross-validation): " + "  ".join(f"{k} {elsewhere[k][0]:.3f}" for k in keys)
           + " (at their own URLs: " + "  ".join(f"{k} {at_home[k][0]:.3f}" for k in keys) + ")")
