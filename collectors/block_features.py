@@ -24,7 +24,7 @@ from typing import Any
 from lxml import etree
 
 from collectors.blocks import Candidate, PageElements, candidates, page_links
-from collectors.page_meta import declared_elsewhere, page_meta
+from collectors.page_meta import declared_elsewhere, page_meta, same_page_urls
 from collectors.urls import host_and_path, same_site
 from common.text import CJK
 
@@ -278,7 +278,9 @@ def _title_texts(elements: PageElements) -> list[str]:
 
 
 def page_context(elements: PageElements, page_url: str, found: list[Candidate],
-                 links: list[tuple[Any, str]]) -> PageContext:
+                 links: list[tuple[Any, str]], declared: str | None = None) -> PageContext:
+    """What the page's candidates are compared against; `declared`: the URL the page declares
+    on another site than `page_url`'s (`page_meta.declared_elsewhere`), if any."""
     order = elements.order
     body, texts = body_element(elements)
     body_end = order[_last_descendant(body)] if body is not None else 0
@@ -294,7 +296,7 @@ def page_context(elements: PageElements, page_url: str, found: list[Candidate],
         for ancestor in candidate.element.iterancestors():
             if ancestor in blocks:
                 holds[ancestor] = holds.get(ancestor, 0) + 1
-    declared_host, declared_path = host_and_path(declared_elsewhere(elements, page_url) or "")
+    declared_host, declared_path = host_and_path(declared or "")
     return PageContext(page_url, order, body, body_end,
                        _title_words(f"{title} {og_title}"), link_counts,
                        holds, host, path.strip("/").split("/")[0],
@@ -391,11 +393,12 @@ def described(tree: Any, page_url: str) -> list[tuple[Candidate, dict[str, float
     if tree is None:
         return []
     elements = PageElements.of(tree)
-    links = page_links(elements, page_url)
+    declared = declared_elsewhere(elements, page_url)
+    links = page_links(elements, page_url, same_page_urls(page_url, declared))
     found = candidates(tree, page_url, links, elements)
     if not found:
         return []
-    page = page_context(elements, page_url, found, links)
+    page = page_context(elements, page_url, found, links, declared)
     out = [(c, features(c, page)) for c in found]
     _against_page(out)
     return out

@@ -276,8 +276,8 @@ def _heading(element: Any, before: str, holders: set[Any], marks: _Marks) -> str
 
 def _heading_text(element: Any) -> str:
     """`_text(element)` if it is no longer than a heading, else "". What stands before a block
-    is often the whole article: its text is not split whole to learn that, since the start
-    of a text, normalised, is the start of the whole text normalised."""
+    is often the whole article: only its start is split to learn that (normalising a text's
+    start gives the start of the whole text normalised)."""
     if not len(element):
         raw = element.text or ""
     elif next(element.iter(*SCRIPT_TAGS), None) is None:
@@ -294,8 +294,7 @@ def _heading_text(element: Any) -> str:
 
 def _heading_before(element: Any, holders: set[Any]) -> str:
     """The heading just before the block: the text of the element before it (or before its
-    parent, up to three levels), when that holds no link (`holders`, `_link_holders`).
-    Comments, scripts and styles are passed over: their text is code, not a heading."""
+    parent, up to three levels; not a comment, script or style) if it holds no link."""
     node = element
     for _level in range(3):
         previous = node.getprevious()
@@ -310,9 +309,10 @@ def _heading_before(element: Any, holders: set[Any]) -> str:
     return ""
 
 
-def page_links(elements: PageElements, page_url: str) -> list[tuple[Any, str]]:
+def page_links(elements: PageElements, page_url: str, same_page: frozenset[str] = frozenset()
+               ) -> list[tuple[Any, str]]:
     """Every anchor of the page outside scripts with the http(s) URL it points to (fragment
-    dropped), the page itself left out; each distinct href is resolved once."""
+    dropped), the page itself (`page_url`, `same_page`) left out; each href resolved once."""
     # the first <base href> (the XPath `//base/@href`)
     base = next((str(href) for element in elements.bases
                  if (href := element.get("href")) is not None), page_url)
@@ -336,7 +336,7 @@ def page_links(elements: PageElements, page_url: str) -> list[tuple[Any, str]]:
                    http_url(href, base_url))
             resolved[href] = url.split("#")[0] if url is not None else None
         url = resolved[href]
-        if url is not None and url != page:
+        if url is not None and url != page and url not in same_page:
             out.append((anchor, url))
     return out
 

@@ -9,6 +9,7 @@ the site its own links belong to when the page was fetched from elsewhere.
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 from collectors.blocks import PageElements
 from collectors.urls import host_and_path, http_url, same_site, site
@@ -63,3 +64,15 @@ def declared_elsewhere(elements: PageElements, page_url: str) -> str | None:
     if not site(host) or same_site(host, host_and_path(page_url)[0]):
         return None
     return declared
+
+
+def same_page_urls(page_url: str, declared: str | None) -> frozenset[str]:
+    """The URLs besides `page_url` that name the page itself when it was fetched from
+    elsewhere (`declared_elsewhere`): the URL it declares, and that URL's path and query on
+    the host it was fetched from, where its relative links to itself lead."""
+    if declared is None:
+        return frozenset()
+    own = declared.split("#")[0]
+    parts, fetched = urlsplit(own), urlsplit(page_url)
+    here = f"{fetched.scheme}://{fetched.netloc}{parts.path or '/'}"
+    return frozenset({own, f"{here}?{parts.query}" if parts.query else here})
