@@ -166,6 +166,21 @@ def test_a_page_fetched_from_elsewhere_keeps_its_own_sites_links(head: str, own_
     assert elsewhere["same_site"] == elsewhere["same_section"] == expected
 
 
+def test_a_page_fetched_from_elsewhere_leaves_out_its_links_to_itself() -> None:
+    """Served from a test server, a page that declares its URL does not list itself among its
+    links: not at that URL, nor at its path on the server (a relative link to itself)."""
+    url = "https://www.news.example/business/2019/11/9/chip-rules"
+    items = "".join(f'<li><a href="/business/2019/11/{i}/story-{i}">Story {i}</a></li>'
+                    for i in range(3))
+    tree = parse_html(f'<html><head><link rel="canonical" href="{url}"></head><body><ul>'
+                      f'{items}<li><a href="{url}">This story</a></li><li><a href='
+                      f'"/business/2019/11/9/chip-rules#top">This story again</a></li></ul>'
+                      "</body></html>")
+    [(candidate, _)] = described(tree, "http://127.0.0.1:8080/pages/1.html")
+    assert [url for url, _ in candidate.links] == [
+        f"http://127.0.0.1:8080/business/2019/11/{i}/story-{i}" for i in range(3)]
+
+
 @pytest.mark.parametrize("before", [
     "<h2>More Stories</h2><script>var slot = 'MC_180x600';</script>",
     "<div><h2>More Stories</h2><script>defineSlot('Superbanner');</script></div>",
