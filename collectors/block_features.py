@@ -278,7 +278,7 @@ def _title_texts(elements: PageElements) -> list[str]:
 
 
 def page_context(elements: PageElements, page_url: str, found: list[Candidate],
-                 links: list[tuple[Any, str]], declared: str | None = None) -> PageContext:
+                 links: list[tuple[Any, str]], declared: str | None) -> PageContext:
     """What the page's candidates are compared against; `declared`: the URL the page declares
     on another site than `page_url`'s (`page_meta.declared_elsewhere`), if any."""
     order = elements.order

@@ -302,10 +302,10 @@ def judge(found: list[tuple[Candidate, dict[str, float]]], model: BlockModel
     A block is followed when the model says so or when it is a list of headlines named
     "Related News" (`named_related`); then only the innermost of nested followed blocks is,
     since a wrapper around a related list also holds what stands beside it, unless the inner
-    one is an item of the outer list (`_stand_ins`); and never a list
-    introduced as most-read or trending (`introduced_as_popular`) nor a column of lists
-    (`holds_lists`). Those last rules come after the innermost choice, so a wrapper around a
-    trending list or a column is not followed in its place.
+    one is an item of the outer list (`_stand_ins`); and never a list introduced as most-read
+    or trending (`introduced_as_popular`) nor a column of lists (`holds_lists`). Those last
+    rules come after the innermost choice, so a wrapper around a trending list or a column is
+    not followed in its place.
     """
     if not found:
         return []
