@@ -14,6 +14,9 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import json
+import os
+import subprocess
+import sys
 import time
 import tracemalloc
 from pathlib import Path
@@ -381,3 +384,32 @@ def test_a_page_of_endless_keywords_is_read_for_its_first_few() -> None:
     og_title, kept = page_meta(PageElements.of(tree))
     assert og_title == "T" and len(kept) == MAX_KEYWORDS
     assert kept[:2] == ("keyword 0", "keyword 1")
+
+
+_FEATURES_IN_A_CHILD = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from tests.test_blocks import EXPECTED, fixture
+from collectors.block_features import described
+from collectors.block_model import default_model, judge
+out = []
+for path in EXPECTED:
+    expected, tree = fixture(path)
+    found = described(tree, expected["url"])
+    out.append([[list(feats) for _, feats in found],
+                [block.score.hex() for block in judge(found, default_model())]])
+print(json.dumps(out))
+"""
+
+
+def test_features_and_scores_are_the_same_whatever_the_hash_seed(tmp_path: Path) -> None:
+    """A candidate's features come in the same order, and its score to the last bit, in
+    every process: the model adds a row's weights in the row's order, which a set's order
+    (PYTHONHASHSEED) would move."""
+    root = Path(__file__).resolve().parent.parent
+    runs = [subprocess.run([sys.executable, "-c", _FEATURES_IN_A_CHILD, str(root)],
+                           env={**os.environ, "PYTHONHASHSEED": seed,
+                                "CAIT_MODEL_DIR": str(tmp_path)},
+                           capture_output=True, text=True, check=True, cwd=root).stdout
+            for seed in ("1", "2", "3")]
+    assert runs[0] and runs[0] == runs[1] == runs[2]
