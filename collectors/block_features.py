@@ -1,7 +1,8 @@
 """What the block detector sees of each candidate block (`collectors/blocks.py`): features.
 
-Per candidate: its heading and the text before it (words, and whether they say related,
-popular or navigation, in a dozen languages), class and id words, how its links and their
+Per candidate: whether its heading, the text before it and its class and id words say
+related, popular or navigation (word lists in a dozen languages; the words themselves are
+not features, since they taught the model the labelled sites), how its links and their
 texts look (headline-like, same site and section, article-like paths, words shared with the
 page title, links repeated elsewhere on the page), where it stands against the article body,
 and its sibling structure. Whether a list is chosen for this article rather than the same on
@@ -215,13 +216,6 @@ def _says(text: str) -> tuple[float, float, float]:
     return float(bool(related)), float(bool(popular)), float(bool(nav))
 
 
-def _heading_words(heading: str) -> list[str]:
-    """A heading's first eight words, lower-cased, each once in the order read (a run of
-    Chinese characters is one word: splitting it into character pairs cost F1 on the
-    labelled pages, 0.609 against 0.633)."""
-    return list(dict.fromkeys(_WORD.findall(heading.lower())[:8]))
-
-
 def _headline_words(text: str) -> float:
     """Words in a link text, a Chinese character counting as half a word."""
     if text.isascii():  # no Chinese to set apart
@@ -376,18 +370,14 @@ def features(candidate: Candidate, page: PageContext) -> dict[str, float]:
             out["after_body"] = 1.0
             out["after_body_distance"] = min(1.0, (at - page.body_end) / 2000)
             out["just_after_body"] = float(at - page.body_end < 300)
-    for word in _heading_words(candidate.heading):
-        out[f"h={word}"] = 1.0
+    # The heading's, the text before's and the class attributes' own words are not features:
+    # on sites the model never saw they cost more than they gave (a word seen on a few
+    # sites' pages is learnt as those sites; `bench/README.md`, tenth session). What the
+    # words say is read through the word lists above (`_says`).
     before = candidate.heading_before
     if before and before != candidate.heading:
-        for word in _heading_words(before):
-            out[f"b={word}"] = 1.0
         related, popular, nav = _says(before)
         out["before_related"], out["before_popular"], out["before_nav"] = related, popular, nav
-    # each once, in the order read: the model adds a row's weights in the row's order, so a
-    # set's order (by PYTHONHASHSEED) would move a score's last bits from run to run
-    for word in dict.fromkeys(candidate.markers.split()[:12]):
-        out[f"m={word}"] = 1.0
     return out
 
 

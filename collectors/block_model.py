@@ -44,7 +44,10 @@ FOLLOWED = ("related", "inline")
 # 267; at 0.25 with C 0.5 / 2: 0.698, 0.769, 308 / 0.687, 0.744, 361. Weights at the square
 # root of balanced, at 0.3 and 0.4: F1 0.693 and 0.681. Over ten shuffles, link F1 on all
 # pages and on the scrapinghub ones, popular followed: before 0.677, 0.683, 439; C 1 at 0.25
-# 0.688, 0.669, 350; C 1 at 0.2 0.694, 0.667, 471; C 0.5 at 0.25 0.692, 0.682, 308.
+# 0.688, 0.669, 350; C 1 at 0.2 0.694, 0.667, 471; C 0.5 at 0.25 0.692, 0.682, 308. Checked
+# again once the heading and class words were no longer features (five shuffles; F1 on all
+# pages and on the scrapinghub ones, popular followed): C 0.5 at 0.25 0.715, 0.807, 232; C 1
+# 0.714, 0.798, 240; C 2 0.722, 0.786, 257; at 0.2 0.719, 0.787, 328; at 0.3 0.674, 0.768, 203.
 PARAMS: dict[str, Any] = {"c": 0.5, "threshold": 0.25}
 
 
@@ -190,7 +193,8 @@ def default_model() -> BlockModel | None:
 
 @dataclass(frozen=True)
 class ScoredBlock:
-    """A candidate block with the detector's verdict: its likeliest kind and follow score."""
+    """A candidate block with the detector's verdict: its follow score, whether it is
+    followed, and its kind (the likeliest of those that agree with that: `_kind`)."""
 
     candidate: Candidate
     kind: str
@@ -295,6 +299,14 @@ def _stand_ins(chosen: set[Any]) -> set[Any]:
     return items
 
 
+def _kind(probabilities: list[float], followed: bool) -> str:
+    """The kind shown with a verdict, so that the two agree: the likelier of related and
+    inline for a followed block (one followed at a score of 0.3 may have "popular"
+    likeliest of all), else the likeliest of the rest; the first in `KINDS` order on a tie."""
+    kinds = [kind for kind in KINDS if (kind in FOLLOWED) == followed]
+    return max(kinds, key=lambda kind: (probabilities[KINDS.index(kind)], -KINDS.index(kind)))
+
+
 def judge(found: list[tuple[Candidate, dict[str, float]]], model: BlockModel
           ) -> list[ScoredBlock]:
     """The verdict on every candidate of one page.
@@ -310,24 +322,23 @@ def judge(found: list[tuple[Candidate, dict[str, float]]], model: BlockModel
     if not found:
         return []
     probabilities = model.probabilities([feats for _, feats in found])
-    # the first of the likeliest kinds, in KINDS order
-    likeliest = [KINDS[column] for column in probabilities.argmax(axis=1).tolist()]
+    rows = probabilities.tolist()
     verdicts = []
-    for (candidate, feats), score, kind in zip(found, follow_scores(probabilities), likeliest,
-                                               strict=True):
+    for (candidate, feats), score, row in zip(found, follow_scores(probabilities), rows,
+                                              strict=True):
         followed = score >= model.threshold or named_related(candidate, feats)
-        verdicts.append(ScoredBlock(candidate, kind, score, followed))
+        verdicts.append(ScoredBlock(candidate, _kind(row, followed), score, followed))
     chosen = {block.candidate.element for block in verdicts if block.followed}
     items = _stand_ins(chosen)
     holders = {ancestor for element in chosen - items for ancestor in element.iterancestors()}
     out = []
-    for block, (_, feats) in zip(verdicts, found, strict=True):
+    for block, (_, feats), row in zip(verdicts, found, rows, strict=True):
         if introduced_as_popular(feats):
             out.append(ScoredBlock(block.candidate, "popular", block.score, False))
         elif block.followed and (block.candidate.element in holders
                                  or block.candidate.element in items
                                  or holds_lists(block.candidate, found)):
-            out.append(ScoredBlock(block.candidate, block.kind, block.score, False))
+            out.append(ScoredBlock(block.candidate, _kind(row, False), block.score, False))
         else:
             out.append(block)
     return out
