@@ -303,8 +303,8 @@ def _kind(probabilities: list[float], followed: bool) -> str:
     """The kind shown with a verdict, so that the two agree: the likelier of related and
     inline for a followed block (one followed at a score of 0.3 may have "popular"
     likeliest of all), else the likeliest of the rest; the first in `KINDS` order on a tie."""
-    kinds = [kind for kind in KINDS if (kind in FOLLOWED) == followed]
-    return max(kinds, key=lambda kind: (probabilities[KINDS.index(kind)], -KINDS.index(kind)))
+    return max((kind for kind in KINDS if (kind in FOLLOWED) == followed),
+               key=lambda kind: probabilities[KINDS.index(kind)])  # max keeps the first
 
 
 def judge(found: list[tuple[Candidate, dict[str, float]]], model: BlockModel

@@ -214,8 +214,8 @@ def test_the_kind_shown_agrees_with_the_verdict() -> None:
     """A followed block is shown as related or inline, an unfollowed one as anything else,
     on every candidate of the fixtures (the stcn page's 为你推荐 list is followed at a score
     of 0.38 with "popular" the likeliest kind of all)."""
-    shown = [(block.kind, block.followed) for path in EXPECTED
-             for block in scored_blocks(fixture(path)[1], fixture(path)[0]["url"])]
+    shown = [(block.kind, block.followed) for expected, tree in map(fixture, EXPECTED)
+             for block in scored_blocks(tree, expected["url"])]
     assert any(followed for _, followed in shown)
     assert all((kind in FOLLOWED) == followed for kind, followed in shown)
 
