@@ -87,7 +87,11 @@ async def follow_related(ctx: PassContext) -> tuple[int, int]:
                 _mark(ctx, from_id, url, False, skip_reason="depth limit")
                 skipped += 1
                 continue
-            score = ctx.gate(anchor or "")
+            if not anchor:  # an image-only link: nothing to judge its relevance by
+                _mark(ctx, from_id, url, False, skip_reason="no anchor text")
+                skipped += 1
+                continue
+            score = ctx.gate(anchor)
             if score < GATE_THRESHOLD:
                 _mark(ctx, from_id, url, False, skip_reason=f"not relevant ({score:.2f})")
                 skipped += 1

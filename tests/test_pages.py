@@ -144,6 +144,21 @@ def test_unsafe_and_useless_links_are_dropped() -> None:
                                                    ("https://news.example.cn/ok2", "相关新闻")]
 
 
+def test_an_image_only_link_is_kept_with_the_text_of_its_twin_or_none() -> None:
+    """A card whose picture and headline both link to the story is stored once, with the
+    headline; a card with only a picture is stored with no anchor text, in page order."""
+    html = """<html><body><p>text</p><h3>Related News</h3><ul>
+      <li><a href="/2024/05/1/chips"><img src="a.jpg"></a>
+          <a href="/2024/05/1/chips">Huawei Ascend chips ship to Chinese AI labs</a></li>
+      <li><a href="/2024/05/2/gallery"><img src="b.jpg" alt=""></a></li>
+      <li><a href="/2024/05/3/talent">Chinese AI labs hire returning researchers</a></li>
+    </ul></body></html>"""
+    related = find_related_links(parse_html(html), "https://news.example.com/2024/05/9/a")
+    assert [(r.url.rsplit("/", 1)[1], r.anchor_text, r.position) for r in related] == [
+        ("chips", "Huawei Ascend chips ship to Chinese AI labs", 0), ("gallery", "", 1),
+        ("talent", "Chinese AI labs hire returning researchers", 2)]
+
+
 def test_huge_related_block_is_capped() -> None:
     items = "".join(f'<li><a href="/n/{i}">story {i}</a></li>' for i in range(10_000))
     html = f"<html><body><h2>Related News</h2><ul>{items}</ul></body></html>"

@@ -214,6 +214,26 @@ def _serve_seed(server: LoopbackServer, host_for: dict[int, str] | None = None) 
     return titles
 
 
+def test_an_image_only_related_link_is_stored_and_never_fetched(
+        server: LoopbackServer, either_settings: Settings, sessions: Sessions) -> None:
+    """A related card that is only a picture is one of the page's related links, but with
+    no anchor text there is nothing for the relevance gate to read: stored, never fetched."""
+    page = article_page("DeepSeek and Huawei chips", ["Chinese AI labs use Huawei chips. " * 20],
+                        related={"DeepSeek trains on Huawei Ascend chips": "/news/ascend"})
+    picture = '<li><a href="/news/picture"><img src="p.jpg" alt=""></a></li></ul>'
+    server.routes["/page"] = Reply(200, page.replace("</ul>", picture, 1).encode())
+    server.routes["/news/ascend"] = Reply(200, article_page(
+        "DeepSeek trains on Huawei Ascend chips", ["Chinese AI chips. " * 30]).encode())
+    add(sessions, SourceSpec("page", server.url("/page"), kind="page"))
+    collect(sessions, either_settings, due_only=False)
+    with sessions() as s:
+        links = {link.url.rsplit("/", 1)[1]: link for link in s.scalars(select(ArticleLink))}
+    assert links["ascend"].followed
+    assert (links["picture"].anchor_text, links["picture"].followed,
+            links["picture"].skip_reason) == ("", False, "no anchor text")
+    assert "/news/picture" not in [seen.path for seen in server.requests]
+
+
 def test_related_links_follow_relevant_ones_store_the_rest(
         server: LoopbackServer, either_settings: Settings, sessions: Sessions) -> None:
     settings = either_settings
