@@ -378,7 +378,29 @@ def features(candidate: Candidate, page: PageContext) -> dict[str, float]:
     if before and before != candidate.heading:
         related, popular, nav = _says(before)
         out["before_related"], out["before_popular"], out["before_nav"] = related, popular, nav
+    for name, (none, some, most, every) in _LEVEL_NAMES:  # `LEVELS`, per candidate
+        share = out[name]
+        out[none if share < 0.001 else every if share >= 0.999 else most if share >= 0.5
+            else some] = 1.0
     return out
+
+
+# The shares and scales (0 to 1) that the detector also sees as a level: none, under half,
+# half or more, all. A linear model weighs a share in proportion; "every link to the same
+# site" or "no link to an article" can mean more than the proportion says. On the labelled
+# pages (489, ten shuffled cross-validations by site, twice; link F1, on the scrapinghub
+# pages, popular links followed): 0.695 / 0.695, 0.801 / 0.773, 277 / 293 without; with,
+# followed at 0.3 (`block_model.PARAMS`), 0.709 / 0.719, 0.833 / 0.833, 267 / 267.
+LEVELLED = ("links", "anchor_words_mean", "headline_like", "one_word", "same_site",
+            "article_like", "same_section", "title_overlap", "shares_title_word",
+            "repeated_on_page", "shares_body_word", "shares_keyword", "holds_candidates",
+            "link_density", "position", "after_body_distance", "depth", "children",
+            "uniform_children")
+
+
+# A share's level: `none` below 0.001, `all` from 0.999, else `some`, or `most` from 0.5.
+LEVELS = ("none", "some", "most", "all")
+_LEVEL_NAMES = tuple((name, tuple(f"{name}:{level}" for level in LEVELS)) for name in LEVELLED)
 
 
 def described(tree: Any, page_url: str) -> list[tuple[Candidate, dict[str, float]]]:

@@ -26,7 +26,7 @@ import pytest
 
 from bench.blocks_data import kind_of
 from bench.blocks_tool import load_tree
-from collectors.block_features import described
+from collectors.block_features import LEVELLED, LEVELS, described
 from collectors.block_model import FOLLOWED, KINDS, default_model, judge, scored_blocks
 from collectors.blocks import (
     HEADING_MARKS,
@@ -363,6 +363,25 @@ def test_a_list_on_the_bodys_topic_leads_the_page_and_a_most_read_list_falls_bel
     assert on_topic["title_vs_page"] == 0.0 and most_read["title_vs_page"] == -1.0
 
 
+def test_each_share_is_also_seen_as_one_level() -> None:
+    """Every levelled share of every candidate of a real page gets exactly one level feature,
+    the one its value falls in: none below 0.001, all from 0.999, most from one half."""
+    def level(share: float) -> str:
+        return ("none" if share < 0.001 else "all" if share >= 0.999 else
+                "most" if share >= 0.5 else "some")
+
+    expected, tree = fixture(EXPECTED[0])
+    found = described(tree, expected["url"])
+    seen: set[str] = set()
+    for _, feats in found:
+        for name in LEVELLED:
+            levels = [lv for lv in LEVELS if f"{name}:{lv}" in feats]
+            assert levels == [level(feats[name])], (name, feats[name], levels)
+            assert feats[f"{name}:{levels[0]}"] == 1.0
+            seen.add(levels[0])
+    assert seen == set(LEVELS)  # the page holds shares of every level
+
+
 def test_headlines_holding_the_pages_own_keywords_or_tags_are_seen_against_the_page() -> None:
     """A site's keywords and article tags (`<meta name="keywords">`, `article:tag`) are what
     it often picks its related list by: a list whose headlines hold one leads the page."""
@@ -397,7 +416,7 @@ _FEATURES_IN_A_CHILD = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
 from tests.test_blocks import EXPECTED, fixture
-from collectors.block_features import described
+from collectors.block_features import LEVELLED, LEVELS, described
 from collectors.block_model import default_model, judge
 out = []
 for path in EXPECTED:
