@@ -8,6 +8,7 @@ page title, links repeated elsewhere on the page), where it stands against the a
 and its sibling structure. Whether a list is chosen for this article rather than the same on
 every page is seen against the page: words its headlines share with the body or the page's
 own keywords, and how far its share of such headlines falls below the best list of the page.
+Each share is also seen as a level (none, under half, half or more, all: `LEVELLED`).
 The heading rules of old are features here, not gates. The detector
 (`collectors/block_model.py`) learns from labelled pages which of them make a Related-News
 block; the bench (`bench/related_bench.py`) and the labelled rows (`bench/blocks_data.py`) use
