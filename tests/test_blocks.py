@@ -416,7 +416,7 @@ _FEATURES_IN_A_CHILD = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
 from tests.test_blocks import EXPECTED, fixture
-from collectors.block_features import LEVELLED, LEVELS, described
+from collectors.block_features import described
 from collectors.block_model import default_model, judge
 out = []
 for path in EXPECTED:
