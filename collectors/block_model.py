@@ -37,23 +37,15 @@ DATA = Path(__file__).resolve().parent / "anchors" / "blocks.jsonl"
 KINDS = ("related", "inline", "popular", "nav", "other")
 FOLLOWED = ("related", "inline")
 # The follow threshold is low because the model is fitted unweighted: related lists are a few
-# percent of the candidates, and unweighted their probabilities stay small. On the labelled
-# pages (five shuffled cross-validations by site; link F1, precision, popular links followed):
-# classes weighted to balance and followed at 0.5, C 1 (before): 0.685, 0.695, 438;
-# unweighted, C 1, at 0.2 / 0.25 / 0.3: 0.700, 0.710, 453 / 0.696, 0.763, 329 / 0.669, 0.781,
-# 267; at 0.25 with C 0.5 / 2: 0.698, 0.769, 308 / 0.687, 0.744, 361. Weights at the square
-# root of balanced, at 0.3 and 0.4: F1 0.693 and 0.681. Over ten shuffles, link F1 on all
-# pages and on the scrapinghub ones, popular followed: before 0.677, 0.683, 439; C 1 at 0.25
-# 0.688, 0.669, 350; C 1 at 0.2 0.694, 0.667, 471; C 0.5 at 0.25 0.692, 0.682, 308. Checked
-# again once the heading and class words were no longer features (five shuffles; F1 on all
-# pages and on the scrapinghub ones, popular followed): C 0.5 at 0.25 0.715, 0.807, 232; C 1
-# 0.714, 0.798, 240; C 2 0.722, 0.786, 257; at 0.2 0.719, 0.787, 328; at 0.3 0.674, 0.768, 203.
-# With the shares' levels as features too (`block_features.LEVELLED`; 489 pages, ten
-# shuffles): C 0.5 at 0.3 0.709, 0.833, 267; at 0.33 / 0.36 0.690, 0.839, 238 / 0.665, 0.836,
-# 214; C 0.35 at 0.3 0.708, 0.839, 257. On 534 pages (twice ten shuffles): C 0.5 at 0.3
-# 0.688 / 0.702, 0.841 / 0.829, 283 / 298; C 0.35 0.689 / 0.700, 0.848 / 0.830, 267 / 290;
-# C 1 0.689 / 0.700, 0.826 / 0.826, 296 / 309; C 0.5 at 0.25 0.714 / 0.715, 0.832 / 0.830,
-# 363 / 379. C 0.35 follows fewer popular links at the same F1 on both sets of pages.
+# percent of the candidates, and unweighted their probabilities stay small (classes weighted
+# to balance and followed at 0.5: link F1 0.685 against 0.696-0.698, popular links followed
+# 438 against 308-329; seventh session).
+# Current evidence, 534 labelled pages, two sets of ten shuffled cross-validations by site
+# (link F1 on all pages, on the scrapinghub pages, popular links followed): C 0.35 at 0.3
+# 0.689 / 0.700, 0.848 / 0.830, 267 / 290; C 0.5 at 0.3 0.688 / 0.702, 0.841 / 0.829,
+# 283 / 298; C 1 at 0.3 0.689 / 0.700, 0.826 / 0.826, 296 / 309; C 0.5 at 0.25 0.714 / 0.715,
+# 0.832 / 0.830, 363 / 379 (more F1 only by following more popular links). The earlier
+# settings and their figures are in bench/README.md, section by section.
 PARAMS: dict[str, Any] = {"c": 0.35, "threshold": 0.3}
 
 
