@@ -93,6 +93,12 @@ class Fingerprint:
             self._norm = None
         return self._simhash
 
+    def resolved(self) -> Fingerprint:
+        """This fingerprint with its SimHash worked out: what a parser process sends back
+        (without the normalised text it no longer needs)."""
+        self._simhash = self.simhash
+        return self
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Fingerprint):
             return NotImplemented

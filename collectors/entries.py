@@ -52,11 +52,14 @@ def new_entries(session: Session, prepared: PreparedFeed
     """The feed's entries not stored yet (the first of each canonical URL, with its
     fingerprints), how many distinct entries were stored already, and the lookup that said so
     (by URL and by content hash, in one query: storing the new ones reuses it instead of
-    asking again). Only the hash is taken here; the SimHash waits until a row is written."""
+    asking again). Only the hash is taken here, and the SimHash waits until a row is written,
+    unless the parser process took both (`prepare.prepare_changed_feed`)."""
     unique: dict[str, ParsedEntry] = {}
     for canonical, entry in zip(prepared.canonical_urls, prepared.parsed.entries, strict=True):
         unique.setdefault(canonical, entry)
-    prints = {url: fingerprint(entry.content or entry.summary) for url, entry in unique.items()}
+    given = prepared.fingerprints or {}  # a source's first feed: taken where it was parsed
+    prints = {url: given.get(url) or fingerprint(entry.body_for_identity)
+              for url, entry in unique.items()}
     lookup = store.known_articles(
         session, unique, (identity.content_hash for identity in prints.values()
                           if identity.content_hash is not None))

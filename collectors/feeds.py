@@ -43,6 +43,11 @@ class ParsedEntry:
     author: str | None
     published_at: datetime | None
 
+    @property
+    def body_for_identity(self) -> str | None:
+        """The text its fingerprints are taken of (`store.NewArticle.body_for_identity`)."""
+        return self.content or self.summary
+
 
 @dataclass(frozen=True)
 class ParsedFeed:

@@ -116,9 +116,10 @@ class Offload:
         return prepared
 
     async def prepare_changed_feed(self, body: bytes, headers: dict[str, str], url: str,
-                                   known_hash: str | None) -> PreparedFeed | None:
+                                   known_hash: str | None, first: bool = False
+                                   ) -> PreparedFeed | None:
         """`prepare.prepare_changed_feed`: None when the body is the one hashed `known_hash`."""
-        result = await self._run(prepare_changed_feed, body, headers, url, known_hash,
+        result = await self._run(prepare_changed_feed, body, headers, url, known_hash, first,
                                  inline_thread=False)
         if isinstance(result, BrokenProcessPool):
             return _feed_lost(result)

@@ -312,8 +312,10 @@ async def _process_source(ctx: PassContext, snap: _Snapshot) -> SourceReport:
         return _finish(ctx, snap, SourceOutcome("ok", fetched=fetched, entries=1, items=[item],
                                                 pages={item.canonical_url: page}))
     # A feed's body is hashed and told from the last one where it is parsed (issue 18).
+    # a source's first feed, stored from the feed's own text: fingerprinted where it is parsed
+    first = snap.last_content_hash is None and not snap.full_text
     prepared = await ctx.offload.prepare_changed_feed(fetched.body, fetched.headers, fetched.url,
-                                                      snap.last_content_hash)
+                                                      snap.last_content_hash, first)
     if prepared is None:
         return _finish(ctx, snap, SourceOutcome("not_modified", fetched=fetched,
                                                 body_hash=snap.last_content_hash))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from collectors.dedup import body_hash
+from collectors.dedup import body_hash, fingerprint
 from collectors.offload import MAX_BROKEN_POOLS, Offload
 from collectors.prepare import PreparedFeed, prepare_changed_feed, prepare_feed
 from config import load_settings
@@ -61,6 +61,25 @@ def test_a_source_feed_is_hashed_where_it_is_parsed_and_not_parsed_when_unchange
     changed = dataclasses.replace(prepare_feed(body, {}, BASE), body_hash=body_hash(body))
     assert pooled == [changed, changed, None]
     assert prepare_changed_feed(body, {}, BASE, None) == changed
+
+
+def test_a_source_first_feed_comes_with_the_fingerprints_the_writing_process_would_take(
+) -> None:
+    body = (CORPUS / "feeds" / FEEDS[0]).read_bytes()
+
+    async def through(offload: Offload) -> PreparedFeed | None:
+        return await offload.prepare_changed_feed(body, {}, BASE, None, first=True)
+
+    with Offload(1) as pool:
+        pooled = asyncio.run(through(pool))
+    assert pooled is not None and pooled.fingerprints is not None
+    expected: dict[str, object] = {}
+    for url, entry in zip(pooled.canonical_urls, pooled.parsed.entries, strict=True):
+        expected.setdefault(url, fingerprint(entry.body_for_identity))
+    assert pooled.fingerprints == expected  # content hash and SimHash, the first entry's
+    assert sum(p.simhash is not None for p in pooled.fingerprints.values()) >= 5
+    unfingerprinted = dataclasses.replace(pooled, fingerprints=None)
+    assert unfingerprinted == prepare_changed_feed(body, {}, BASE, None)
 
 
 def test_a_dying_pool_process_fails_only_the_document_in_hand() -> None:
