@@ -128,6 +128,10 @@ class Settings:
     web_login_required: bool = _setting(
         "CAIT_WEB_LOGIN_REQUIRED", False,
         "Require login to read the dashboard and API too (writes always need login).")
+    web_https: bool = _setting(
+        "CAIT_WEB_HTTPS", False,
+        "The dashboard is reached over HTTPS (a TLS proxy in front): its session cookie is sent "
+        "only over HTTPS (Secure) and browsers are told to keep to HTTPS (HSTS).")
     web_secret: str = _setting(
         "CAIT_WEB_SECRET", "",
         "Key that signs the dashboard's session cookies; empty means one generated into "

@@ -238,6 +238,19 @@ def test_labels_need_login_and_csrf_and_write_rows(
                                  headers={"X-CSRF-Token": token}).status_code == 401
 
 
+def test_behind_https_the_session_cookie_is_secure_and_browsers_keep_to_https(
+        site: dict[str, int], db_url: str, tmp_path: Path) -> None:
+    for https in (False, True):
+        env = {"CAIT_WEB_HTTPS": "1"} if https else {}
+        with serving(db_url, tmp_path, **env) as base:
+            answer = httpx.get(f"{base}/api/session")
+        cookie = answer.headers["set-cookie"].lower()
+        assert cookie.startswith("cait_session=") and "samesite=strict" in cookie
+        assert "httponly" in cookie
+        assert ("; secure" in cookie) is https, cookie
+        assert ("strict-transport-security" in answer.headers) is https
+
+
 def test_reading_can_require_login(site: dict[str, int], db_url: str, tmp_path: Path) -> None:
     with serving(db_url, tmp_path, CAIT_WEB_LOGIN_REQUIRED="1") as base, \
             httpx.Client(base_url=base) as web:

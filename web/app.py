@@ -28,6 +28,9 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
 HEADERS = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
            "Referrer-Policy": "no-referrer"}
+# Sent with CAIT_WEB_HTTPS only: over plain HTTP (the default, on 127.0.0.1) browsers ignore
+# it, and a host that once sent it could not be reached over HTTP again for a year.
+HSTS = {"Strict-Transport-Security": "max-age=31536000"}
 # Open even when reading needs login: the login itself, the shipped assets, the API's description.
 OPEN_PATHS = ("/login", "/logout", "/static/", "/favicon.ico", "/openapi.json", "/api/session",
               "/api/login")
@@ -43,6 +46,7 @@ def create_app(settings: Settings) -> FastAPI:
                   description="China-AI coverage tracker: timelines, articles, search, labels.",
                   docs_url=None, redoc_url=None)  # their pages load assets from the internet
     app.state.web = WebState(settings, engine, auth.load_users(settings))
+    headers = {**HEADERS, **HSTS} if settings.web_https else HEADERS
 
     @app.middleware("http")
     async def gate_and_headers(request: Request,
@@ -57,13 +61,14 @@ def create_app(settings: Settings) -> FastAPI:
         else:
             response = await call_next(request)
         response.headers.setdefault("Content-Security-Policy", CSP)
-        for name, value in HEADERS.items():
+        for name, value in headers.items():
             response.headers.setdefault(name, value)
         return response
 
     # outermost: the session is read before the gate above
     app.add_middleware(SessionMiddleware, secret_key=auth.session_secret(settings),
-                       session_cookie="cait_session", same_site="strict", https_only=False,
+                       session_cookie="cait_session", same_site="strict",
+                       https_only=settings.web_https,
                        max_age=14 * 24 * 3600)
 
     @app.exception_handler(UserError)
