@@ -9,6 +9,8 @@ the site its own links belong to when the page was fetched from elsewhere.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from typing import Any
 from urllib.parse import urlsplit
 
 from collectors.blocks import PageElements
@@ -41,6 +43,22 @@ def page_meta(elements: PageElements) -> tuple[str, tuple[str, ...]]:
     return og_title or "", tuple(keywords)[:MAX_KEYWORDS]
 
 
+def canonical_hrefs(link_tags: Iterable[Any], page_url: str) -> list[str]:
+    """The http(s) URLs of the page's `<link rel=canonical>` elements, in page order: `rel`
+    is a list of tokens, read without regard to case (`rel="Canonical"` counts, as it does
+    for browsers), and each href resolved against `page_url`. The one reader of the
+    canonical link: for storage (`pages.canonical_link`) and for the detector
+    (`declared_elsewhere`)."""
+    found = []
+    for link in link_tags:
+        href = link.get("href")
+        if href and "canonical" in (link.get("rel") or "").lower().split():
+            url = http_url(str(href).strip(), page_url)
+            if url is not None:
+                found.append(url)
+    return found
+
+
 def declared_elsewhere(elements: PageElements, page_url: str) -> str | None:
     """The http(s) URL the page declares as its own (its first `<link rel=canonical>`, else
     its `og:url`) when that is on another site than `page_url`, else None.
@@ -49,11 +67,7 @@ def declared_elsewhere(elements: PageElements, page_url: str) -> str | None:
     they are the page's own site's links, not another's, for the detector. Only that: the
     page's canonical URL for storage stays a same-site one (`pages.canonical_link`), since a
     page may claim any URL."""
-    declared = None
-    for link in elements.link_tags:
-        if "canonical" in (link.get("rel") or "").lower().split() and link.get("href"):
-            declared = http_url(str(link.get("href")).strip(), page_url)
-            break
+    declared = next(iter(canonical_hrefs(elements.link_tags, page_url)), None)
     if declared is None:
         declared = next((http_url(str(meta.get("content")).strip(), page_url)
                          for meta in elements.metas

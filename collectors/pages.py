@@ -18,6 +18,7 @@ from lxml import etree
 
 from collectors.block_model import followed_blocks
 from collectors.feeds import sane_date
+from collectors.page_meta import canonical_hrefs
 from collectors.textutil import decode_body, title_text
 from collectors.urls import de_amp_url, http_url, same_site
 from common.text import count_cjk
@@ -84,13 +85,10 @@ def _text_of(element: Any) -> str:
 
 def canonical_link(tree: Any, page_url: str) -> str:
     """The page's canonical URL: same-site `<link rel=canonical>`, else the page URL de-AMPed."""
-    if tree is not None:
-        for href in tree.xpath("//link[contains(concat(' ', normalize-space(@rel), ' '),"
-                               " ' canonical ')]/@href"):
-            candidate = http_url(str(href), page_url)
-            page_host = urlsplit(page_url).hostname
-            if candidate and page_host and same_site(urlsplit(candidate).hostname or "",
-                                                     page_host):
+    page_host = urlsplit(page_url).hostname
+    if tree is not None and page_host:
+        for candidate in canonical_hrefs(tree.iter("link"), page_url):
+            if same_site(urlsplit(candidate).hostname or "", page_host):
                 return candidate
     return de_amp_url(page_url)
 

@@ -182,6 +182,11 @@ def test_canonical_link_same_site_and_amp() -> None:
     hostile = parse_html('<html><head><link rel="canonical" href="https://other.org/a">'
                          "</head></html>")
     assert canonical_link(hostile, "https://x.com/story/amp") == "https://x.com/story"
+    # rel is a list of tokens, read without regard to case, as browsers read it; the first
+    # same-site one wins, a relative href resolved against the page
+    tokens = parse_html('<html><head><link rel="Alternate CANONICAL" href=" /story?id=2 ">'
+                        '<link rel="canonical" href="https://www.x.com/story?id=3"></head></html>')
+    assert canonical_link(tokens, "https://www.x.com/amp/s") == "https://www.x.com/story?id=2"
 
 
 def test_feed_autodiscovery() -> None:
