@@ -311,8 +311,8 @@ async def _process_source(ctx: PassContext, snap: _Snapshot) -> SourceReport:
         item = article_from_page(page, snap.id, None, "manual", 0, None)
         return _finish(ctx, snap, SourceOutcome("ok", fetched=fetched, entries=1, items=[item],
                                                 pages={item.canonical_url: page}))
-    # A feed's body is hashed and told from the last one where it is parsed (issue 18).
-    # a source's first feed, stored from the feed's own text: fingerprinted where it is parsed
+    # A feed's body is hashed and told from the last one where it is parsed (issue 18), and a
+    # source's first feed, stored from the feed's own text, is fingerprinted there too.
     first = snap.last_content_hash is None and not snap.full_text
     prepared = await ctx.offload.prepare_changed_feed(fetched.body, fetched.headers, fetched.url,
                                                       snap.last_content_hash, first)
