@@ -23,6 +23,8 @@ _KEYWORD_SPLIT = re.compile(r"[,，;；、|]")
 # cut (on the labelled pages at most 51, the longest of 110 characters).
 MAX_KEYWORDS = 64
 MAX_KEYWORD_CHARS = 120
+# What separates the tokens of a `rel` attribute: ASCII white space only, as HTML says
+_ASCII_SPACE = re.compile(r"[\t\n\f\r ]+")
 
 
 def page_meta(elements: PageElements) -> tuple[str, tuple[str, ...]]:
@@ -45,23 +47,23 @@ def page_meta(elements: PageElements) -> tuple[str, tuple[str, ...]]:
 
 def canonical_hrefs(link_tags: Iterable[Any], page_url: str) -> list[str]:
     """The http(s) URLs of the page's `<link rel=canonical>` elements, in page order: `rel`
-    is a list of tokens, read without regard to case (`rel="Canonical"` counts, as it does
-    for browsers), and each href resolved against `page_url`. The one reader of the
-    canonical link: for storage (`pages.canonical_link`) and for the detector
-    (`declared_elsewhere`)."""
+    is a list of tokens split at ASCII white space and read without regard to case
+    (`rel="Canonical"` counts, as it does for browsers), each href stripped and resolved
+    against `page_url`; an empty href names no URL. The one reader of the canonical link: for
+    storage (`pages.canonical_link`) and for the detector (`declared_elsewhere`)."""
     found = []
     for link in link_tags:
-        href = link.get("href")
-        if href and "canonical" in (link.get("rel") or "").lower().split():
-            url = http_url(str(href).strip(), page_url)
+        href = (link.get("href") or "").strip()
+        if href and "canonical" in _ASCII_SPACE.split((link.get("rel") or "").lower()):
+            url = http_url(href, page_url)
             if url is not None:
                 found.append(url)
     return found
 
 
 def declared_elsewhere(elements: PageElements, page_url: str) -> str | None:
-    """The http(s) URL the page declares as its own (its first `<link rel=canonical>`, else
-    its `og:url`) when that is on another site than `page_url`, else None.
+    """The http(s) URL the page declares as its own (its first `<link rel=canonical>` to an
+    http(s) URL, else its `og:url`) when that is on another site than `page_url`, else None.
 
     A page fetched from a mirror, a cache or a test server keeps its links to its own site:
     they are the page's own site's links, not another's, for the detector. Only that: the

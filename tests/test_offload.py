@@ -13,8 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session, sessionmaker
 
-from collectors.dedup import body_hash, fingerprint
+from collectors.dedup import Fingerprint, body_hash, fingerprint
+from collectors.entries import new_entries
 from collectors.offload import MAX_BROKEN_POOLS, Offload
 from collectors.prepare import PreparedFeed, prepare_changed_feed, prepare_feed
 from config import load_settings
@@ -80,6 +82,22 @@ def test_a_source_first_feed_comes_with_the_fingerprints_the_writing_process_wou
     assert sum(p.simhash is not None for p in pooled.fingerprints.values()) >= 5
     unfingerprinted = dataclasses.replace(pooled, fingerprints=None)
     assert unfingerprinted == prepare_changed_feed(body, {}, BASE, None)
+
+
+def test_the_writing_process_takes_the_fingerprints_a_first_feed_came_with(
+        sessions: sessionmaker[Session]) -> None:
+    body = (CORPUS / "feeds" / FEEDS[0]).read_bytes()
+    first = prepare_changed_feed(body, {}, BASE, None, first=True)
+    assert first is not None and first.fingerprints
+    # copies, as they arrive from a parser process: objects this process never made (its own
+    # fingerprints of the same texts are remembered objects, `dedup.fingerprint`)
+    sent = {url: Fingerprint(p.content_hash, p.simhash) for url, p in first.fingerprints.items()}
+    with sessions() as session:
+        fresh, known, _ = new_entries(session, dataclasses.replace(first, fingerprints=sent))
+        taken, _, _ = new_entries(session, dataclasses.replace(first, fingerprints=None))
+    assert known == 0 and len(fresh) == len(sent)
+    assert all(identity is sent[url] for url, _, identity in fresh)  # not taken again here
+    assert [identity for _, _, identity in taken] == [identity for _, _, identity in fresh]
 
 
 def test_a_dying_pool_process_fails_only_the_document_in_hand() -> None:

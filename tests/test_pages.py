@@ -187,6 +187,10 @@ def test_canonical_link_same_site_and_amp() -> None:
     tokens = parse_html('<html><head><link rel="Alternate CANONICAL" href=" /story?id=2 ">'
                         '<link rel="canonical" href="https://www.x.com/story?id=3"></head></html>')
     assert canonical_link(tokens, "https://www.x.com/amp/s") == "https://www.x.com/story?id=2"
+    # an empty or blank href names no URL, and only ASCII white space separates rel's tokens
+    empty = parse_html('<html><head><link rel="canonical" href=" "><link rel="canonical\xa0x" '
+                       'href="https://www.x.com/nbsp"></head></html>')
+    assert canonical_link(empty, "https://www.x.com/story/amp") == "https://www.x.com/story"
 
 
 def test_feed_autodiscovery() -> None:
