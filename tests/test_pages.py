@@ -175,22 +175,28 @@ def test_parsed_nodes_have_lxml_html_classes() -> None:
     assert type(parse_html(html).find(".//form")) is lxml.html.FormElement
 
 
-def test_canonical_link_same_site_and_amp() -> None:
-    tree = parse_html('<html><head><link rel="canonical" href="https://www.x.com/story?id=1">'
-                      "</head><body></body></html>")
-    assert canonical_link(tree, "https://amp.x.com/story/amp?id=1") == "https://www.x.com/story?id=1"
-    hostile = parse_html('<html><head><link rel="canonical" href="https://other.org/a">'
-                         "</head></html>")
-    assert canonical_link(hostile, "https://x.com/story/amp") == "https://x.com/story"
+# (the page's <head> links, the URL it was fetched from, the canonical URL kept)
+CANONICAL_CASES = [
+    ('<link rel="canonical" href="https://www.x.com/story?id=1">',
+     "https://amp.x.com/story/amp?id=1", "https://www.x.com/story?id=1"),
+    # another site's claim is ignored: the page URL, de-AMPed
+    ('<link rel="canonical" href="https://other.org/a">',
+     "https://x.com/story/amp", "https://x.com/story"),
     # rel is a list of tokens, read without regard to case, as browsers read it; the first
     # same-site one wins, a relative href resolved against the page
-    tokens = parse_html('<html><head><link rel="Alternate CANONICAL" href=" /story?id=2 ">'
-                        '<link rel="canonical" href="https://www.x.com/story?id=3"></head></html>')
-    assert canonical_link(tokens, "https://www.x.com/amp/s") == "https://www.x.com/story?id=2"
+    ('<link rel="Alternate CANONICAL" href=" /story?id=2 ">'
+     '<link rel="canonical" href="https://www.x.com/story?id=3">',
+     "https://www.x.com/amp/s", "https://www.x.com/story?id=2"),
     # an empty or blank href names no URL, and only ASCII white space separates rel's tokens
-    empty = parse_html('<html><head><link rel="canonical" href=" "><link rel="canonical\xa0x" '
-                       'href="https://www.x.com/nbsp"></head></html>')
-    assert canonical_link(empty, "https://www.x.com/story/amp") == "https://www.x.com/story"
+    ('<link rel="canonical" href=" "><link rel="canonical\xa0x" href="https://www.x.com/nbsp">',
+     "https://www.x.com/story/amp", "https://www.x.com/story"),
+]
+
+
+@pytest.mark.parametrize(("links", "page_url", "kept"), CANONICAL_CASES)
+def test_canonical_link_same_site_and_amp(links: str, page_url: str, kept: str) -> None:
+    assert canonical_link(parse_html(f"<html><head>{links}</head><body></body></html>"),
+                          page_url) == kept
 
 
 def test_feed_autodiscovery() -> None:
