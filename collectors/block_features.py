@@ -30,9 +30,9 @@ from collectors.page_meta import declared_elsewhere, page_meta, same_page_urls
 from collectors.urls import host_and_path, same_site
 from common.text import CJK
 
-# Headings that introduce related coverage, most-read lists, and navigation: English, Chinese
-# and the other languages of the labelled pages (Spanish, Portuguese, French, German, Italian,
-# Dutch, Japanese, Korean, Thai, Russian). Features of the detector, not gates.
+# Headings that introduce related coverage, most-read lists, and navigation, in English, Chinese
+# and the labelled pages' other languages (the seventh line's words: bench/README, fourteenth
+# session). Features of the detector, not gates.
 RELATED_WORDS = re.compile(
     r"related|more on|more from|more about|read more|see also|also read|read next|recommended"
     r"|you (may|might) (also )?like|further reading|more stories|more news|keep reading|up next"
@@ -40,6 +40,7 @@ RELATED_WORDS = re.compile(
     r"|lire aussi|à lire|sur le même sujet|dans la même rubrique|mehr zum thema|mehr aus"
     r"|auch interessant|weitere artikel|leggi anche|correlat|potrebbe interessarti|lees ook"
     r"|gerelateerd|читайте также|по теме|関連|あわせて読みたい|관련|เกี่ยวข้อง"
+    r"|\bli[ée]s\b|vous conseille|à découvrir|zum thema|ähnliche|nicht verpassen|simil[ai]"
     r"|相关|相關|延伸|推荐|推薦|更多|猜你喜欢|热点推荐|最新文章", re.I)
 POPULAR_WORDS = re.compile(
     r"most (read|popular|viewed|shared|emailed|commented)|popular|trending|top stories"

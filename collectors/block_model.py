@@ -235,6 +235,24 @@ def introduced_as_popular(feats: dict[str, float]) -> bool:
                 or (feats.get("before_popular") and not feats.get("before_related")))
 
 
+def wraps_popular(candidate: Candidate, popular: list[Candidate]) -> bool:
+    """Whether half or more of the block's links lie in a list inside it that is introduced as
+    most-read or trending (`introduced_as_popular`): a box around such a list and a link or
+    two beside it ("Keep up to date": Subscribe, then "Most popular"). The list itself is
+    never followed, and the box must not be followed in its place. Five shuffled
+    cross-validations (fourteenth session): on the scrapinghub pages link F1 0.844 -> 0.856
+    and page accuracy 0.896 -> 0.915; popular links followed 269 -> 260; all pages 0.674
+    both."""
+    element = candidate.element
+    links = {url for url, _ in candidate.links}
+    for inner in popular:
+        if inner.element is not element and any(
+                a is element for a in inner.element.iterancestors()):
+            if 2 * len(links.intersection(url for url, _ in inner.links)) >= len(links):
+                return True
+    return False
+
+
 # A block that holds this many lists of its own, each a candidate of at least `LIST_LINKS`
 # links, is a column of lists (a section front's "World" column of twelve six-link lists),
 # not one list of related stories. Of the 16,826 labelled candidates, 2,538 hold three such
@@ -315,7 +333,8 @@ def judge(found: list[tuple[Candidate, dict[str, float]]], model: BlockModel
     one is an item of the outer list (`_stand_ins`); and never a list introduced as most-read
     or trending (`introduced_as_popular`) nor a column of lists (`holds_lists`). Those last
     rules come after the innermost choice, so a wrapper around a trending list or a column is
-    not followed in its place.
+    not followed in its place; nor is a box whose links are mostly such a list's
+    (`wraps_popular`).
     """
     if not found:
         return []
@@ -329,9 +348,12 @@ def judge(found: list[tuple[Candidate, dict[str, float]]], model: BlockModel
     chosen = {block.candidate.element for block in verdicts if block.followed}
     items = _stand_ins(chosen)
     holders = {ancestor for element in chosen - items for ancestor in element.iterancestors()}
+    said_popular = [introduced_as_popular(feats) for _, feats in found]
+    popular = [candidate for (candidate, _), said in zip(found, said_popular, strict=True)
+               if said]
     out = []
-    for block, (_, feats), row in zip(verdicts, found, rows, strict=True):
-        if introduced_as_popular(feats):
+    for block, said, row in zip(verdicts, said_popular, rows, strict=True):
+        if said or (block.followed and wraps_popular(block.candidate, popular)):
             out.append(ScoredBlock(block.candidate, "popular", block.score, False))
         elif block.followed and (block.candidate.element in holders
                                  or block.candidate.element in items
