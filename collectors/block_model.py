@@ -21,7 +21,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from itertools import repeat
+from itertools import islice, repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -235,6 +235,37 @@ def introduced_as_popular(feats: dict[str, float]) -> bool:
                 or (feats.get("before_popular") and not feats.get("before_related")))
 
 
+# A list item or a link text that begins with its rank: "1 ", "2.", "3、" (or the number alone)
+_RANK = re.compile(r"\s*(\d{1,2})(?:[\s.、)]|$)")
+
+
+def ranked_list(candidate: Candidate) -> bool:
+    """Whether the block's first three links, or the first three of its items, begin with 1,
+    2 and 3: a ranked list, as most-read lists are, never followed whatever its heading. Of
+    the 19,878 candidates of the 534 labelled pages, 124 are ranked: 92 popular, 28 other,
+    4 navigation, none related or inline. Five shuffled cross-validations: popular links
+    followed 261 -> 243, link F1 0.696 -> 0.699 (fourteenth session); sparing the lists
+    whose heading says related, 248 and 0.698."""
+    texts = [text for _, text in candidate.links[:3]]
+    if len(texts) == 3 and _ranks(texts):
+        return True
+    items = list(islice((child for child in candidate.element if child.tag in _ITEM_TAGS), 3))
+    return len(items) == 3 and _ranks([_first_text(item) for item in items])
+
+
+_ITEM_TAGS = frozenset({"li", "div", "article"})
+
+
+def _ranks(texts: list[str]) -> bool:
+    found = [_RANK.match(text) for text in texts]
+    return [int(m.group(1)) if m else 0 for m in found] == [1, 2, 3]
+
+
+def _first_text(element: Any) -> str:
+    """The first text in the element that is not white space (its rank, if it has one)."""
+    return next((text for text in element.itertext() if text.strip()), "")
+
+
 def wraps_popular(candidate: Candidate, popular: list[Candidate]) -> bool:
     """Whether half or more of the block's links lie in a list inside it that is introduced as
     most-read or trending (`introduced_as_popular`): a box around such a list and a link or
@@ -331,7 +362,8 @@ def judge(found: list[tuple[Candidate, dict[str, float]]], model: BlockModel
     "Related News" (`named_related`); then only the innermost of nested followed blocks is,
     since a wrapper around a related list also holds what stands beside it, unless the inner
     one is an item of the outer list (`_stand_ins`); and never a list introduced as most-read
-    or trending (`introduced_as_popular`) nor a column of lists (`holds_lists`). Those last
+    or trending (`introduced_as_popular`) or ranked (`ranked_list`), nor a column of lists
+    (`holds_lists`). Those last
     rules come after the innermost choice, so a wrapper around a trending list or a column is
     not followed in its place; nor is a box whose links are mostly such a list's
     (`wraps_popular`).
@@ -348,7 +380,8 @@ def judge(found: list[tuple[Candidate, dict[str, float]]], model: BlockModel
     chosen = {block.candidate.element for block in verdicts if block.followed}
     items = _stand_ins(chosen)
     holders = {ancestor for element in chosen - items for ancestor in element.iterancestors()}
-    said_popular = [introduced_as_popular(feats) for _, feats in found]
+    said_popular = [introduced_as_popular(feats) or ranked_list(candidate)
+                    for candidate, feats in found]
     popular = [candidate for (candidate, _), said in zip(found, said_popular, strict=True)
                if said]
     out = []

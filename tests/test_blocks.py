@@ -242,6 +242,32 @@ def test_a_list_introduced_as_most_read_or_trending_is_never_followed(heading: s
     assert find_related_links(page(heading), url) == []
 
 
+@pytest.mark.parametrize(("ranks", "in_link", "followed"), [
+    (["1", "2", "3", "4"], False, False), (["1.", "2.", "3.", "4."], True, False),
+    (["", "", "", ""], False, True), (["1", "2", "4", "5"], False, True),
+    (["10", "11", "12", "13"], True, True)])
+def test_a_ranked_list_is_never_followed(ranks: list[str], in_link: bool, followed: bool
+                                         ) -> None:
+    """With every block over the model's threshold, a list whose first three items or links
+    begin with 1, 2 and 3 (a most-read list's ranks) is still not followed; other numbers
+    are no rank."""
+    def item(i: int, rank: str) -> str:
+        text = f"Story number {i} about the chip export rules"
+        link = f'<a href="/2019/11/{i}/story-{i}">{f"{rank} " if in_link else ""}{text}</a>'
+        return f"<li>{link}</li>" if in_link else f"<li><span>{rank}</span>{link}</li>"
+
+    items = "".join(item(i, rank) for i, rank in enumerate(ranks))
+    tree = parse_html(f"<html><body><article><p>{'Text. ' * 300}</p></article>"
+                      f"<div><h3>Stories</h3><ul>{items}</ul></div></body></html>")
+    model = default_model()
+    assert model is not None
+    everything = dataclasses.replace(model, threshold=0.0)
+    [block] = judge(described(tree, "https://x.com/2019/11/9/the-article"), everything)
+    assert block.followed is followed
+    if not followed:
+        assert block.kind == "popular"
+
+
 @pytest.mark.parametrize(("heading", "named"), [
     ("相关推荐", True), ("相关内容：", True), ("相关新闻", True), ("Related Stories", True),
     ("热点推荐", False), ("You may also like", False)])

@@ -216,6 +216,9 @@ def test_strip_html_keeps_paragraph_breaks() -> None:
 @pytest.mark.parametrize("page", [
     "zh-stcn-1.html.gz", "zh-cjn-1.html.gz", "lemonde-1.html.gz",
     "corpus:adbar-trafilatura__tagesspiegel.de.abstandsregeln.html",
+    # washingtonpost: a most-read list of ranked headlines ("1 …", "2 …") with no heading of
+    # its own, which the model scores above its threshold (`block_model.ranked_list`)
+    "rdn-wapo-2.html.gz",
     # pv-magazine: a "Keep up to date" box, a Subscribe link around a "Most popular" list,
     # which the model scores above its threshold (`block_model.wraps_popular`)
     "corpus:scrapinghub-article-extraction-benchmark__b0cf2bbf0192315eec95ede9c59bbf4ae586992"
