@@ -8,11 +8,10 @@ page title, links repeated elsewhere on the page), where it stands against the a
 and its sibling structure. Whether a list is chosen for this article rather than the same on
 every page is seen against the page: words its headlines share with the body or the page's
 own keywords, and how far its share of such headlines falls below the best list of the page.
-Each share is also seen as a level (none, under half, half or more, all: `LEVELLED`).
-The heading rules of old are features here, not gates. The detector
-(`collectors/block_model.py`) learns from labelled pages which of them make a Related-News
-block; the bench (`bench/related_bench.py`) and the labelled rows (`bench/blocks_data.py`) use
-`described` too.
+Each share is also seen as a level (none, under half, half or more, all: `LEVELLED`). The
+heading rules of old are features here, not gates. The detector (`collectors/block_model.py`)
+learns from labelled pages which make a Related-News block; the bench and the labelled rows
+(`bench/related_bench.py`, `bench/blocks_data.py`) use `described` too.
 """
 
 from __future__ import annotations
@@ -46,8 +45,10 @@ POPULAR_WORDS = re.compile(
     r"most (read|popular|viewed|shared|emailed|commented)|popular|trending|top stories"
     r"|editor'?s picks|latest (news|stories)|breaking|más leíd|más vist|lo más|meistgelesen"
     r"|les plus lus|più lett|mais lid|人気|많이 본|인기|热门|熱門|排行|最热|最熱|热点"
-    r"|要闻|头条|精彩|点击排行|點擊排行|点击榜", re.I)
-# (not 点击 alone: "您有未读新闻，点击查看", "click to see the unread news", heads related feeds)
+    r"|要闻|头条|精彩|点击排行|點擊排行|点击榜|^\s*(the\s*)?(latest|recent|newest|neueste)\s*"
+    r"(headlines|posts|articles|features|stories|news|beiträge|artikel)\s*$", re.I)
+# Not 点击 alone ("您有未读新闻，点击查看" heads related feeds), nor "latest" but as a whole heading
+# ("Tennis latest" is the article's topic's; bench/README, fourteenth session).
 NAV_WORDS = re.compile(r"menu|nav|navigation|breadcrumb|footer|header|topics|sections|tags?\b"
                        r"|share|social|follow us|subscribe|newsletter|login|sign in|导航|導航"
                        r"|频道|頻道|登录|登錄|分享", re.I)
@@ -62,8 +63,7 @@ RELATED_HEADING_EXACT = re.compile(
     r"|相关报道|相關報導|推荐阅读|推薦閱讀|更多新闻|更多新聞)\s*[:：»›>]?\s*$", re.I)
 
 _WORD = re.compile(r"\w+")
-# `_WORD`'s words of four characters or more (the same runs, the short ones left out)
-_LONG_WORD = re.compile(r"\w{4,}")
+_LONG_WORD = re.compile(r"\w{4,}")  # `_WORD`'s runs of four characters or more
 _CJK_RUN = re.compile(f"{CJK.pattern}{{2,}}")
 # The length of an element's text with runs of white space as one: `_text`, computed in libxml2
 _TEXT_LENGTH = etree.XPath("string-length(normalize-space(.))")

@@ -220,7 +220,8 @@ def test_the_kind_shown_agrees_with_the_verdict() -> None:
     assert all((kind in FOLLOWED) == followed for kind, followed in shown)
 
 
-@pytest.mark.parametrize("heading", ["Trending News", "Most Read", "热门排行"])
+@pytest.mark.parametrize("heading", ["Trending News", "Most Read", "热门排行", "Recent Posts",
+                                     "Neueste Beiträge"])
 def test_a_list_introduced_as_most_read_or_trending_is_never_followed(heading: str) -> None:
     """The same list of headlines set in the article's body is followed under "Related
     Stories" and never under a most-read or trending heading (the model alone followed
@@ -240,6 +241,25 @@ def test_a_list_introduced_as_most_read_or_trending_is_never_followed(heading: s
     [block] = scored_blocks(page(heading), url)
     assert (block.kind, block.followed) == ("popular", False)
     assert find_related_links(page(heading), url) == []
+
+
+@pytest.mark.parametrize(("heading", "popular"), [
+    ("Recent Posts", True), ("TheLatest Headlines", True), ("LATEST ATP NEWS", False),
+    ("Tennis latest", False), ("Latest posts by Brian Jackson", False),
+    ("Ses derniers articles", False)])
+def test_a_heading_says_latest_for_the_whole_site_only_when_it_says_nothing_else(
+        heading: str, popular: bool) -> None:
+    """"Latest posts" or "Recent headlines" as the whole heading is the site's newest stories
+    (a popular list); with a topic or an author ("Tennis latest", "… by Brian Jackson") it
+    may be the article's own."""
+    assert bool(described_heading_says(heading)["heading_popular"]) is popular
+
+
+def described_heading_says(heading: str) -> dict[str, float]:
+    items = "".join(f'<li><a href="/2019/11/{i}/story-{i}">Story {i}</a></li>' for i in range(3))
+    tree = parse_html(f"<html><body><div><h3>{heading}</h3><ul>{items}</ul></div></body></html>")
+    [(_, feats)] = described(tree, "https://x.com/2019/11/9/the-article")
+    return feats
 
 
 @pytest.mark.parametrize(("ranks", "in_link", "followed"), [
