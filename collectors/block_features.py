@@ -46,7 +46,8 @@ POPULAR_WORDS = re.compile(
     r"|editor'?s picks|latest (news|stories)|breaking|más leíd|más vist|lo más|meistgelesen"
     r"|les plus lus|più lett|mais lid|人気|많이 본|인기|热门|熱門|排行|最热|最熱|热点"
     r"|要闻|头条|精彩|点击排行|點擊排行|点击榜|^\s*(the\s*)?(latest|recent|newest|neueste)\s*"
-    r"(headlines|posts|articles|features|stories|news|beiträge|artikel)\s*$", re.I)
+    r"(headlines|posts|articles|features|stories|news|exclusives|reviews|videos|comments"
+    r"|beiträge|artikel)\s*$", re.I)
 # Not 点击 alone ("您有未读新闻，点击查看" heads related feeds), nor "latest" but as a whole heading
 # ("Tennis latest" is the article's topic's; bench/README, fourteenth session).
 NAV_WORDS = re.compile(r"menu|nav|navigation|breadcrumb|footer|header|topics|sections|tags?\b"
@@ -67,9 +68,8 @@ _LONG_WORD = re.compile(r"\w{4,}")  # `_WORD`'s runs of four characters or more
 _CJK_RUN = re.compile(f"{CJK.pattern}{{2,}}")
 # The length of an element's text with runs of white space as one: `_text`, computed in libxml2
 _TEXT_LENGTH = etree.XPath("string-length(normalize-space(.))")
-# Paths that look like one article: a date, a long number, .html, or a slug of three words.
-# A number or a slug is sought only from the start of its run of digits or letters (where one
-# is found if any is): from each character, the search took three times as long.
+# Paths that look like one article: a date, a long number, .html, or a slug of three words, a
+# number or a slug sought only from the start of its run (from each character: 3x the time).
 _ARTICLE_PATH = re.compile(
     r"/\d{4}/\d{1,2}/|(?<!\d)\d{5}|\.s?html?$|(?<![a-z0-9])[a-z0-9]+-[a-z0-9]+-[a-z0-9]", re.I)
 

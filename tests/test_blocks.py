@@ -244,7 +244,8 @@ def test_a_list_introduced_as_most_read_or_trending_is_never_followed(heading: s
 
 
 @pytest.mark.parametrize(("heading", "popular"), [
-    ("Recent Posts", True), ("TheLatest Headlines", True), ("LATEST ATP NEWS", False),
+    ("Recent Posts", True), ("TheLatest Headlines", True), ("Latest Exclusives", True),
+    ("LATEST ATP NEWS", False),
     ("Tennis latest", False), ("Latest posts by Brian Jackson", False),
     ("Ses derniers articles", False)])
 def test_a_heading_says_latest_for_the_whole_site_only_when_it_says_nothing_else(
