@@ -19,9 +19,10 @@ import json
 import os
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from itertools import islice, repeat
+from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -246,19 +247,22 @@ def ranked_list(candidate: Candidate) -> bool:
     4 navigation, none related or inline. Five shuffled cross-validations: popular links
     followed 261 -> 243, link F1 0.696 -> 0.699 (fourteenth session); sparing the lists
     whose heading says related, 248 and 0.698."""
-    texts = [text for _, text in candidate.links[:3]]
-    if len(texts) == 3 and _ranks(texts):
+    if _ranks(text for _, text in candidate.links):
         return True
-    items = list(islice((child for child in candidate.element if child.tag in _ITEM_TAGS), 3))
-    return len(items) == 3 and _ranks([_first_text(item) for item in items])
+    return _ranks(_first_text(child) for child in candidate.element if child.tag in _ITEM_TAGS)
 
 
 _ITEM_TAGS = frozenset({"li", "div", "article"})
 
 
-def _ranks(texts: list[str]) -> bool:
-    found = [_RANK.match(text) for text in texts]
-    return [int(m.group(1)) if m else 0 for m in found] == [1, 2, 3]
+def _ranks(texts: Iterator[str]) -> bool:
+    """Whether the first three texts begin with 1, 2 and 3, read one by one (most lists show
+    at the first that they are not ranked)."""
+    for rank in (1, 2, 3):
+        found = _RANK.match(next(texts, ""))
+        if found is None or int(found.group(1)) != rank:
+            return False
+    return True
 
 
 def _first_text(element: Any) -> str:
