@@ -275,12 +275,12 @@ def _first_text(element: Any) -> str:
 
 def wraps_popular(candidate: Candidate, popular: list[Candidate]) -> bool:
     """Whether half or more of the block's links lie in a list inside it that is introduced as
-    most-read or trending (`introduced_as_popular`): a box around such a list and a link or
-    two beside it ("Keep up to date": Subscribe, then "Most popular"). The list itself is
-    never followed, and the box must not be followed in its place. Five shuffled
-    cross-validations (fourteenth session): on the scrapinghub pages link F1 0.844 -> 0.856
-    and page accuracy 0.896 -> 0.915; popular links followed 269 -> 260; all pages 0.674
-    both."""
+    most-read or trending or is ranked (`popular`: `introduced_as_popular`, `ranked_list`): a
+    box around such a list and a link or two beside it ("Keep up to date": Subscribe, then
+    "Most popular"). The list itself is never followed, and the box must not be followed in
+    its place. Five shuffled cross-validations (fourteenth session): on the scrapinghub
+    pages link F1 0.844 -> 0.856 and page accuracy 0.896 -> 0.915; popular links followed
+    269 -> 260; all pages 0.674 both."""
     element = candidate.element
     links = {url for url, _ in candidate.links}
     for inner in popular:
@@ -370,10 +370,9 @@ def judge(found: list[tuple[Candidate, dict[str, float]]], model: BlockModel
     since a wrapper around a related list also holds what stands beside it, unless the inner
     one is an item of the outer list (`_stand_ins`); and never a list introduced as most-read
     or trending (`introduced_as_popular`) or ranked (`ranked_list`), nor a column of lists
-    (`holds_lists`). Those last
-    rules come after the innermost choice, so a wrapper around a trending list or a column is
-    not followed in its place; nor is a box whose links are mostly such a list's
-    (`wraps_popular`).
+    (`holds_lists`). Those last rules come after the innermost choice, so a wrapper around a
+    trending list or a column is not followed in its place; nor is a box whose links are
+    mostly such a list's (`wraps_popular`).
     """
     if not found:
         return []

@@ -245,18 +245,18 @@ def test_a_list_introduced_as_most_read_or_trending_is_never_followed(heading: s
 
 @pytest.mark.parametrize(("heading", "popular"), [
     ("Recent Posts", True), ("TheLatest Headlines", True), ("Latest Exclusives", True),
-    ("LATEST ATP NEWS", False),
-    ("Tennis latest", False), ("Latest posts by Brian Jackson", False),
-    ("Ses derniers articles", False)])
+    ("LATEST ATP NEWS", False), ("Tennis latest", False),
+    ("Latest posts by Brian Jackson", False), ("Ses derniers articles", False)])
 def test_a_heading_says_latest_for_the_whole_site_only_when_it_says_nothing_else(
         heading: str, popular: bool) -> None:
     """"Latest posts" or "Recent headlines" as the whole heading is the site's newest stories
     (a popular list); with a topic or an author ("Tennis latest", "… by Brian Jackson") it
     may be the article's own."""
-    assert bool(described_heading_says(heading)["heading_popular"]) is popular
+    assert bool(features_under(heading)["heading_popular"]) is popular
 
 
-def described_heading_says(heading: str) -> dict[str, float]:
+def features_under(heading: str) -> dict[str, float]:
+    """The features of a three-link list under `heading`."""
     items = "".join(f'<li><a href="/2019/11/{i}/story-{i}">Story {i}</a></li>' for i in range(3))
     tree = parse_html(f"<html><body><div><h3>{heading}</h3><ul>{items}</ul></div></body></html>")
     [(_, feats)] = described(tree, "https://x.com/2019/11/9/the-article")
