@@ -27,7 +27,14 @@ import pytest
 from bench.blocks_data import kind_of
 from bench.blocks_tool import load_tree
 from collectors.block_features import LEVELLED, LEVELS, described
-from collectors.block_model import FOLLOWED, KINDS, default_model, judge, scored_blocks
+from collectors.block_model import (
+    FOLLOWED,
+    KINDS,
+    BlockModel,
+    default_model,
+    judge,
+    scored_blocks,
+)
 from collectors.blocks import (
     HEADING_MARKS,
     SKIP_TAGS,
@@ -263,6 +270,14 @@ def features_under(heading: str) -> dict[str, float]:
     return feats
 
 
+def shipped_model_at(threshold: float) -> BlockModel:
+    """The shipped detector, following from `threshold` (0: every block by the model's own
+    verdict; over 1: none, so that only the rules decide)."""
+    model = default_model()
+    assert model is not None
+    return dataclasses.replace(model, threshold=threshold)
+
+
 @pytest.mark.parametrize(("ranks", "in_link", "followed"), [
     (["1", "2", "3", "4"], False, False), (["1.", "2.", "3.", "4."], True, False),
     (["", "", "", ""], False, True), (["1", "2", "4", "5"], False, True),
@@ -280,9 +295,7 @@ def test_a_ranked_list_is_never_followed(ranks: list[str], in_link: bool, follow
     items = "".join(item(i, rank) for i, rank in enumerate(ranks))
     tree = parse_html(f"<html><body><article><p>{'Text. ' * 300}</p></article>"
                       f"<div><h3>Stories</h3><ul>{items}</ul></div></body></html>")
-    model = default_model()
-    assert model is not None
-    everything = dataclasses.replace(model, threshold=0.0)
+    everything = shipped_model_at(threshold=0.0)
     [block] = judge(described(tree, "https://x.com/2019/11/9/the-article"), everything)
     assert block.followed is followed
     if not followed:
@@ -301,9 +314,7 @@ def test_a_list_named_related_is_followed_whatever_the_model_says(heading: str, 
                     "</a></li>" for i in range(40))
     tree = parse_html(f"<html><body><article><p>{'正文。' * 300}</p></article>"
                       f"<div><h3>{heading}</h3><ul>{items}</ul></div></body></html>")
-    model = default_model()
-    assert model is not None
-    unreachable = dataclasses.replace(model, threshold=1.01)
+    unreachable = shipped_model_at(threshold=1.01)
     [block] = judge(described(tree, "https://www.guancha.cn/a/2019/11/9/story.html"), unreachable)
     assert block.followed is named
 
@@ -320,9 +331,7 @@ def test_a_column_of_lists_is_not_followed_as_one_list(lists: int, followed: boo
     regions = "".join(region(name) for name in ("Asia", "Europe", "Africa")[:lists])
     tree = parse_html(f"<html><body><article><p>{'Text. ' * 300}</p></article>"
                       f"<div><h2>Related Stories</h2>{regions}</div></body></html>")
-    model = default_model()
-    assert model is not None
-    unreachable = dataclasses.replace(model, threshold=1.01)
+    unreachable = shipped_model_at(threshold=1.01)
     verdicts = judge(described(tree, "https://x.com/2019/11/9/the-article"), unreachable)
     [column] = [block for block in verdicts if block.candidate.heading == "Related Stories"]
     assert len(verdicts) == lists + 1
@@ -345,9 +354,7 @@ def test_a_card_followed_with_its_list_stands_for_the_list(cards: int, alike: bo
     tree = parse_html(f"<html><body><article><p>{'Text. ' * 300}</p></article><section>"
                       f"<h2>Related Stories</h2><div class='list'>"
                       f"{''.join(card(i) for i in range(cards))}</div></section></body></html>")
-    model = default_model()
-    assert model is not None
-    unreachable = dataclasses.replace(model, threshold=1.01)
+    unreachable = shipped_model_at(threshold=1.01)
     verdicts = judge(described(tree, "https://x.com/2019/11/9/the-article"), unreachable)
     [followed] = [block for block in verdicts if block.followed]
     assert len(followed.candidate.links) == (2 * cards if whole_list else 2)
