@@ -281,14 +281,15 @@ def wraps_popular(candidate: Candidate, popular: list[Candidate]) -> bool:
     its place. Five shuffled cross-validations (fourteenth session): on the scrapinghub
     pages link F1 0.844 -> 0.856 and page accuracy 0.896 -> 0.915; popular links followed
     269 -> 260; all pages 0.674 both."""
-    element = candidate.element
     links = {url for url, _ in candidate.links}
-    for inner in popular:
-        if inner.element is not element and any(
-                a is element for a in inner.element.iterancestors()):
-            if 2 * len(links.intersection(url for url, _ in inner.links)) >= len(links):
-                return True
-    return False
+    return any(_lies_in(inner.element, candidate.element)
+               and 2 * len(links.intersection(url for url, _ in inner.links)) >= len(links)
+               for inner in popular)
+
+
+def _lies_in(element: Any, outer: Any) -> bool:
+    """Whether `element` lies inside `outer` (never inside itself)."""
+    return any(ancestor is outer for ancestor in element.iterancestors())
 
 
 # A block that holds this many lists of its own, each a candidate of at least `LIST_LINKS`
@@ -307,8 +308,7 @@ def holds_lists(candidate: Candidate, found: list[tuple[Candidate, dict[str, flo
     element = candidate.element
     held = 0
     for other, _ in found:
-        if (other.element is not element and len(other.links) >= LIST_LINKS
-                and any(a is element for a in other.element.iterancestors())):
+        if len(other.links) >= LIST_LINKS and _lies_in(other.element, element):
             held += 1
             if held >= LISTS_HELD:
                 return True
