@@ -202,3 +202,29 @@ class NearDuplicateIndex:
                         best is None or article_id < best):
                     best = article_id
         return best
+
+
+class PendingNearIndex(NearDuplicateIndex):
+    """One transaction's additions on top of the pass's index: found together with it, and
+    handed to it (`keep`) only once the transaction has committed, so that a rolled-back write
+    leaves no SimHash pointing at a row that does not exist."""
+
+    def __init__(self, committed: NearDuplicateIndex) -> None:
+        super().__init__()
+        self._committed = committed
+        self._added: list[tuple[int, int]] = []
+
+    def add(self, article_id: int, fingerprint: int) -> None:
+        super().add(article_id, fingerprint)
+        self._added.append((article_id, fingerprint))
+
+    def find(self, fingerprint: int) -> int | None:
+        found = [i for i in (self._committed.find(fingerprint), super().find(fingerprint))
+                 if i is not None]
+        return min(found) if found else None
+
+    def keep(self) -> None:
+        """Hand the additions to the pass's index (the transaction has committed)."""
+        for article_id, fingerprint in self._added:
+            self._committed.add(article_id, fingerprint)
+        self._added.clear()

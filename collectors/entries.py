@@ -81,7 +81,7 @@ async def items_from_entries(ctx: PassContext, source: EntrySource, prepared: Pr
     (`new_entries` tells which are new, in a transaction of its own: the pages are awaited
     before anything is written); how many distinct entries were stored already, and the
     lookup that said so. A source without full text decides and stores its entries in its
-    one writing transaction instead (`update._finish`)."""
+    writing transaction instead (`update.write_outcomes`)."""
     with ctx.sessions() as session:
         fresh, known_count, lookup = new_entries(session, prepared)
     items = articles_of(fresh, source.id)

@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # pages and feeds (trafilatura, lxml, feed parsers) load wher
 
 @dataclass
 class SourceOutcome:
-    """What became of one source in this pass, handed to `update._finish` to be written.
+    """What became of one source in this pass, handed to `update.write_outcomes` to be written.
 
     `error` is set for a failure (with `fetched` too when the body came but was unusable);
     `items` and `pages` are the articles to store and the pages whose related links to keep;

@@ -375,41 +375,79 @@ def mark_link(session: Session, from_article_id: int, url: str, *, followed: boo
         link.followed, link.to_article_id, link.skip_reason = followed, to_article_id, skip_reason
 
 
-def record_outcome(session: Session, source_id: int, *, now: datetime, decision: Decision,
-                   status: str, http_status: int | None, error: FetchError | None,
-                   etag: str | None, last_modified: str | None, body_hash: str | None,
-                   new_articles: int, duplicates: int, size: int, duration_ms: int,
-                   url: str) -> bool:
-    """Update the source's fetch state and append one fetch_log row; False (and nothing
-    written) when the source is gone. Two Core statements, no ORM object (issue 18: loading,
-    changing and flushing the row was most of the writing process's time per source)."""
-    values: dict[str, Any] = {
-        "last_fetched_at": now, "lease_owner": None, "lease_expires_at": None,
-        "next_fetch_at": decision.next_fetch_at, "interval_seconds": decision.interval_seconds,
-        "failure_score": decision.failure_score,
-        "consecutive_failures": decision.consecutive_failures, "last_status": status}
-    if error is None:
-        values.update(last_success_at=now, last_error=None)
-        if etag is not None or last_modified is not None:
-            values.update(etag=etag, last_modified=last_modified)
-        if body_hash is not None:
-            values["last_content_hash"] = body_hash
-        if new_articles:
-            values["last_new_article_at"] = now
-    else:
-        values["last_error"] = error.describe()
-        if error.reason == "gone":
-            values["disabled_reason"] = f"HTTP 410 Gone at {now:%Y-%m-%d %H:%M} UTC"
+@dataclass(frozen=True)
+class FetchRecord:
+    """One source's outcome as `record_outcomes` writes it: its fetch state and fetch_log row."""
+
+    source_id: int
+    now: datetime
+    decision: Decision
+    status: str
+    http_status: int | None
+    error: FetchError | None
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    new_articles: int
+    duplicates: int
+    size: int
+    duration_ms: int
+    url: str
+
+    def state(self) -> dict[str, Any]:
+        """The source row's new values (only those this outcome sets)."""
+        now, decision, error = self.now, self.decision, self.error
+        values: dict[str, Any] = {
+            "last_fetched_at": now, "lease_owner": None, "lease_expires_at": None,
+            "next_fetch_at": decision.next_fetch_at, "interval_seconds": decision.interval_seconds,
+            "failure_score": decision.failure_score,
+            "consecutive_failures": decision.consecutive_failures, "last_status": self.status}
+        if error is None:
+            values.update(last_success_at=now, last_error=None)
+            if self.etag is not None or self.last_modified is not None:
+                values.update(etag=self.etag, last_modified=self.last_modified)
+            if self.body_hash is not None:
+                values["last_content_hash"] = self.body_hash
+            if self.new_articles:
+                values["last_new_article_at"] = now
+        else:
+            values["last_error"] = error.describe()
+            if error.reason == "gone":
+                values["disabled_reason"] = f"HTTP 410 Gone at {now:%Y-%m-%d %H:%M} UTC"
+        return values
+
+    def log_row(self) -> dict[str, Any]:
+        return {"source_id": self.source_id, "url": self.url, "started_at": self.now,
+                "outcome": self.status, "http_status": self.http_status, "bytes": self.size,
+                "new_articles": self.new_articles, "duplicates": self.duplicates,
+                "error": self.error.describe() if self.error else None,
+                "duration_ms": self.duration_ms}
+
+
+def live_sources(session: Session, source_ids: Iterable[int]) -> set[int]:
+    """Which of these sources still exist, their rows locked until the transaction ends (on
+    PostgreSQL; SQLite has one writer at a time): a source removed while it was fetched has
+    nothing written, its articles included."""
+    ids = sorted(set(source_ids))  # in one order, as every writer locks them
+    return set(session.scalars(select(Source.id).where(Source.id.in_(ids))
+                               .order_by(Source.id).with_for_update()))
+
+
+def record_outcomes(session: Session, records: list[FetchRecord]) -> None:
+    """Update the sources' fetch state and append their fetch_log rows, for sources that
+    `live_sources` found: one UPDATE per set of columns, run for all the sources that set
+    them, and one INSERT (issue 18: two statements a source were most of a pass's round trips
+    on PostgreSQL). Core statements, no ORM object."""
+    if not records:
+        return
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for record in records:
+        values = record.state()
+        by_columns.setdefault(tuple(values), []).append({**values, "source_id": record.source_id})
     connection = session.connection()  # Core statements on the session's transaction
-    updated = connection.execute(_source_update(tuple(values)), {**values, "source_id": source_id})
-    if not updated.rowcount:
-        return False
-    connection.execute(_fetch_log_insert(), {
-        "source_id": source_id, "url": url, "started_at": now, "outcome": status,
-        "http_status": http_status, "bytes": size, "new_articles": new_articles,
-        "duplicates": duplicates, "error": error.describe() if error else None,
-        "duration_ms": duration_ms})
-    return True
+    for columns, rows in by_columns.items():
+        connection.execute(_source_update(columns), rows)
+    connection.execute(_fetch_log_insert(), [record.log_row() for record in records])
 
 
 def prune_fetch_log(session: Session, before: datetime) -> int:

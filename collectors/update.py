@@ -1,10 +1,11 @@
 """One collection pass: due sources → fetch → parse → decide → store, one outcome per source.
 
 Each source's results (its new articles, their related links, its fetch state and its
-fetch_log row) are written in one transaction, so a kill at any moment leaves no
-half-written source and a re-run inserts nothing twice. Related-News links are followed
-afterwards from the `article_links` table, so links left pending by a crash are followed
-by the next pass. A failing source is an outcome, not an exception; an unexpected
+fetch_log row) are written in one transaction, together with those of the sources that
+finished at about the same time (`group_commit`, on a thread of its own), so a kill at any
+moment leaves no half-written source and a re-run inserts nothing twice. Related-News links
+are followed afterwards from the `article_links` table, so links left pending by a crash are
+followed by the next pass. A failing source is an outcome, not an exception; an unexpected
 exception is logged with its traceback, recorded on the source, and re-raised after the
 other sources have finished.
 """
@@ -26,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from collectors import schedule, store
+from collectors.dedup import NearDuplicateIndex, PendingNearIndex
 from collectors.entries import articles_of, items_from_entries, new_entries
 from collectors.fetch import Fetcher
 from collectors.follow import (
@@ -35,6 +37,7 @@ from collectors.follow import (
     article_from_page,
     follow_related,
 )
+from collectors.group_commit import GroupCommit
 from collectors.offload import Offload
 from collectors.outcome import FetchError, Reason, Severity
 from collectors.related import RelevanceGate, keyword_relevance
@@ -47,6 +50,11 @@ from db.queries import claim_due_sources, release_leases
 from db.search_index import index_pending
 
 log = logging.getLogger("cait.collect")
+
+# Sources that finish within this long of each other are written in one transaction, up to
+# this many (`group_commit`): a source's report waits at most this long for its batch.
+WRITE_LINGER_SECONDS = 0.05
+WRITE_BATCH = 100
 
 FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, "
                "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5")
@@ -132,9 +140,9 @@ async def run_pass(sessions: SessionFactory, settings: Settings, *,
                    offload: Offload | None = None) -> PassReport:
     """Fetch every selected source concurrently, then follow pending related links.
 
-    When `stop` is set the pass cancels what is in flight and returns: every source is
-    written in one transaction with no await inside it, so a cancelled source is simply
-    not written, and its lease is given back.
+    When `stop` is set the pass cancels what is in flight and returns: a cancelled source
+    not yet handed to the writing thread is not written, and its lease is given back; one
+    already handed over is written whole, in its batch's transaction.
     """
     now = utcnow()
     with sessions() as session:
@@ -154,8 +162,12 @@ async def run_pass(sessions: SessionFactory, settings: Settings, *,
                                        settings.default_interval_seconds),
                        settings.related_per_run)
 
+        writes: GroupCommit[tuple[_Snapshot, SourceOutcome], SourceReport] = GroupCommit(
+            lambda batch: write_outcomes(ctx, batch), lambda item: _finish(ctx, *item),
+            linger=WRITE_LINGER_SECONDS, most=WRITE_BATCH)
+
         async def one(snap: _Snapshot) -> SourceReport:
-            result = await _process_source(ctx, snap)
+            result = await writes.submit((snap, await _outcome_of(ctx, snap)))
             if on_source_done is not None:
                 on_source_done(result)
             return result
@@ -164,6 +176,7 @@ async def run_pass(sessions: SessionFactory, settings: Settings, *,
         watcher = asyncio.ensure_future(_cancel_on(stop, tasks))
         results = await asyncio.gather(*tasks, return_exceptions=True)
         watcher.cancel()
+        await writes.drain()
         crashes: list[BaseException] = []
         interrupted: list[int] = []
         unwritten: list[int] = []
@@ -237,8 +250,39 @@ def _record_crash(ctx: PassContext, snap: _Snapshot, error: BaseException) -> So
 
 
 def _finish(ctx: PassContext, snap: _Snapshot, result: SourceOutcome) -> SourceReport:
-    """Write one source's outcome in one transaction and return its report line."""
+    """Write one source's outcome in a transaction of its own and return its report line."""
+    return write_outcomes(ctx, [(snap, result)])[0]
+
+
+def write_outcomes(ctx: PassContext, batch: list[tuple[_Snapshot, SourceOutcome]]
+                   ) -> list[SourceReport]:
+    """Write the outcomes of several sources in one transaction (`group_commit`) and return
+    their report lines, in order. A source removed while it was fetched has nothing written."""
     now = ctx.now()
+    near = PendingNearIndex(ctx.near)
+    reports: list[SourceReport] = []
+    records: list[store.FetchRecord] = []
+    with ctx.sessions() as session:
+        live = store.live_sources(session, (snap.id for snap, _ in batch))
+        for snap, result in batch:
+            if snap.id not in live:  # removed while we fetched: its articles are not stored
+                reports.append(SourceReport(snap.name, "failed", error="source was removed"))
+                continue
+            record, report = _write(session, ctx, snap, result, now, near)
+            records.append(record)
+            reports.append(report)
+        store.record_outcomes(session, records)
+        session.commit()
+    near.keep()
+    for report in reports:
+        _log_outcome(report)
+    return reports
+
+
+def _write(session: Session, ctx: PassContext, snap: _Snapshot, result: SourceOutcome,
+           now: datetime, near: NearDuplicateIndex
+           ) -> tuple[store.FetchRecord, SourceReport]:
+    """One source's articles and links, written; its fetch state to record, and its report."""
     error, fetched = result.error, result.fetched
     if error is not None:
         decision = schedule.after_failure(now, snap.interval_seconds, snap.failure_score,
@@ -246,91 +290,85 @@ def _finish(ctx: PassContext, snap: _Snapshot, result: SourceOutcome) -> SourceR
                                           ctx.policy, ctx.rng, error.retry_after)
     else:
         decision = None  # a success is scheduled after storing, by how much was new
-    body_hash = None  # kept on success only (`store.record_outcome`)
+    body_hash = None  # kept on success only (`store.FetchRecord.state`)
     if error is None and fetched is not None and fetched.body:
         body_hash = result.body_hash or fetched.body_hash
     new_ids: list[int] = []
     duplicates = result.known  # entries already stored before this pass
     items, lookup = result.items, result.lookup
-    with ctx.sessions() as session:
-        if result.feed is not None:
-            # told apart and stored in one transaction: nothing is awaited in between
-            fresh, known, lookup = new_entries(session, result.feed)
-            items = articles_of(fresh, snap.id)
-            duplicates += known
-        if items:
-            stored = store.store_articles(session, items, ctx.near, now, lookup)
-            new_ids = stored.new_ids
-            duplicates += stored.duplicates
-            for canonical, page in result.pages.items():
-                article_id = stored.ids_by_canonical.get(canonical)
-                if article_id is not None and page.related:
-                    store.store_links(session, article_id, page.related)
-        if decision is None:
-            decision = schedule.after_success(
-                now, snap.interval_seconds, len(new_ids), result.entries, ctx.policy, ctx.rng,
-                result.feed_hint, schedule.cache_max_age(result.headers.get("cache-control")))
-        recorded = store.record_outcome(
-            session, snap.id, now=now, decision=decision, status=result.outcome,
-            http_status=result.http_status, error=error,
-            etag=fetched.etag if fetched is not None else None,
-            last_modified=fetched.last_modified if fetched is not None else None,
-            body_hash=body_hash,
-            new_articles=len(new_ids), duplicates=duplicates,
-            size=len(fetched.body) if fetched is not None else 0,
-            duration_ms=result.elapsed_ms, url=snap.url)
-        if not recorded:  # removed while we fetched: its articles are not stored either
-            session.rollback()
-            return SourceReport(snap.name, "failed", error="source was removed")
-        session.commit()
+    if result.feed is not None:
+        # told apart and stored in one transaction: nothing is awaited in between
+        fresh, known, lookup = new_entries(session, result.feed)
+        items = articles_of(fresh, snap.id)
+        duplicates += known
+    if items:
+        stored = store.store_articles(session, items, near, now, lookup)
+        new_ids = stored.new_ids
+        duplicates += stored.duplicates
+        for canonical, page in result.pages.items():
+            article_id = stored.ids_by_canonical.get(canonical)
+            if article_id is not None and page.related:
+                store.store_links(session, article_id, page.related)
+    if decision is None:
+        decision = schedule.after_success(
+            now, snap.interval_seconds, len(new_ids), result.entries, ctx.policy, ctx.rng,
+            result.feed_hint, schedule.cache_max_age(result.headers.get("cache-control")))
+    record = store.FetchRecord(
+        snap.id, now=now, decision=decision, status=result.outcome,
+        http_status=result.http_status, error=error,
+        etag=fetched.etag if fetched is not None else None,
+        last_modified=fetched.last_modified if fetched is not None else None,
+        body_hash=body_hash, new_articles=len(new_ids), duplicates=duplicates,
+        size=len(fetched.body) if fetched is not None else 0,
+        duration_ms=result.elapsed_ms, url=snap.url)
     report = SourceReport(
         snap.name, result.outcome, http_status=result.http_status, entries=result.entries,
         new_articles=len(new_ids), duplicates=duplicates,
         error=error.describe() if error else None, next_fetch_at=decision.next_fetch_at,
         duration_ms=result.elapsed_ms)
-    _log_outcome(report)
-    return report
+    return record, report
 
 
-async def _process_source(ctx: PassContext, snap: _Snapshot) -> SourceReport:
+async def _outcome_of(ctx: PassContext, snap: _Snapshot) -> SourceOutcome:
+    """Fetch and parse one source: what became of it, to be written (`write_outcomes`)."""
     is_page = snap.kind == "page"
     fetched = await ctx.fetcher.get(snap.url, etag=snap.etag, last_modified=snap.last_modified,
                                     accept=PAGE_ACCEPT if is_page else FEED_ACCEPT)
     if isinstance(fetched, FetchError):
-        return _finish(ctx, snap, SourceOutcome("failed", fetched))
+        return SourceOutcome("failed", fetched)
     if fetched.not_modified or (is_page and snap.last_content_hash is not None
                                 and fetched.body_hash == snap.last_content_hash):
-        return _finish(ctx, snap, SourceOutcome("not_modified", fetched=fetched))
+        return SourceOutcome("not_modified", fetched=fetched)
     if is_page:
         page = await ctx.offload.extract_page(fetched.body, fetched.url,
                                               fetched.headers.get("content-type", ""))
         if page.text is None and not page.title:
             failure = FetchError(snap.url, Reason.EXTRACTION_FAILED, Severity.SOFT,
                                  page.error or "no article found", fetched.status)
-            return _finish(ctx, snap, SourceOutcome("failed", failure, fetched))
+            return SourceOutcome("failed", failure, fetched)
         item = article_from_page(page, snap.id, None, "manual", 0, None)
-        return _finish(ctx, snap, SourceOutcome("ok", fetched=fetched, entries=1, items=[item],
-                                                pages={item.canonical_url: page}))
+        return SourceOutcome("ok", fetched=fetched, entries=1, items=[item],
+                                                pages={item.canonical_url: page})
     # A feed's body is hashed and told from the last one where it is parsed (issue 18), and a
     # source's first feed, stored from the feed's own text, is fingerprinted there too.
     first = snap.last_content_hash is None and not snap.full_text
     prepared = await ctx.offload.prepare_changed_feed(fetched.body, fetched.headers, fetched.url,
                                                       snap.last_content_hash, first)
     if prepared is None:
-        return _finish(ctx, snap, SourceOutcome("not_modified", fetched=fetched,
-                                                body_hash=snap.last_content_hash))
+        return SourceOutcome("not_modified", fetched=fetched,
+                                                body_hash=snap.last_content_hash)
     parsed = prepared.parsed
     if not parsed.ok:
         reason = Reason.NOT_A_FEED if parsed.format in ("", "html") else Reason.PARSE_ERROR
         failure = FetchError(snap.url, reason, Severity.SOFT, parsed.error or "unreadable",
                              fetched.status)
-        return _finish(ctx, snap, SourceOutcome("failed", failure, fetched))
+        return SourceOutcome("failed", failure, fetched)
     if not snap.full_text:
-        return _finish(ctx, snap, SourceOutcome("ok", fetched=fetched, entries=len(parsed.entries),
+        return SourceOutcome("ok", fetched=fetched, entries=len(parsed.entries),
                                                 feed_hint=parsed.ttl_seconds, feed=prepared,
-                                                body_hash=prepared.body_hash))
+                                                body_hash=prepared.body_hash)
     items, pages, known, lookup = await items_from_entries(ctx, snap, prepared)
-    return _finish(ctx, snap, SourceOutcome("ok", fetched=fetched, entries=len(parsed.entries),
+    return SourceOutcome("ok", fetched=fetched, entries=len(parsed.entries),
                                             items=items, pages=pages,
                                             feed_hint=parsed.ttl_seconds, known=known,
-                                            lookup=lookup, body_hash=prepared.body_hash))
+                                            lookup=lookup, body_hash=prepared.body_hash)
