@@ -1,4 +1,5 @@
-"""Engines and sessions: one engine per process and URL, SQLite tuned for a long-running tool."""
+"""Engines and sessions: one engine per process and URL, SQLite tuned for a long-running tool
+(and PostgreSQL told to plan each statement for its parameters)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,22 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _postgresql_settings(dbapi_connection: Any, _record: Any) -> None:
+    # Every statement planned for its own parameters. Collection binds whole lists (the URLs
+    # and hashes of a feed's entries) to one prepared statement; a plan made once for any
+    # list, early in a pass when the table was small, scanned the whole table for each
+    # source as it grew (issue 18: on a new database the lookups of 1,000 feeds took 3.6 s
+    # with the cached plan, 1.9 s planned each time). PostgreSQL 12 and later.
+    if getattr(getattr(dbapi_connection, "info", None), "server_version", 0) < 120000:
+        return
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True  # a SET outside any transaction lasts the session
+    cursor = dbapi_connection.cursor()
+    cursor.execute("SET plan_cache_mode = force_custom_plan")
+    cursor.close()
+    dbapi_connection.autocommit = autocommit
+
+
 def make_engine(url: str) -> Engine:
     """A new engine for `url`; SQLite files get their directory created and the pragmas set."""
     parsed = make_url(url)
@@ -43,7 +60,10 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    if parsed.get_backend_name() == "postgresql":
+        event.listen(engine, "connect", _postgresql_settings)
+    return engine
 
 
 def get_engine(url: str) -> Engine:
