@@ -9,6 +9,7 @@ spread over 16 loopback hosts):
   reader   – lemon24/reader's `update_feeds(workers=16)` over the same 1,000 feeds on the same
              server, in the same run (the optional extra `bench-reader`; skipped with a note
              when it is not installed)
+with `--postgres URL`, the same pass once more on PostgreSQL (a new schema of that database),
 and the parser side by side on the 122 corpus feeds (fastfeedparser fast path vs feedparser).
 The machine is shared: the load average is printed beside the figures, and the CPU time of
 the passes (this process and its parser processes, from the pass's start to its end; for the
@@ -22,7 +23,7 @@ started before the clock (a worker keeps both), and once more with the pool star
 pass, as one `cait collect` does.
 
 Run: .venv/bin/python -m bench.collect_bench [--feeds 1000] [--naive-sample 100]
-     [--only feeds|full-text] [--no-reader]
+     [--only feeds|full-text] [--no-reader] [--postgres URL]
      (reader: .venv/bin/pip install -e '.[bench-reader]')
 """
 
@@ -37,11 +38,14 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import feedparser
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 
 from bench.feed_server import CORPUS, feed_bodies, feed_urls, full_text_urls
@@ -104,14 +108,41 @@ def run_reader(urls: list[str], workdir: Path) -> tuple[float, int] | None:
     return elapsed, entries
 
 
-def run_cait(urls: list[str], workdir: Path) -> tuple[float, int, int, int, float]:
-    """One collection pass over `urls` on a fresh SQLite database: (seconds, entries, stored
-    articles, failed sources, CPU seconds of the pass in this process and its parser
-    processes, the database's set-up and the sources' adding left out)."""
+def run_cait(urls: list[str], workdir: Path, database_url: str | None = None
+             ) -> tuple[float, int, int, int, float]:
+    """One collection pass over `urls` on a fresh database (SQLite in `workdir`, or the
+    PostgreSQL database at `database_url`, in a schema of its own, dropped after): (seconds,
+    entries, stored articles, failed sources, CPU seconds of the pass in this process and its
+    parser processes, the database's set-up and the sources' adding left out)."""
+    if database_url is not None:
+        with fresh_schema(database_url) as url:
+            return run_cait_on(urls, workdir, url)
+    return run_cait_on(urls, workdir, f"sqlite:///{workdir / 'bench.db'}")
+
+
+@contextmanager
+def fresh_schema(database_url: str) -> Iterator[str]:
+    """The database's URL with a new, empty schema first on its search path; dropped after."""
+    schema = f"cait_bench_{os.getpid()}"
+    admin = make_engine(database_url)
+    with admin.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield make_url(database_url).update_query_dict(
+            {"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        admin.dispose()
+
+
+def run_cait_on(urls: list[str], workdir: Path, database_url: str
+                ) -> tuple[float, int, int, int, float]:
     settings = load_settings(environ={}, data_dir=workdir, host_concurrency=8,
                              host_delay_seconds=0.0, concurrency=64,
                              allow_private_networks=True)
-    engine = make_engine(f"sqlite:///{workdir / 'bench.db'}")
+    engine = make_engine(database_url)
     migrate.upgrade(engine)
     sessions = sessionmaker(bind=engine, expire_on_commit=False)
     with sessions() as s:
@@ -123,6 +154,7 @@ def run_cait(urls: list[str], workdir: Path) -> tuple[float, int, int, int, floa
     summary = report.summary()
     with sessions() as s:
         stored = int(s.scalar(select(func.count()).select_from(Article)) or 0)
+    engine.dispose()
     entries = sum(r.entries for r in report.sources)
     return elapsed, entries, stored, summary["failed"], cpu
 
@@ -234,6 +266,8 @@ def main() -> None:
     parser.add_argument("--only", choices=["feeds", "full-text"])
     parser.add_argument("--no-reader", action="store_true",
                         help="skip lemon24/reader's pass (about two minutes)")
+    parser.add_argument("--postgres", metavar="URL",
+                        help="also one pass on this PostgreSQL database (in a new schema)")
     args = parser.parse_args()
     if args.only != "feeds":
         full_text_figures(args.port + 1)
@@ -249,6 +283,10 @@ def main() -> None:
             elapsed, entries, stored, failed, cpu = run_cait(urls, Path(tmp))
             served = process_cpu_seconds(server.pid) - served
             rss_after = peak_rss_mb()
+            postgres_run = None
+            if args.postgres:
+                postgres_load = load()
+                postgres_run = run_cait(urls, Path(tmp), args.postgres)
             reader_load = load()
             reader_run = None if args.no_reader else run_reader(urls, Path(tmp))
         sample = urls[:: max(1, len(urls) // args.naive_sample)][: args.naive_sample]
@@ -267,6 +305,12 @@ def main() -> None:
           f"{entries / elapsed:11.0f}   stored {stored} articles, {failed} sources failed; "
           f"CPU of the pass {cpu:.2f} s (cait's processes; the feed server {served:.2f} s); "
           f"{load_before}")
+    if postgres_run is not None:
+        pg_elapsed, pg_entries, pg_stored, pg_failed, pg_cpu = postgres_run
+        print(f"{'cait collect, PostgreSQL':34}{pg_elapsed:9.2f}{args.feeds / pg_elapsed:10.1f}"
+              f"{pg_entries / pg_elapsed:11.0f}   stored {pg_stored} articles, {pg_failed} "
+              f"sources failed; CPU of the pass {pg_cpu:.2f} s (cait's processes, not the "
+              f"server's); {postgres_load}")
     if reader_run is None:
         print("lemon24/reader: not installed, not run (pip install -e '.[bench-reader]')"
               if not args.no_reader else "lemon24/reader: not run (--no-reader)")
