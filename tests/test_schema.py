@@ -138,3 +138,22 @@ def test_iso_week_sql_matches_python_on_year_edges(db_url: str) -> None:
     for day in edges:
         _check_iso_week(eng, day)
     eng.dispose()
+
+
+@pytest.mark.postgres
+def test_postgresql_plans_each_statement_for_its_parameters(pg_url: str) -> None:
+    """Set on every connection, beside what the URL asks for (here its search_path)."""
+    engine = make_engine(pg_url)
+    try:
+        with engine.connect() as connection:
+            assert connection.execute(text("SHOW plan_cache_mode")).scalar() == \
+                "force_custom_plan"
+            assert connection.execute(text("SHOW search_path")).scalar() == \
+                pg_url.rsplit("%3D", 1)[1]
+            connection.rollback()
+            # still set once the pool hands the connection out again
+        with engine.connect() as connection:
+            assert connection.execute(text("SHOW plan_cache_mode")).scalar() == \
+                "force_custom_plan"
+    finally:
+        engine.dispose()
