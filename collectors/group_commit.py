@@ -30,7 +30,8 @@ class GroupCommit(Generic[T, R]):
     """Gathers items submitted close together and writes them with `write` (a batch in, a
     result per item out, in order), falling back to `write_alone` per item when the batch
     raises. The writing runs on a thread, one batch at a time, so the event loop goes on
-    fetching while the database works; what is submitted meanwhile makes the next batch."""
+    fetching while the database works; what is submitted meanwhile makes the next batch, and
+    once that holds `most` items a submitter waits for the batch being written."""
 
     def __init__(self, write: Callable[[list[T]], list[R]], write_alone: Callable[[T], R], *,
                  linger: float, most: int) -> None:
@@ -43,6 +44,9 @@ class GroupCommit(Generic[T, R]):
 
     async def submit(self, item: T) -> R:
         """The item's result, once its batch is written."""
+        while len(self._pending) >= self._most and self._writing is not None:
+            # a full batch waits for the one being written: what is held stays bounded
+            await asyncio.shield(self._writing)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[R] = loop.create_future()
         entry = (item, future)

@@ -87,7 +87,7 @@ def test_a_source_removed_while_fetched_is_not_written_and_its_batch_is(
         assert s.scalar(select(func.count()).select_from(FetchLog)) == 5
 
 
-def _batcher(written: list[list[str]]) -> GroupCommit[str, str]:
+def _batcher(written: list[list[str]], most: int = 50) -> GroupCommit[str, str]:
     def write(batch: list[str]) -> list[str]:
         written.append(list(batch))
         if "slow" in batch:
@@ -102,7 +102,7 @@ def _batcher(written: list[list[str]]) -> GroupCommit[str, str]:
             raise ValueError(f"cannot write {item}")
         return item.upper()
 
-    return GroupCommit(write, write_alone, linger=0.02, most=50)
+    return GroupCommit(write, write_alone, linger=0.02, most=most)
 
 
 def test_items_submitted_together_are_written_as_one_batch() -> None:
@@ -168,6 +168,23 @@ def test_a_batch_waits_for_the_one_being_written() -> None:
 
     assert asyncio.run(main()) == ["SLOW", "B", "C"]
     assert written == [["slow"], ["b", "c"]]
+
+
+def test_a_full_batch_waits_for_the_one_being_written() -> None:
+    """What waits is bounded: once `most` items wait, the next submitter waits too."""
+    written: list[list[str]] = []
+
+    async def main() -> list[str]:
+        batcher = _batcher(written, most=2)
+        first = asyncio.ensure_future(batcher.submit("slow"))
+        await asyncio.sleep(0.05)  # the first batch is being written
+        rest = [asyncio.ensure_future(batcher.submit(x)) for x in ["b", "c", "d"]]
+        results = [await first] + [await task for task in rest]
+        await batcher.drain()
+        return results
+
+    assert asyncio.run(main()) == ["SLOW", "B", "C", "D"]
+    assert written == [["slow"], ["b", "c"], ["d"]]
 
 
 def test_a_pending_near_duplicate_index_is_kept_only_when_told() -> None:
