@@ -283,6 +283,8 @@ def main() -> None:
             elapsed, entries, stored, failed, cpu = run_cait(urls, Path(tmp))
             served = process_cpu_seconds(server.pid) - served
             rss_after = peak_rss_mb()
+            # read now: a later pass's pool, forked from this bigger process, would count it
+            parser_rss = peak_rss_mb(resource.RUSAGE_CHILDREN)
             postgres_run = None
             if args.postgres:
                 postgres_load = load()
@@ -330,7 +332,7 @@ def main() -> None:
     print(f"cait vs (b) feedparser parse time: {elapsed / fp_seconds:.2f}x; vs cait's own parse "
           f"time: {elapsed / cait_parse_seconds:.2f}x (target <= 1.5x)")
     print(f"peak RSS: {rss_before:.0f} MB before, {rss_after:.0f} MB after the pass; parser "
-          f"process {peak_rss_mb(resource.RUSAGE_CHILDREN):.0f} MB "
+          f"process {parser_rss:.0f} MB "
           f"(CAIT_PARSE_PROCESSES={load_settings(environ={}).parse_process_count})")
     parser_side_by_side()
 
