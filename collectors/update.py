@@ -26,7 +26,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from collectors import schedule, store
+from collectors import schedule, source_state, store
 from collectors.dedup import NearDuplicateIndex, PendingNearIndex
 from collectors.entries import articles_of, items_from_entries, new_entries
 from collectors.fetch import Fetcher
@@ -205,7 +205,7 @@ async def run_pass(sessions: SessionFactory, settings: Settings, *,
         # the articles this pass stored, into the search index in one statement (SQLite;
         # issue 18: an index write per insert was a tenth of the pass's writing process)
         index_pending(session.connection())
-        store.prune_fetch_log(session, now - timedelta(days=settings.fetch_log_days))
+        source_state.prune_fetch_log(session, now - timedelta(days=settings.fetch_log_days))
         session.commit()
     if crashes:
         raise crashes[0]
@@ -261,9 +261,9 @@ def write_outcomes(ctx: PassContext, batch: list[tuple[_Snapshot, SourceOutcome]
     now = ctx.now()
     near = PendingNearIndex(ctx.near)
     reports: list[SourceReport] = []
-    records: list[store.FetchRecord] = []
+    records: list[source_state.FetchRecord] = []
     with ctx.sessions() as session:
-        live = store.live_sources(session, (snap.id for snap, _ in batch))
+        live = source_state.live_sources(session, (snap.id for snap, _ in batch))
         for snap, result in batch:
             if snap.id not in live:  # removed while we fetched: its articles are not stored
                 reports.append(SourceReport(snap.name, "failed", error="source was removed"))
@@ -271,7 +271,7 @@ def write_outcomes(ctx: PassContext, batch: list[tuple[_Snapshot, SourceOutcome]
             record, report = _write(session, ctx, snap, result, now, near)
             records.append(record)
             reports.append(report)
-        store.record_outcomes(session, records)
+        source_state.record_outcomes(session, records)
         session.commit()
     near.keep()
     for report in reports:
@@ -281,7 +281,7 @@ def write_outcomes(ctx: PassContext, batch: list[tuple[_Snapshot, SourceOutcome]
 
 def _write(session: Session, ctx: PassContext, snap: _Snapshot, result: SourceOutcome,
            now: datetime, near: NearDuplicateIndex
-           ) -> tuple[store.FetchRecord, SourceReport]:
+           ) -> tuple[source_state.FetchRecord, SourceReport]:
     """One source's articles and links, written; its fetch state to record, and its report."""
     error, fetched = result.error, result.fetched
     if error is not None:
@@ -290,7 +290,7 @@ def _write(session: Session, ctx: PassContext, snap: _Snapshot, result: SourceOu
                                           ctx.policy, ctx.rng, error.retry_after)
     else:
         decision = None  # a success is scheduled after storing, by how much was new
-    body_hash = None  # kept on success only (`store.FetchRecord.state`)
+    body_hash = None  # kept on success only (`source_state.FetchRecord.state`)
     if error is None and fetched is not None and fetched.body:
         body_hash = result.body_hash or fetched.body_hash
     new_ids: list[int] = []
@@ -313,7 +313,7 @@ def _write(session: Session, ctx: PassContext, snap: _Snapshot, result: SourceOu
         decision = schedule.after_success(
             now, snap.interval_seconds, len(new_ids), result.entries, ctx.policy, ctx.rng,
             result.feed_hint, schedule.cache_max_age(result.headers.get("cache-control")))
-    record = store.FetchRecord(
+    record = source_state.FetchRecord(
         snap.id, now=now, decision=decision, status=result.outcome,
         http_status=result.http_status, error=error,
         etag=fetched.etag if fetched is not None else None,
