@@ -40,7 +40,6 @@ class GroupCommit(Generic[T, R]):
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
         self._timer: asyncio.TimerHandle | None = None
         self._writing: asyncio.Future[None] | None = None
-        self.batches = 0  # written as a batch (not counting the fallbacks): for the bench
 
     async def submit(self, item: T) -> R:
         """The item's result, once its batch is written."""
@@ -75,7 +74,12 @@ class GroupCommit(Generic[T, R]):
 
     async def _write_batch(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
         try:
-            outcomes = await asyncio.to_thread(self._written, [item for item, _ in batch])
+            try:
+                outcomes = await asyncio.to_thread(self._written, [item for item, _ in batch])
+            except BaseException:
+                for _, future in batch:  # how their writing ended is not known: never leave
+                    future.cancel()      # a submitter waiting for it
+                raise
             for (_, future), (result, error) in zip(batch, outcomes, strict=True):
                 if future.done():  # its task was cancelled meanwhile
                     continue
@@ -97,7 +101,6 @@ class GroupCommit(Generic[T, R]):
                         len(items), type(error).__name__,
                         (str(error).splitlines() or [""])[0][:200])
         else:
-            self.batches += 1
             return [(result, None) for result in results]
         outcomes: list[tuple[R | None, Exception | None]] = []
         for item in items:
