@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
@@ -47,25 +48,35 @@ def _article_from_entry(entry: ParsedEntry, source_id: int, canonical: str,
         published_at=entry.published_at, source_id=source_id, fingerprint=identity)
 
 
-def new_entries(session: Session, prepared: PreparedFeed
-                ) -> tuple[list[tuple[str, ParsedEntry, Fingerprint]], int, store.Known]:
-    """The feed's entries not stored yet (the first of each canonical URL, with its
-    fingerprints), how many distinct entries were stored already, and the lookup that said so
-    (by URL and by content hash, in one query: storing the new ones reuses it instead of
-    asking again). Only the hash is taken here, and the SimHash waits until a row is written,
-    unless the parser process took both (`prepare.prepare_changed_feed`)."""
+def identified_entries(prepared: PreparedFeed) -> dict[str, tuple[ParsedEntry, Fingerprint]]:
+    """The feed's entries by canonical URL (the first of each), with their fingerprints. Only
+    the hash is taken here, and the SimHash waits until a row is written, unless the parser
+    process took both (`prepare.prepare_changed_feed`)."""
     unique: dict[str, ParsedEntry] = {}
     for canonical, entry in zip(prepared.canonical_urls, prepared.parsed.entries, strict=True):
         unique.setdefault(canonical, entry)
     given = prepared.fingerprints or {}  # a source's first feed: taken where it was parsed
-    prints = {url: given.get(url) or fingerprint(entry.body_for_identity)
-              for url, entry in unique.items()}
-    lookup = store.known_articles(
-        session, unique, (identity.content_hash for identity in prints.values()
-                          if identity.content_hash is not None))
-    fresh = [(url, entry, prints[url]) for url, entry in unique.items()
+    return {url: (entry, given.get(url) or fingerprint(entry.body_for_identity))
+            for url, entry in unique.items()}
+
+
+def entry_hashes(entries: dict[str, tuple[ParsedEntry, Fingerprint]]) -> Iterator[str]:
+    """The content hashes of identified entries (`identified_entries`), where they have one."""
+    return (identity.content_hash for _, identity in entries.values()
+            if identity.content_hash is not None)
+
+
+def new_entries(session: Session, entries: dict[str, tuple[ParsedEntry, Fingerprint]],
+                already: store.Known | None = None
+                ) -> tuple[list[tuple[str, ParsedEntry, Fingerprint]], int, store.Known]:
+    """Of identified entries (`identified_entries`), those not stored yet, how many were
+    stored already, and the lookup that said so (by URL and by content hash, in one query
+    for what `already` did not ask about: storing the new ones reuses it instead of asking
+    again)."""
+    lookup = store.known_articles(session, entries, entry_hashes(entries), already)
+    fresh = [(url, entry, identity) for url, (entry, identity) in entries.items()
              if url not in lookup.by_url]
-    return fresh, len(unique) - len(fresh), lookup
+    return fresh, len(entries) - len(fresh), lookup
 
 
 def articles_of(fresh: list[tuple[str, ParsedEntry, Fingerprint]], source_id: int
@@ -83,7 +94,7 @@ async def items_from_entries(ctx: PassContext, source: EntrySource, prepared: Pr
     lookup that said so. A source without full text decides and stores its entries in its
     writing transaction instead (`update.write_outcomes`)."""
     with ctx.sessions() as session:
-        fresh, known_count, lookup = new_entries(session, prepared)
+        fresh, known_count, lookup = new_entries(session, identified_entries(prepared))
     items = articles_of(fresh, source.id)
     pages: dict[str, ExtractedPage] = {}
     if not source.full_text:

@@ -59,6 +59,7 @@ class StoreResult:
     new_ids: list[int]
     duplicates: int
     ids_by_canonical: dict[str, int]
+    new_hashes: dict[str, int] = field(default_factory=dict)  # content hash → new row's id
 
 
 def add_sources(session: Session, specs: Iterable[SourceSpec], interval: int,
@@ -190,11 +191,16 @@ def known_articles(session: Session, urls: Iterable[str], digests: Iterable[str]
                    already: Known | None = None) -> Known:
     """Stored articles by canonical URL and by content hash (the earliest id per hash), in
     one query; what `already` asked about is not asked again (issue 18: the feed's entries
-    and then their storing each looked the same URLs up)."""
+    and then their storing each looked the same URLs up), and when it asked about all of
+    them, `already` itself is the answer."""
+    asked_urls = already.urls if already is not None else set()
+    asked_hashes = already.hashes if already is not None else set()
+    url_list = [u for u in dict.fromkeys(urls) if u not in asked_urls]
+    hash_list = [d for d in dict.fromkeys(digests) if d not in asked_hashes]
+    if already is not None and not url_list and not hash_list:
+        return already
     known = Known() if already is None else Known(dict(already.by_url), dict(already.by_hash),
                                                   set(already.urls), set(already.hashes))
-    url_list = [u for u in dict.fromkeys(urls) if u not in known.urls]
-    hash_list = [d for d in dict.fromkeys(digests) if d not in known.hashes]
     wanted = set(url_list)
     found_hash: dict[str, int] = {}
     if url_list or hash_list:
@@ -214,6 +220,15 @@ def known_articles(session: Session, urls: Iterable[str], digests: Iterable[str]
     known.urls.update(url_list)
     known.hashes.update(hash_list)
     return known
+
+
+def remember_stored(known: Known, stored: StoreResult) -> None:
+    """What `store_articles` just wrote, added to a lookup that later writes in the same
+    transaction reuse (`update.write_outcomes`): the items' URLs, and the content hashes of
+    the new rows, so that the same text under another URL is still told apart."""
+    known.by_url.update(stored.ids_by_canonical)
+    for digest, article_id in stored.new_hashes.items():
+        known.by_hash.setdefault(digest, article_id)
 
 
 def store_articles(session: Session, items: list[NewArticle], near: NearDuplicateIndex,
@@ -294,6 +309,8 @@ def store_articles(session: Session, items: list[NewArticle], near: NearDuplicat
         if row["simhash"] is not None:
             near.add(article_id, row["simhash"])
         result.new_ids.append(article_id)
+        if row["content_hash"] is not None:
+            result.new_hashes.setdefault(row["content_hash"], article_id)
         result.ids_by_canonical[row["canonical_url"]] = article_id
     for url, original in copies.items():
         if original in ids:

@@ -20,15 +20,21 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from collectors import schedule, source_state, store
-from collectors.dedup import NearDuplicateIndex, PendingNearIndex
-from collectors.entries import articles_of, items_from_entries, new_entries
+from collectors.dedup import Fingerprint, NearDuplicateIndex, PendingNearIndex
+from collectors.entries import (
+    articles_of,
+    entry_hashes,
+    identified_entries,
+    items_from_entries,
+    new_entries,
+)
 from collectors.fetch import Fetcher
 from collectors.follow import (
     PAGE_ACCEPT,
@@ -48,6 +54,9 @@ from config import Settings
 from db.models import Source
 from db.queries import claim_due_sources, release_leases
 from db.search_index import index_pending
+
+if TYPE_CHECKING:  # the feed parsers load where parsing runs
+    from collectors.feeds import ParsedEntry
 
 log = logging.getLogger("cait.collect")
 
@@ -264,11 +273,19 @@ def write_outcomes(ctx: PassContext, batch: list[tuple[_Snapshot, SourceOutcome]
     records: list[source_state.FetchRecord] = []
     with ctx.sessions() as session:
         live = source_state.live_sources(session, (snap.id for snap, _ in batch))
+        # the entries of every feed in the batch, looked up in one query; each source's
+        # new rows are added to the lookup as it is written, for the sources after it
+        entries = {snap.id: identified_entries(result.feed) for snap, result in batch
+                   if result.feed is not None and snap.id in live}
+        known = store.known_articles(
+            session, (url for found in entries.values() for url in found),
+            (digest for found in entries.values() for digest in entry_hashes(found)))
         for snap, result in batch:
             if snap.id not in live:  # removed while we fetched: its articles are not stored
                 reports.append(SourceReport(snap.name, "failed", error="source was removed"))
                 continue
-            record, report = _write(session, ctx, snap, result, now, near)
+            record, report = _write(session, ctx, snap, result, now, near,
+                                    entries.get(snap.id), known)
             records.append(record)
             reports.append(report)
         source_state.record_outcomes(session, records)
@@ -280,9 +297,12 @@ def write_outcomes(ctx: PassContext, batch: list[tuple[_Snapshot, SourceOutcome]
 
 
 def _write(session: Session, ctx: PassContext, snap: _Snapshot, result: SourceOutcome,
-           now: datetime, near: NearDuplicateIndex
+           now: datetime, near: NearDuplicateIndex,
+           entries: dict[str, tuple[ParsedEntry, Fingerprint]] | None, known: store.Known
            ) -> tuple[source_state.FetchRecord, SourceReport]:
-    """One source's articles and links, written; its fetch state to record, and its report."""
+    """One source's articles and links, written; its fetch state to record, and its report.
+    `entries`: its feed's, identified (`entries.identified_entries`); `known`: the batch's
+    lookup, which learns what this source stores."""
     error, fetched = result.error, result.fetched
     if error is not None:
         decision = schedule.after_failure(now, snap.interval_seconds, snap.failure_score,
@@ -296,13 +316,14 @@ def _write(session: Session, ctx: PassContext, snap: _Snapshot, result: SourceOu
     new_ids: list[int] = []
     duplicates = result.known  # entries already stored before this pass
     items, lookup = result.items, result.lookup
-    if result.feed is not None:
+    if entries is not None:
         # told apart and stored in one transaction: nothing is awaited in between
-        fresh, known, lookup = new_entries(session, result.feed)
+        fresh, stored_before, lookup = new_entries(session, entries, known)
         items = articles_of(fresh, snap.id)
-        duplicates += known
+        duplicates += stored_before
     if items:
         stored = store.store_articles(session, items, near, now, lookup)
+        store.remember_stored(known, stored)
         new_ids = stored.new_ids
         duplicates += stored.duplicates
         for canonical, page in result.pages.items():

@@ -87,6 +87,44 @@ def test_a_source_removed_while_fetched_is_not_written_and_its_batch_is(
         assert s.scalar(select(func.count()).select_from(FetchLog)) == 5
 
 
+def test_sources_in_one_batch_see_what_the_ones_before_them_stored(
+        server: LoopbackServer, settings: Settings, sessions: Sessions, engine: Engine) -> None:
+    """One lookup for the batch's feeds, and what each source stores is known to the next:
+    the same URL or the same text in two feeds of one batch is stored once."""
+    story = ("Shanghai chipmaker SMIC said on Tuesday it had begun volume production of a "
+             "seven-nanometre process for domestic AI accelerators, despite export controls, "
+             "according to people briefed on the matter; analysts expect more capacity soon.")
+    item = "<item><title>{t}</title><link>{link}</link><description>{d}</description></item>"
+    feeds = {  # the same story under one URL in two feeds, and under a second URL in a third
+        "/a": item.format(t="SMIC", link="https://x.cn/smic", d=story),
+        "/b": item.format(t="SMIC again", link="https://x.cn/smic#top", d=story)
+        + item.format(t="Other", link="https://x.cn/other", d=story[::-1]),
+        "/c": item.format(t="SMIC copy", link="https://y.cn/copy-of-smic", d=story),
+    }
+    for path, items in feeds.items():
+        server.routes[path] = Reply(200, (
+            '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+            f"{items}</channel></rss>").encode(), content_type="application/xml")
+    with sessions() as s:
+        add_sources(s, [SourceSpec(path, server.url(path)) for path in feeds], 3600)
+        s.commit()
+    lookups: list[str] = []  # `store.known_articles`: by URL or content hash
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().startswith("SELECT articles.id, articles.canonical_url, "
+                                         "articles.content_hash"):
+            lookups.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    report = collect(sessions, settings, due_only=False, seed=1)
+    assert sum(r.new_articles for r in report.sources) == 2  # the story once, and "Other"
+    assert sum(r.duplicates for r in report.sources) == 2
+    with sessions() as s:
+        assert sorted(s.scalars(select(Article.canonical_url))) == [
+            "https://x.cn/other", "https://x.cn/smic"]
+    assert len(lookups) < len(feeds), lookups  # the three feeds were one batch, one lookup
+
+
 def _batcher(written: list[list[str]], most: int = 50) -> GroupCommit[str, str]:
     def write(batch: list[str]) -> list[str]:
         written.append(list(batch))
