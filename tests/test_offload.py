@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from collectors.dedup import Fingerprint, body_hash, fingerprint
-from collectors.entries import new_entries
+from collectors.entries import identified_entries, new_entries
 from collectors.offload import MAX_BROKEN_POOLS, Offload
 from collectors.prepare import PreparedFeed, prepare_changed_feed, prepare_feed
 from config import load_settings
@@ -93,8 +93,10 @@ def test_the_writing_process_takes_the_fingerprints_a_first_feed_came_with(
     # fingerprints of the same texts are remembered objects, `dedup.fingerprint`)
     sent = {url: Fingerprint(p.content_hash, p.simhash) for url, p in first.fingerprints.items()}
     with sessions() as session:
-        fresh, known, _ = new_entries(session, dataclasses.replace(first, fingerprints=sent))
-        taken, _, _ = new_entries(session, dataclasses.replace(first, fingerprints=None))
+        fresh, known, _ = new_entries(
+            session, identified_entries(dataclasses.replace(first, fingerprints=sent)))
+        taken, _, _ = new_entries(
+            session, identified_entries(dataclasses.replace(first, fingerprints=None)))
     assert known == 0 and len(fresh) == len(sent)
     assert all(identity is sent[url] for url, _, identity in fresh)  # not taken again here
     assert [identity for _, _, identity in taken] == [identity for _, _, identity in fresh]
