@@ -48,7 +48,11 @@ def _article_from_entry(entry: ParsedEntry, source_id: int, canonical: str,
         published_at=entry.published_at, source_id=source_id, fingerprint=identity)
 
 
-def identified_entries(prepared: PreparedFeed) -> dict[str, tuple[ParsedEntry, Fingerprint]]:
+# A feed's entries by canonical URL (the first of each), with their fingerprints.
+IdentifiedEntries = dict[str, tuple["ParsedEntry", Fingerprint]]
+
+
+def identified_entries(prepared: PreparedFeed) -> IdentifiedEntries:
     """The feed's entries by canonical URL (the first of each), with their fingerprints. Only
     the hash is taken here, and the SimHash waits until a row is written, unless the parser
     process took both (`prepare.prepare_changed_feed`)."""
@@ -60,14 +64,13 @@ def identified_entries(prepared: PreparedFeed) -> dict[str, tuple[ParsedEntry, F
             for url, entry in unique.items()}
 
 
-def entry_hashes(entries: dict[str, tuple[ParsedEntry, Fingerprint]]) -> Iterator[str]:
+def entry_hashes(entries: IdentifiedEntries) -> Iterator[str]:
     """The content hashes of identified entries (`identified_entries`), where they have one."""
     return (identity.content_hash for _, identity in entries.values()
             if identity.content_hash is not None)
 
 
-def new_entries(session: Session, entries: dict[str, tuple[ParsedEntry, Fingerprint]],
-                already: store.Known | None = None
+def new_entries(session: Session, entries: IdentifiedEntries, already: store.Known | None = None
                 ) -> tuple[list[tuple[str, ParsedEntry, Fingerprint]], int, store.Known]:
     """Of identified entries (`identified_entries`), those not stored yet, how many were
     stored already, and the lookup that said so (by URL and by content hash, in one query

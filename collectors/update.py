@@ -20,15 +20,16 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from collectors import schedule, source_state, store
-from collectors.dedup import Fingerprint, NearDuplicateIndex, PendingNearIndex
+from collectors.dedup import NearDuplicateIndex, PendingNearIndex
 from collectors.entries import (
+    IdentifiedEntries,
     articles_of,
     entry_hashes,
     identified_entries,
@@ -54,9 +55,6 @@ from config import Settings
 from db.models import Source
 from db.queries import claim_due_sources, release_leases
 from db.search_index import index_pending
-
-if TYPE_CHECKING:  # the feed parsers load where parsing runs
-    from collectors.feeds import ParsedEntry
 
 log = logging.getLogger("cait.collect")
 
@@ -298,7 +296,7 @@ def write_outcomes(ctx: PassContext, batch: list[tuple[_Snapshot, SourceOutcome]
 
 def _write(session: Session, ctx: PassContext, snap: _Snapshot, result: SourceOutcome,
            now: datetime, near: NearDuplicateIndex,
-           entries: dict[str, tuple[ParsedEntry, Fingerprint]] | None, known: store.Known
+           entries: IdentifiedEntries | None, known: store.Known
            ) -> tuple[source_state.FetchRecord, SourceReport]:
     """One source's articles and links, written; its fetch state to record, and its report.
     `entries`: its feed's, identified (`entries.identified_entries`); `known`: the batch's
