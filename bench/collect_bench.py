@@ -45,7 +45,6 @@ from pathlib import Path
 import feedparser
 import httpx
 from sqlalchemy import func, select, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 
 from bench.feed_server import CORPUS, feed_bodies, feed_urls, full_text_urls
@@ -57,7 +56,7 @@ from collectors.update import collect
 from config import load_settings
 from db import migrate
 from db.models import Article
-from db.session import make_engine
+from db.session import make_engine, with_search_path
 
 
 def start_server(feeds: int, hosts: int, port: int, *extra: str) -> subprocess.Popen[str]:
@@ -129,8 +128,7 @@ def fresh_schema(database_url: str) -> Iterator[str]:
         connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
         connection.execute(text(f"CREATE SCHEMA {schema}"))
     try:
-        yield make_url(database_url).update_query_dict(
-            {"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+        yield with_search_path(database_url, schema)
     finally:
         with admin.begin() as connection:
             connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))

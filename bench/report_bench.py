@@ -28,7 +28,7 @@ from common.vocabulary import RELEVANCE, THEMES
 from db import migrate
 from db.models import Article, ArticleTheme
 from db.rollup import rebuild
-from db.session import make_engine, session_scope
+from db.session import make_engine, session_scope, with_search_path
 from reports.digest import build_digest, last_complete_week
 from reports.timeline import build_timeline
 
@@ -112,7 +112,7 @@ def bench_database(kind: str, n: int, postgres: str) -> Iterator[str]:
     with admin.begin() as conn:
         conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
         conn.execute(text(f"CREATE SCHEMA {schema}"))
-    url = f"{postgres}?options=-csearch_path%3D{schema}"
+    url = with_search_path(postgres, schema)
     try:
         engine = make_engine(url)
         migrate.upgrade(engine)

@@ -66,6 +66,13 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def with_search_path(url: str, schema: str) -> str:
+    """A PostgreSQL URL whose connections look in `schema` first (tests and benches run each
+    in a fresh schema of one database)."""
+    joiner = "&" if "?" in url else "?"
+    return f"{url}{joiner}options=-csearch_path%3D{schema}"
+
+
 def get_engine(url: str) -> Engine:
     """The process-wide engine for `url` (created on first use)."""
     if url not in _ENGINES:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings, load_settings
 from db import migrate
-from db.session import make_engine
+from db.session import make_engine, with_search_path
 from tests.server import LoopbackServer
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -25,11 +25,6 @@ DATA = Path(__file__).resolve().parent / "data"
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 needs_postgres = pytest.mark.skipif(
     not PG_URL, reason="TEST_DATABASE_URL is not set: PostgreSQL tests skipped")
-
-
-def _with_search_path(url: str, schema: str) -> str:
-    joiner = "&" if "?" in url else "?"
-    return f"{url}{joiner}options=-csearch_path%3D{schema}"
 
 
 @pytest.fixture
@@ -47,7 +42,7 @@ def pg_url() -> Iterator[str]:
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     try:
-        yield _with_search_path(PG_URL, schema)
+        yield with_search_path(PG_URL, schema)
     finally:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
