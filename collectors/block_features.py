@@ -1,12 +1,12 @@
 """What the block detector sees of each candidate block (`collectors/blocks.py`): features.
 
-Per candidate: whether its heading, the text before it and its class and id words say
-related, popular or navigation (word lists in a dozen languages; the words themselves are
-not features, since they taught the model the labelled sites), how its links and their
-texts look (headline-like, same site and section, article-like paths, words shared with the
-page title, links repeated elsewhere on the page), where it stands against the article body,
-and its sibling structure. Whether a list is chosen for this article rather than the same on
-every page is seen against the page: words its headlines share with the body or the page's
+Per candidate: whether its heading, the text before it and its class and id words say related,
+popular or navigation (word lists in a dozen languages, `collectors/block_words.py`; the words
+themselves are not features, since they taught the model the labelled sites), how its links and
+their texts look (headline-like, same site and section, article-like paths, words shared with
+the page title, links repeated elsewhere on the page), where it stands against the article
+body, and its sibling structure. Whether a list is chosen for this article rather than the same
+on every page is seen against the page: words its headlines share with the body or the page's
 own keywords, and how far its share of such headlines falls below the best list of the page.
 Each share is also seen as a level (none, under half, half or more, all: `LEVELLED`). The
 heading rules of old are features here, not gates. The detector (`collectors/block_model.py`)
@@ -19,53 +19,23 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from lxml import etree
 
+from collectors.block_words import (
+    RELATED_HEADING_EXACT,
+    ascii_words,
+    long_words,
+    other_words,
+    says,
+    says_a_topic,
+    title_words,
+)
 from collectors.blocks import Candidate, PageElements, candidates, page_links
 from collectors.page_meta import declared_elsewhere, page_meta, same_page_urls
 from collectors.urls import host_and_path, same_site
-from common.text import CJK
 
-# Headings that introduce related coverage, most-read lists, and navigation, in English, Chinese
-# and the labelled pages' other languages (the seventh line's words: bench/README, fourteenth
-# session). Features of the detector, not gates.
-RELATED_WORDS = re.compile(
-    r"related|more on|more from|more about|read more|see also|also read|read next|recommended"
-    r"|you (may|might) (also )?like|further reading|more stories|more news|keep reading|up next"
-    r"|relacionad|también en|tambien en|lea también|lee también|leia também|más noticias"
-    r"|lire aussi|à lire|sur le même sujet|dans la même rubrique|mehr zum thema|mehr aus"
-    r"|auch interessant|weitere artikel|leggi anche|correlat|potrebbe interessarti|lees ook"
-    r"|gerelateerd|читайте также|по теме|関連|あわせて読みたい|관련|เกี่ยวข้อง"
-    r"|\bli[ée]s\b|vous conseille|à découvrir|zum thema|ähnliche|nicht verpassen|simil[ai]"
-    r"|相关|相關|延伸|推荐|推薦|更多|猜你喜欢|热点推荐|最新文章", re.I)
-POPULAR_WORDS = re.compile(
-    r"most (read|popular|viewed|shared|emailed|commented)|popular|trending|top stories"
-    r"|editor'?s picks|latest (news|stories)|breaking|más leíd|más vist|lo más|meistgelesen"
-    r"|les plus lus|più lett|mais lid|人気|많이 본|인기|热门|熱門|排行|最热|最熱|热点"
-    r"|要闻|头条|精彩|点击排行|點擊排行|点击榜|^\s*(the\s*)?(latest|recent|newest|neueste)\s*"
-    r"(headlines|posts|articles|features|stories|news|exclusives|reviews|videos|comments"
-    r"|beiträge|artikel)\s*$", re.I)
-# Not 点击 alone ("您有未读新闻，点击查看" heads related feeds), nor "latest" but as a whole heading
-# ("Tennis latest" is the article's topic's; bench/README, fourteenth session).
-NAV_WORDS = re.compile(r"menu|nav|navigation|breadcrumb|footer|header|topics|sections|tags?\b"
-                       r"|share|social|follow us|subscribe|newsletter|login|sign in|导航|導航"
-                       r"|频道|頻道|登录|登錄|分享", re.I)
-# A heading that is nothing but "Related News" and its kin (the rule of the first release, a
-# feature now): far more precise than a related word anywhere in a heading.
-RELATED_HEADING_EXACT = re.compile(
-    r"^\s*(related( news| coverage| articles?| stories| content| reading| posts| links)?"
-    r"|more on this (story|topic)|more from .{1,30}|read more( on this)?|see also"
-    r"|you (may|might) also (like|be interested in)|recommended( for you| reading)?"
-    r"|further reading|also read|read next|relacionad[oa]s?|lire aussi|leggi anche"
-    r"|mehr zum thema|相关新闻|相關新聞|延伸阅读|延伸閱讀|相关阅读|相關閱讀|相关文章|相關文章"
-    r"|相关报道|相關報導|推荐阅读|推薦閱讀|更多新闻|更多新聞)\s*[:：»›>]?\s*$", re.I)
-
-_WORD = re.compile(r"\w+")
-_LONG_WORD = re.compile(r"\w{4,}")  # `_WORD`'s runs of four characters or more
-_CJK_RUN = re.compile(f"{CJK.pattern}{{2,}}")
 # The length of an element's text with runs of white space as one: `_text`, computed in libxml2
 _TEXT_LENGTH = etree.XPath("string-length(normalize-space(.))")
 # Paths that look like one article: a date, a long number, .html, or a slug of three words, a
@@ -114,7 +84,7 @@ class PageContext:
     host: str                             # the page's host name
     section: str                          # the first segment of the page's path
     body_start: int = 0                   # position of the body itself
-    body_words: frozenset[str] = frozenset()  # `_topic_words` said twice or more in the body
+    body_words: frozenset[str] = frozenset()  # `topic_words` said twice or more in the body
     keywords: tuple[str, ...] = ()        # the page's own keywords and tags (`page_meta`)
     # the host and first path segment of the URL the page declares, when on another site
     # (`page_meta.declared_elsewhere`: a page fetched from a mirror): its own site's too
@@ -126,64 +96,13 @@ class PageContext:
         default_factory=dict)   # URL → its part of `_link_facts`
 
 
-@lru_cache(maxsize=8192)
-def _title_words(text: str) -> frozenset[str]:
-    """Latin words of three letters or more, and Chinese character pairs: enough to see that
-    a headline shares the story of the page's title, in either script."""
-    lowered = text.lower()
-    if lowered.isascii():  # no Chinese to set apart
-        return frozenset(w for w in _WORD.findall(lowered) if len(w) > 2)
-    latin = {w for w in _WORD.findall(CJK.sub(" ", lowered)) if len(w) > 2}
-    return frozenset(latin.union(_cjk_pairs(lowered)))
-
-
-# Short words that any two English headlines share: not a sign of one topic.
-_TOPIC_STOP = frozenset(
-    "that this with from have were their they will about said says after into more over than"
-    " been which what when there would also could your just like some other them then only"
-    " most year years news".split())
-
-
-def _says_a_topic(word: str) -> bool:
-    """Whether a lower-cased Latin word of four letters or more says a topic: not a number
-    and not one of `_TOPIC_STOP`."""
-    return word not in _TOPIC_STOP and not word.isdigit()
-
-
-def _long_words(text: str) -> list[str]:
-    """A text's Latin words of four letters or more, lower-cased, and its Chinese character
-    pairs, with repeats: `_topic_words` before the stop words and numbers are left out."""
-    lowered = text.lower()
-    ascii_only = lowered.isascii()  # most texts: no Chinese to set apart
-    words = _LONG_WORD.findall(lowered if ascii_only else CJK.sub(" ", lowered))
-    if ascii_only:
-        return words
-    return words + _cjk_pairs(lowered)
-
-
-def _cjk_pairs(text: str) -> list[str]:
-    """Each Chinese character of the text with the next, run by run (with repeats): the
-    detector's Chinese "words" (map: the pairs are made in C)."""
-    pairs: list[str] = []
-    for run in _CJK_RUN.findall(text):
-        pairs += map(str.__add__, run[:-1], run[1:])
-    return pairs
-
-
-def _topic_words(text: str) -> list[str]:
-    """The words that say what a text is about: Latin words of four letters or more that are
-    not numbers or `_TOPIC_STOP`, and Chinese character pairs (with repeats, to be counted;
-    no pair is a number or a stop word). Detection reads them through `_body_words`,
-    `_ascii_words` and `_other_words`, which tests hold to this."""
-    return [word for word in _long_words(text) if _says_a_topic(word)]
-
 
 def _body_words(body: Any, texts: dict[Any, str]) -> frozenset[str]:
     """The topic words the article body says at least twice, outside its links' own text (an
     "also read" list in the body would otherwise share every word with it).
 
     The stop words and numbers are left out at the end, of the few words said twice (a test
-    holds that equal to counting `_topic_words`), and a paragraph without links is counted from
+    holds that equal to counting `topic_words`), and a paragraph without links is counted from
     its list of words, in C: `page_context` 0.84 → 0.72 ms a page. `texts`: the paragraph
     texts `body_element` read already."""
     if body is None:
@@ -191,72 +110,14 @@ def _body_words(body: Any, texts: dict[Any, str]) -> frozenset[str]:
     counts: Counter[str] = Counter()
     for paragraph in body.iter("p"):
         text = texts.get(paragraph)
-        said: Counter[str] | list[str] = _long_words(
+        said: Counter[str] | list[str] = long_words(
             paragraph.text_content() if text is None else text)
         linked = " ".join(a.text_content() for a in paragraph.iter("a"))
         if linked:  # a paragraph's links take away no more than it says
-            said = Counter(said) - Counter(_long_words(linked))
+            said = Counter(said) - Counter(long_words(linked))
         counts.update(said)
-    return frozenset(word for word, n in counts.items() if n > 1 and _says_a_topic(word))
+    return frozenset(word for word, n in counts.items() if n > 1 and says_a_topic(word))
 
-
-SAYS_PATTERNS = (RELATED_WORDS, POPULAR_WORDS, NAV_WORDS)
-# The same patterns, case-sensitive, for ASCII text lower-cased: they find the same there (a
-# test holds it), and without re.I the regex engine skips to the possible first letters
-# instead of trying each word at each character: a fifth of the time on the labelled pages.
-_SAYS_LOWER_CASE = tuple(re.compile(pattern.pattern) for pattern in SAYS_PATTERNS)
-
-
-@lru_cache(maxsize=8192)
-def _says(text: str) -> tuple[float, float, float]:
-    """Whether a heading or the class words speak of related, popular or navigation links."""
-    if text.isascii():  # nine texts in ten
-        lowered = text.lower()
-        related, popular, nav = (pattern.search(lowered) for pattern in _SAYS_LOWER_CASE)
-    else:
-        related, popular, nav = (pattern.search(text) for pattern in SAYS_PATTERNS)
-    return float(bool(related)), float(bool(popular)), float(bool(nav))
-
-
-def _headline_words(text: str) -> float:
-    """Words in a link text, a Chinese character counting as half a word."""
-    if text.isascii():  # no Chinese to set apart
-        return float(len(_WORD.findall(text)))
-    return len(_WORD.findall(CJK.sub(" ", text))) + len(CJK.findall(text)) / 2
-
-
-def _ascii_words(text: str, title_words: frozenset[str], body_words: frozenset[str]
-                 ) -> tuple[float, int, bool]:
-    """For ASCII text, `_headline_words(text)`, `len(_title_words(text) & title_words)` and
-    whether `_topic_words(text)` meets `body_words`, from one split (a test holds them equal):
-    ASCII text has the same words lower-cased, and none of them Chinese. Most link texts are
-    ASCII, and this is per link. The words are looked up as they are, in C: of `title_words`
-    (`_title_words`') and `body_words` (topic words, `_body_words`'), only Chinese character
-    pairs are shorter than a title or topic word, and every body word says a topic."""
-    words = _WORD.findall(text.lower())
-    shared = len(title_words.intersection(words)) if title_words else 0
-    return float(len(words)), shared, not body_words.isdisjoint(words)
-
-
-def _other_words(text: str, title_words: frozenset[str], body_words: frozenset[str]
-                 ) -> tuple[float, int, bool]:
-    """For text that is not all ASCII (three link texts in ten on the labelled pages, most of
-    them Chinese), what `_ascii_words` gives for ASCII text: `_headline_words(text)`, and the
-    title and topic words from one lower-casing and one split of its Latin words and of its
-    Chinese runs, not one each for `_title_words` and `_topic_words` (a test holds them
-    equal); its Latin words are looked up as they are, as in `_ascii_words`. The headline
-    words are those of the text as written: only `İ` lower-cases into more than one character
-    (`i` and a combining dot, splitting a word), and every other keeps whether it is a word
-    character and whether it is Chinese (a test holds both), so a text as long lower-cased
-    has as many of both."""
-    lowered = text.lower()
-    latin, chinese = CJK.subn(" ", lowered)
-    latin_words = _WORD.findall(latin)
-    words = latin_words + _cjk_pairs(lowered)
-    shared = len(title_words.intersection(words)) if title_words else 0
-    headline = (len(latin_words) + chinese / 2 if len(lowered) == len(text) else
-                _headline_words(text))
-    return headline, shared, not body_words.isdisjoint(words)
 
 
 def _last_descendant(element: Any) -> Any:
@@ -295,7 +156,7 @@ def page_context(elements: PageElements, page_url: str, found: list[Candidate],
                 holds[ancestor] = holds.get(ancestor, 0) + 1
     declared_host, declared_path = host_and_path(declared or "")
     return PageContext(page_url, order, body, body_end,
-                       _title_words(f"{title} {og_title}"), link_counts,
+                       title_words(f"{title} {og_title}"), link_counts,
                        holds, host, path.strip("/").split("/")[0],
                        order[body] if body is not None else 0, _body_words(body, texts),
                        keywords, declared_host, declared_path.strip("/").split("/")[0])
@@ -303,7 +164,7 @@ def page_context(elements: PageElements, page_url: str, found: list[Candidate],
 
 def _link_facts(page: PageContext, link: tuple[str, str]) -> LinkFacts:
     """Of one link (URL, text), its `LinkFacts`, once per page (`PageContext.link_facts` keeps
-    them); its words are read by `_ascii_words` or `_other_words`."""
+    them); its words are read by `ascii_words` or `other_words`."""
     url, text = link
     of_url = page.url_facts.get(url)
     if of_url is None:
@@ -314,7 +175,7 @@ def _link_facts(page: PageContext, link: tuple[str, str]) -> LinkFacts:
             and same_site(host, page.declared_host), bool(_ARTICLE_PATH.search(path)),
             bool(page.section) and first == page.section
             or bool(page.declared_section) and first == page.declared_section)
-    words_of = _ascii_words if text.isascii() else _other_words
+    words_of = ascii_words if text.isascii() else other_words
     headline, shared, shares_body = words_of(text, page.title_words, page.body_words)
     keyworded = False
     if page.keywords:
@@ -361,8 +222,8 @@ def features(candidate: Candidate, page: PageContext) -> dict[str, float]:
         "heading_exact_related": float(bool(RELATED_HEADING_EXACT.match(candidate.heading))),
         f"tag={candidate.tag}": 1.0,
     }
-    out["heading_related"], out["heading_popular"], out["heading_nav"] = _says(candidate.heading)
-    out["marker_related"], out["marker_popular"], out["marker_nav"] = _says(candidate.markers)
+    out["heading_related"], out["heading_popular"], out["heading_nav"] = says(candidate.heading)
+    out["marker_related"], out["marker_popular"], out["marker_nav"] = says(candidate.markers)
     for ancestor in element.iterancestors("nav", "footer", "header", "aside"):
         out[f"in_{ancestor.tag}"] = 1.0
     if body is not None:
@@ -375,10 +236,10 @@ def features(candidate: Candidate, page: PageContext) -> dict[str, float]:
     # The heading's, the text before's and the class attributes' own words are not features:
     # on sites the model never saw they cost more than they gave (a word seen on a few
     # sites' pages is learnt as those sites; `bench/README.md`, tenth session). What the
-    # words say is read through the word lists above (`_says`).
+    # words say is read through the word lists above (`says`).
     before = candidate.heading_before
     if before and before != candidate.heading:
-        related, popular, nav = _says(before)
+        related, popular, nav = says(before)
         out["before_related"], out["before_popular"], out["before_nav"] = related, popular, nav
     for name, (none, some, most, every) in _LEVEL_NAMES:  # `LEVELS`, per candidate
         share = out[name]

@@ -228,7 +228,7 @@ def named_related(candidate: Candidate, feats: dict[str, float]) -> bool:
 
 def introduced_as_popular(feats: dict[str, float]) -> bool:
     """A list whose heading, the text just before it or its class words say most-read,
-    trending or popular (`block_features.POPULAR_WORDS`), and none of them says related: such
+    trending or popular (`block_words.POPULAR_WORDS`), and none of them says related: such
     lists are never followed, whatever else they look like. On the 325 labelled pages, 1 of the 370
     candidates this names is a related block (3 links); the model alone followed several of
     them, e.g. a "Trending News" list set inside an article's body."""

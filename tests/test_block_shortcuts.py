@@ -1,5 +1,5 @@
 """The block detector's fast paths held to the general forms they stand for: each special case
-(`_says` on lower-cased ASCII, the article-path pattern, the page's title texts and links, a
+(`says` on lower-cased ASCII, the article-path pattern, the page's title texts and links, a
 link text's words read in one split, the body's words) gives what the general function gives.
 The detector itself, on real pages, is tested in `tests/test_blocks.py`.
 """
@@ -12,17 +12,15 @@ from collections import Counter
 
 import pytest
 
-from collectors.block_features import (
-    _ARTICLE_PATH,
+from collectors.block_features import _ARTICLE_PATH, _body_words, _title_texts
+from collectors.block_words import (
     SAYS_PATTERNS,
-    _ascii_words,
-    _body_words,
-    _headline_words,
-    _other_words,
-    _says,
-    _title_texts,
-    _title_words,
-    _topic_words,
+    ascii_words,
+    headline_words,
+    other_words,
+    says,
+    title_words,
+    topic_words,
 )
 from collectors.blocks import PageElements, page_links
 from collectors.pages import parse_html
@@ -31,7 +29,7 @@ from common.text import CJK
 
 
 def test_the_word_patterns_find_the_same_in_lower_cased_ascii_text() -> None:
-    """`_says` searches ASCII text lower-cased with case-sensitive copies of the word patterns:
+    """`says` searches ASCII text lower-cased with case-sensitive copies of the word patterns:
     that finds the same only while every letter of the patterns is lower-case and none of
     their other characters matches an ASCII one when case is ignored (as `ſ` matches `s`)."""
     for pattern in SAYS_PATTERNS:
@@ -40,7 +38,7 @@ def test_the_word_patterns_find_the_same_in_lower_cased_ascii_text() -> None:
             assert not any(re.fullmatch(re.escape(char), chr(code), re.I) for code in range(128))
     for text in ("Related Stories", "MOST READ", "Follow Us", "sidebar-Nav", "Top Stories",
                  "RELATED-posts", "Tags", "tagsx", "Lire aussi", "相关新闻"):
-        assert _says.__wrapped__(text) == tuple(
+        assert says.__wrapped__(text) == tuple(
             float(bool(pattern.search(text))) for pattern in SAYS_PATTERNS), text
 
 
@@ -89,13 +87,13 @@ def test_the_links_of_a_page_resolve_as_urljoin_resolves_them() -> None:
 def test_ascii_link_words_are_the_headline_and_title_words(text: str) -> None:
     """The one-split path for ASCII link texts gives what the general functions give, for
     body words that are topic words, as `_body_words` makes them (no number, no stop word)."""
-    title = _title_words("China tightens AI chip export rules again")
-    body = frozenset(_topic_words("rules chip export 2024 again nvidia about"))
+    title = title_words("China tightens AI chip export rules again")
+    body = frozenset(topic_words("rules chip export 2024 again nvidia about"))
     assert "2024" not in body and "about" not in body
-    assert _ascii_words(text, title, body) == (
-        _headline_words(text), len(_title_words(text) & title),
-        not body.isdisjoint(_topic_words(text)))
-    assert _ascii_words(text, frozenset(), frozenset()) == (_headline_words(text), 0, False)
+    assert ascii_words(text, title, body) == (
+        headline_words(text), len(title_words(text) & title),
+        not body.isdisjoint(topic_words(text)))
+    assert ascii_words(text, frozenset(), frozenset()) == (headline_words(text), 0, False)
 
 
 @pytest.mark.parametrize("text", [
@@ -106,17 +104,17 @@ def test_other_link_words_are_the_headline_and_title_words(text: str) -> None:
     """The one-split path for link texts that are not all ASCII gives what the general
     functions give (a word that lower-cases into two, and one that lower-cases into ASCII,
     among them), for body words that are topic words, as `_body_words` makes them."""
-    title = _title_words("华为芯片出口 AI chip rules in İstanbul")
-    for body in (frozenset(_topic_words("芯片 rules ascend 2024 about")),
+    title = title_words("华为芯片出口 AI chip rules in İstanbul")
+    for body in (frozenset(topic_words("芯片 rules ascend 2024 about")),
                  frozenset(["kelvin"])):
-        assert _other_words(text, title, body) == (
-            _headline_words(text), len(_title_words(text) & title),
-            not body.isdisjoint(_topic_words(text)))
-    assert _other_words(text, frozenset(), frozenset()) == (_headline_words(text), 0, False)
+        assert other_words(text, title, body) == (
+            headline_words(text), len(title_words(text) & title),
+            not body.isdisjoint(topic_words(text)))
+    assert other_words(text, frozenset(), frozenset()) == (headline_words(text), 0, False)
 
 
 def test_lower_casing_keeps_word_and_chinese_characters_but_for_one() -> None:
-    """`_other_words` counts the headline words of a text in its lower-cased form when that
+    """`other_words` counts the headline words of a text in its lower-cased form when that
     is as long: every character but `İ` lower-cases into one character that is a word
     character and Chinese when it is."""
     word = re.compile(r"\w")
@@ -137,7 +135,7 @@ def test_lower_casing_keeps_word_and_chinese_characters_but_for_one() -> None:
 
 def test_the_body_words_are_the_topic_words_said_twice_outside_links() -> None:
     """`_body_words` counts every long word and leaves the stop words and numbers out at the
-    end: the same as counting each paragraph's `_topic_words` less its links' own."""
+    end: the same as counting each paragraph's `topic_words` less its links' own."""
     tree = parse_html(
         "<html><body><div>"
         "<p>Export rules about chips, export rules 2024 2024 that that. 芯片出口，芯片管制。</p>"
@@ -149,8 +147,8 @@ def test_the_body_words_are_the_topic_words_said_twice_outside_links() -> None:
     counts: Counter[str] = Counter()
     for paragraph in body.iter("p"):
         linked = " ".join(a.text_content() for a in paragraph.iter("a"))
-        counts.update(Counter(_topic_words(paragraph.text_content()))
-                      - Counter(_topic_words(linked)))
+        counts.update(Counter(topic_words(paragraph.text_content()))
+                      - Counter(topic_words(linked)))
     expected = frozenset(word for word, n in counts.items() if n > 1)
     assert _body_words(body, {}) == expected
     assert _body_words(body, {p: p.text_content() for p in body.iter("p")}) == expected
