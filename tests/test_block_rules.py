@@ -1,7 +1,8 @@
 """The block detector's rules on small pages made for each: what is never followed whatever the
 model says (a list introduced as most-read or trending, a heading that says nothing but
 "Latest posts", a ranked list) and what the rules decide around the model (a list named
-"Related News", a column of lists, a card standing for its grid). The detector on real pages
+"Related News", a column of lists, a card standing for its grid, a list scored whole
+standing for the piece of it followed). The detector on real pages
 is tested in `tests/test_blocks.py`.
 """
 
@@ -10,10 +11,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import numpy as np
 import pytest
 
 from collectors.block_features import described
-from collectors.block_model import BlockModel, default_model, judge, scored_blocks
+from collectors.block_model import KINDS, BlockModel, default_model, judge, scored_blocks
 from collectors.pages import find_related_links, parse_html
 
 
@@ -66,6 +68,21 @@ def shipped_model_at(threshold: float) -> BlockModel:
     model = default_model()
     assert model is not None
     return dataclasses.replace(model, threshold=threshold)
+
+
+@dataclasses.dataclass(frozen=True)
+class ScoredByLinks(BlockModel):
+    """A detector whose score for a block is set by how many links it holds (`scores`; 0 for
+    any other count): the rules around the model, seen with scores chosen for the test."""
+
+    scores: dict[int, float] = dataclasses.field(default_factory=dict)
+
+    def probabilities(self, rows: list[dict[str, float]]) -> np.ndarray:
+        out = np.zeros((len(rows), len(KINDS)))
+        for i, feats in enumerate(rows):
+            related = self.scores.get(round(feats["links"] * 60), 0.0)
+            out[i, KINDS.index("related")], out[i, KINDS.index("other")] = related, 1 - related
+        return out
 
 
 @pytest.mark.parametrize(("ranks", "in_link", "followed"), [
@@ -135,7 +152,9 @@ def test_a_card_followed_with_its_list_stands_for_the_list(cards: int, alike: bo
                                                            whole_list: bool) -> None:
     """The first card of a "Related Stories" grid takes the grid's heading, so the heading
     rule follows both; the grid is followed in the card's place when it holds three or more
-    alike cards, else the innermost choice keeps the card (and drops the others' links)."""
+    alike cards, else the innermost choice keeps the card (and drops the others' links). The
+    card scores above the grid here, so that the grid is not followed as a list scored
+    whole (`test_a_list_scored_whole_is_followed_in_place_of_its_first_item`)."""
     def card(i: int) -> str:
         shape = "card" if alike or i == 0 else f"card-{i}"
         return (f'<div class="{shape}"><a href="/2019/11/{i}/story-{i}"><img src="x.jpg"></a>'
@@ -144,7 +163,38 @@ def test_a_card_followed_with_its_list_stands_for_the_list(cards: int, alike: bo
     tree = parse_html(f"<html><body><article><p>{'Text. ' * 300}</p></article><section>"
                       f"<h2>Related Stories</h2><div class='list'>"
                       f"{''.join(card(i) for i in range(cards))}</div></section></body></html>")
-    unreachable = shipped_model_at(threshold=1.01)
-    verdicts = judge(described(tree, "https://x.com/2019/11/9/the-article"), unreachable)
+    shipped = default_model()
+    assert shipped is not None
+    card_first = ScoredByLinks(shipped.pipeline, 1.01, "test", scores={2: 0.2, 2 * cards: 0.1})
+    verdicts = judge(described(tree, "https://x.com/2019/11/9/the-article"), card_first)
     [followed] = [block for block in verdicts if block.followed]
     assert len(followed.candidate.links) == (2 * cards if whole_list else 2)
+
+
+@pytest.mark.parametrize(("list_score", "whole_list"), [(0.9, True), (0.6, True), (0.5, False)])
+def test_a_list_scored_whole_is_followed_in_place_of_its_first_item(list_score: float,
+                                                                     whole_list: bool) -> None:
+    """BBC Chinese's related list: items of three shapes, the first with a link more. When
+    the list scores at least as high as the one item followed inside it, which holds under
+    half of its links, the whole list is followed; else the innermost choice keeps the
+    item and drops the rest."""
+    def item(i: int, shape: str) -> str:
+        extra = '<a href="/zhongwen/simp/topics/audio">音频</a>' if i == 0 else ""
+        return (f'<li class="{shape} teaser"><a href="/zhongwen/simp/2012/12/story-{i}.shtml">'
+                f'香港特首就违建事件第{i}次道歉</a><a href="/zhongwen/simp/topics/t{i}">香港</a>'
+                f"{extra}</li>")
+
+    shapes = ["ts-headline first", "ts-headline", "ts-headline ts-audio", "ts-headline"]
+    items = "".join(item(i, shape) for i, shape in enumerate(shapes))
+    tree = parse_html(f"<html><body><article><p>{'正文。' * 300}</p></article>"
+                      f"<div><h3>相关内容</h3><ul>{items}</ul></div></body></html>")
+    shipped = default_model()
+    assert shipped is not None
+    model = ScoredByLinks(shipped.pipeline, 0.3, "test", scores={9: list_score, 3: 0.6})
+    verdicts = judge(described(tree, "https://www.bbc.co.uk/zhongwen/simp/2012/12/a.shtml"),
+                     model)
+    followed = {url for block in verdicts if block.followed for url, _ in block.candidate.links}
+    first_item = {f"https://www.bbc.co.uk/zhongwen/simp/{path}" for path in (
+        "2012/12/story-0.shtml", "topics/t0", "topics/audio")}
+    assert len(followed) == (9 if whole_list else 3)
+    assert first_item <= followed

@@ -281,6 +281,25 @@ def test_a_list_on_the_bodys_topic_leads_the_page_and_a_most_read_list_falls_bel
     assert on_topic["title_vs_page"] == 0.0 and most_read["title_vs_page"] == -1.0
 
 
+def test_the_headlines_of_cards_are_seen_without_their_image_and_author_links() -> None:
+    """Toutiao's cards: an image link, a headline and an author link each. The shares of
+    headlines (five words or more) on the title's and the body's topic count the headlines
+    alone, where the shares over all links are diluted by the other two; the first is also
+    seen against the page's best list."""
+    body = "<p>Cold air sweeps the north. Cold air reaches Beijing on Friday.</p>"
+    cards = "".join(
+        f'<li><a href="/group/{i}/"><img src="x.jpg"></a><a href="/group/{i}/">Cold air '
+        f'brings snow to city number {i}</a><a href="/c/user/{i}/">Author {i}</a></li>'
+        for i in range(4))
+    html = (f"<html><head><title>Cold air brings the first snow</title></head><body>"
+            f"<article>{body}</article><div><ul>{cards}</ul></div></body></html>")
+    [(_, feats)] = [(c, f) for c, f in described(parse_html(html), "https://x.com/a/1/")
+                    if len(c.links) == 8]
+    assert feats["headline_title_share"] == feats["headline_body_share"] == 1.0
+    assert feats["shares_title_word"] == feats["shares_body_word"] == 0.5
+    assert feats["headline_title_vs_page"] == 0.0
+
+
 def test_each_share_is_also_seen_as_one_level() -> None:
     """Every levelled share of every candidate of a real page gets exactly one level feature,
     the one its value falls in: none below 0.001, all from 0.999, most from one half."""
