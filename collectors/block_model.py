@@ -353,9 +353,9 @@ def _stand_ins(outer_of: dict[Any, Any]) -> set[Any]:
 
 def _pieces(outer_of: dict[Any, Any], verdicts: dict[Any, ScoredBlock],
             found: list[tuple[Candidate, dict[str, float]]]) -> set[Any]:
-    """The followed elements inside a followed block that holds twice as many links as all of
-    them together and scores at least as high as each: pieces of a list the model sees
-    whole. BBC Chinese's 相关内容 list scores 0.97 and its first item, which takes the
+    """The followed elements inside a followed block (`outer_of`) that together hold under half
+    of its links, when it scores at least as high as each of them: pieces of a list the model
+    sees whole. BBC Chinese's 相关内容 list scores 0.97 and its first item, which takes the
     heading, 0.62; the innermost choice kept two of the nine links. The block is followed in
     their place, unless it is a column of lists (`holds_lists`). Shuffled cross-validations
     by site (sixteenth session), link F1 on all pages: ten, 0.724 -> 0.729, the scrapinghub
