@@ -38,13 +38,11 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import feedparser
 import httpx
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
 from bench.feed_server import CORPUS, feed_bodies, feed_urls, full_text_urls
@@ -56,7 +54,7 @@ from collectors.update import collect
 from config import load_settings
 from db import migrate
 from db.models import Article
-from db.session import make_engine, with_search_path
+from db.session import make_engine, scratch_schema
 
 
 def start_server(feeds: int, hosts: int, port: int, *extra: str) -> subprocess.Popen[str]:
@@ -114,25 +112,9 @@ def run_cait(urls: list[str], workdir: Path, database_url: str | None = None
     entries, stored articles, failed sources, CPU seconds of the pass in this process and its
     parser processes, the database's set-up and the sources' adding left out)."""
     if database_url is not None:
-        with fresh_schema(database_url) as url:
+        with scratch_schema(database_url, f"cait_bench_{os.getpid()}") as url:
             return run_cait_on(urls, workdir, url)
     return run_cait_on(urls, workdir, f"sqlite:///{workdir / 'bench.db'}")
-
-
-@contextmanager
-def fresh_schema(database_url: str) -> Iterator[str]:
-    """The database's URL with a new, empty schema first on its search path; dropped after."""
-    schema = f"cait_bench_{os.getpid()}"
-    admin = make_engine(database_url)
-    with admin.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        yield with_search_path(database_url, schema)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        admin.dispose()
 
 
 def run_cait_on(urls: list[str], workdir: Path, database_url: str

@@ -28,7 +28,7 @@ from common.vocabulary import RELEVANCE, THEMES
 from db import migrate
 from db.models import Article, ArticleTheme
 from db.rollup import rebuild
-from db.session import make_engine, session_scope, with_search_path
+from db.session import make_engine, scratch_schema, session_scope
 from reports.digest import build_digest, last_complete_week
 from reports.timeline import build_timeline
 
@@ -107,21 +107,11 @@ def bench_database(kind: str, n: int, postgres: str) -> Iterator[str]:
             engine.dispose()
             yield url
         return
-    schema = f"cait_bench_{n}"
-    admin = make_engine(postgres)
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    url = with_search_path(postgres, schema)
-    try:
+    with scratch_schema(postgres, f"cait_bench_{n}") as url:
         engine = make_engine(url)
         migrate.upgrade(engine)
         engine.dispose()
         yield url
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 def each_database(sizes: list[int], databases: list[str], postgres: str

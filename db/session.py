@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -71,6 +71,23 @@ def with_search_path(url: str, schema: str) -> str:
     in a fresh schema of one database)."""
     joiner = "&" if "?" in url else "?"
     return f"{url}{joiner}options=-csearch_path%3D{schema}"
+
+
+@contextmanager
+def scratch_schema(url: str, schema: str) -> Iterator[str]:
+    """`url` with a new, empty PostgreSQL `schema` first on its search path
+    (`with_search_path`), dropped afterwards: what tests and benches run in. A schema of that
+    name left by a killed run is dropped first."""
+    admin = make_engine(url)
+    try:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        yield with_search_path(url, schema)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
 
 
 def get_engine(url: str) -> Engine:
