@@ -8,9 +8,9 @@ lightly edited on several sites.
 from __future__ import annotations
 
 import hashlib
+import sys
 import unicodedata
 from collections import OrderedDict
-from functools import partial
 from typing import TypeVar
 
 from common.text import words
@@ -42,13 +42,26 @@ def _content_hash_of_normalised(norm: str) -> str | None:
 
 
 MIN_SIMHASH_TOKENS = 40
-_SHINGLE_HASH = partial(hashlib.blake2b, digest_size=8)
-_DIGEST = hashlib.blake2b.digest
 
 
 def simhash(text: str | None, shingle: int = 3) -> int | None:
     """64-bit SimHash over word shingles, as a signed integer (fits BIGINT); None if too short."""
     return _simhash_of_normalised(normalise_text(text), shingle) if text else None
+
+
+def token_hash(token: str) -> int:
+    """A word's 64 bits: the 8-byte BLAKE2b of its UTF-8, big-endian."""
+    digest = hashlib.blake2b(token.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
+# A shingle's 64 bits are its words' (`token_hash`), each rotated by its place in the
+# shingle, XORed, and mixed by splitmix64's finaliser, so that every bit of the shingle's
+# depends on every bit of its words'. (Migration 0011: before, each shingle's text was hashed
+# whole, and a BLAKE2b per shingle was most of a SimHash's time.)
+SHINGLE_ROTATION = 21  # bits, per place in the shingle
+_MIX = (0xBF58476D1CE4E5B9, 0x94D049BB133111EB)
+_ALL_BITS = (1 << 64) - 1  # a fingerprint's 64 bits, whatever its sign
 
 
 def _simhash_of_normalised(norm: str, shingle: int = 3) -> int | None:
@@ -57,16 +70,45 @@ def _simhash_of_normalised(norm: str, shingle: int = 3) -> int | None:
     tokens = words(norm)  # the one tokenizer: Chinese as words, not character pairs
     if len(tokens) < MIN_SIMHASH_TOKENS:
         return None
-    # The 8-byte BLAKE2b of each shingle (its words joined by one space, UTF-8), chained in
-    # C: a Python loop per shingle was most of the parser processes' hashing (issue 18).
-    encoded = [token.encode("utf-8") for token in tokens]
-    # the tokens from each of `shingle` offsets, side by side; the shortest run ends them
-    shingles = map(b" ".join, zip(*(encoded[i:] for i in range(shingle)), strict=False))
-    digests = b"".join(map(_DIGEST, map(_SHINGLE_HASH, shingles)))
-    bits = np.unpackbits(np.frombuffer(digests, dtype=np.uint8).reshape(-1, 8), axis=1)
-    majority = bits.sum(axis=0, dtype=np.int64) * 2 > bits.shape[0]
-    value = int.from_bytes(np.packbits(majority).tobytes(), "big")
+    # Each distinct word is hashed once per process (`_TOKEN_HASHES`), and the shingles are
+    # worked out together in numpy (`bench/fingerprint_bench.py`: 1.6x the texts a second of a
+    # BLAKE2b per shingle, issue 18).
+    known = _TOKEN_HASHES
+    found = list(map(known.get, tokens))
+    if None in found:
+        if len(known) > TOKEN_HASHES:
+            known.clear()
+        for place, value in enumerate(found):
+            if value is None:
+                token = tokens[place]
+                value = known.get(token)
+                if value is None:
+                    value = known[token] = token_hash(token)
+                found[place] = value
+    hashes = np.array(found, dtype=np.uint64)
+    count = len(tokens) - shingle + 1
+    mixed = np.zeros(count, dtype=np.uint64)
+    for place in range(shingle):
+        part = hashes[place:place + count]
+        rotation = SHINGLE_ROTATION * place % 64
+        mixed ^= (part << np.uint64(rotation)) | (part >> np.uint64(64 - rotation)) if rotation \
+            else part
+    mixed ^= mixed >> np.uint64(30)
+    mixed *= np.uint64(_MIX[0])
+    mixed ^= mixed >> np.uint64(27)
+    mixed *= np.uint64(_MIX[1])
+    mixed ^= mixed >> np.uint64(31)
+    # each value's bits from its lowest (the machine's byte order is read as it is), and the
+    # majority packed back the same way: bit k of the fingerprint is the majority of bit k
+    bits = np.unpackbits(mixed.view(np.uint8).reshape(-1, 8), axis=1, bitorder="little")
+    majority = bits.sum(axis=0, dtype=np.int64) * 2 > count
+    value = int.from_bytes(np.packbits(majority, bitorder="little").tobytes(), sys.byteorder)
     return value - (1 << 64) if value >= (1 << 63) else value
+
+
+# Distinct words whose hashes a process keeps (about 15 MB at most); when full, it starts anew.
+TOKEN_HASHES = 100_000
+_TOKEN_HASHES: dict[str, int] = {}
 
 
 class Fingerprint:
@@ -157,9 +199,6 @@ def _remember(recent: OrderedDict[_K, _V], key: _K, value: _V) -> None:
     recent[key] = value
     if len(recent) > RECENT_SIMHASHES:
         recent.popitem(last=False)
-
-
-_ALL_BITS = (1 << 64) - 1  # a fingerprint's 64 bits, whatever its sign
 
 
 def hamming(a: int, b: int) -> int:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import UTC, datetime, timedelta
 from unittest import mock
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.provisional import urls
+from sqlalchemy import select
 
+from collectors import dedup
 from collectors import urls as urls_module
 from collectors.dedup import (
     Fingerprint,
@@ -23,6 +26,9 @@ from collectors.dedup import (
 )
 from collectors.urls import canonical_urls, canonicalize_url, de_amp_url, http_url
 from common.text import words
+from db import migrate
+from db.models import Article, Source
+from db.session import make_engine, session_scope
 from tests.conftest import SEEDS
 
 
@@ -148,14 +154,26 @@ def test_fingerprint_matches_the_separate_functions_when_remembered_too() -> Non
 
 
 def _simhash_one_shingle_at_a_time(text: str) -> int | None:
-    """The SimHash bit by bit, one shingle at a time: what the chained version must give."""
+    """The SimHash bit by bit, one shingle at a time, in Python integers: what the numpy
+    version must give. A shingle's value is its three words' BLAKE2b values rotated by 0, 21
+    and 42 bits, XORed, through splitmix64's finaliser."""
     tokens = words(normalise_text(text))
     if len(tokens) < 40:
         return None
+    mask = (1 << 64) - 1
+
+    def rotated(value: int, bits: int) -> int:
+        return ((value << bits) | (value >> (64 - bits))) & mask if bits else value
+
     counts = [0] * 64
     for i in range(len(tokens) - 2):
-        digest = hashlib.blake2b(" ".join(tokens[i:i + 3]).encode("utf-8"), digest_size=8)
-        value = int.from_bytes(digest.digest(), "big")
+        value = 0
+        for place in range(3):
+            digest = hashlib.blake2b(tokens[i + place].encode("utf-8"), digest_size=8).digest()
+            value ^= rotated(int.from_bytes(digest, "big"), 21 * place)
+        value = ((value ^ (value >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        value = ((value ^ (value >> 27)) * 0x94D049BB133111EB) & mask
+        value ^= value >> 31
         for bit in range(64):
             counts[bit] += (value >> (63 - bit)) & 1
     total = len(tokens) - 2
@@ -169,6 +187,50 @@ def test_simhash_is_the_majority_of_the_shingle_digests() -> None:
              "Mixed 中文 GPT-4 text, café ﬁ ÉCOLE " * 20]
     for text in texts:
         assert simhash(text) == _simhash_one_shingle_at_a_time(text) is not None
+
+
+def test_simhash_is_the_same_when_the_word_hashes_are_forgotten(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The per-process store of word hashes starts anew when full: no value changes."""
+    text = SEEDS.joinpath("gogoai_lambert_china_ai_tour.txt").read_text()
+    other = "Mixed 中文 GPT-4 text, café ﬁ ÉCOLE " * 20
+    expected = simhash(text), simhash(other)
+    monkeypatch.setattr(dedup, "TOKEN_HASHES", 10)
+    monkeypatch.setattr(dedup, "_TOKEN_HASHES", {})
+    assert (simhash(text), simhash(other)) == expected
+    # the second text's words at most: the first text's were forgotten
+    assert set(dedup._TOKEN_HASHES) <= set(words(normalise_text(other)))
+
+
+def test_migration_0011_recomputes_the_last_30_days_simhashes(sqlite_url: str) -> None:
+    """Values of the old rule are worked out anew for the originals that near-duplicates
+    are still compared with (30 days), from their text or else their summary; older rows
+    keep theirs."""
+    text = SEEDS.joinpath("gogoai_lambert_china_ai_tour.txt").read_text()
+    now = datetime.now(UTC)
+    engine = make_engine(sqlite_url)
+    try:
+        migrate.upgrade(engine, "0010")
+        with session_scope(engine) as s:
+            source = Source(name="m", kind="feed", url="https://m.example/feed")
+            s.add(source)
+            s.flush()
+            for n, seen, body, summary in [(1, now - timedelta(days=1), text, None),
+                                           (2, now - timedelta(days=2), None, text),
+                                           (3, now - timedelta(days=60), text, None)]:
+                s.add(Article(source_id=source.id, url=f"https://m.example/{n}",
+                              canonical_url=f"https://m.example/{n}", text=body,
+                              summary=summary, simhash=12345, first_seen_at=seen,
+                              discovered_via="feed"))
+        migrate.upgrade(engine)
+        with session_scope(engine) as s:
+            found = {url: value for url, value in s.execute(select(Article.url, Article.simhash))}
+    finally:
+        engine.dispose()
+    new = simhash(text)
+    assert new is not None and new != 12345
+    assert found == {"https://m.example/1": new, "https://m.example/2": new,
+                     "https://m.example/3": 12345}
 
 
 def test_fingerprint_remembers_a_text_by_what_it_is_not_by_its_object() -> None:
