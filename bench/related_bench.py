@@ -21,7 +21,12 @@ cross-validation again with each test page as fetched from a loopback server (a 
 harness, a mirror), links matched by path and query. Last, the CPU time
 of detection per page (`judge(described(…))` with the shipped model), the best of three passes.
 
-Run: .venv/bin/python -m bench.related_bench [--no-before] [--repeats 10]
+With `--curve`, only the learning curve: the same cross-validation with each model trained on
+a quarter, a half, three quarters or all of its training sites (drawn anew per shuffle),
+link F1 and page accuracy, mean and range over `--repeats` shuffles: whether more labelled
+sites would still raise the figures.
+
+Run: .venv/bin/python -m bench.related_bench [--no-before] [--repeats 10] [--curve]
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import argparse
 import gc
 import json
 import os
+import random
 import re
 import subprocess
 import sys
@@ -113,18 +119,24 @@ def scores(gold: dict[str, set[str]], found: dict[str, set[str]], samples: int =
 
 
 def cross_validated(pages: dict[str, list[tuple[Any, dict[str, float], str]]],
-                    sites: dict[str, str], seed: int, served_from: str | None = None
-                    ) -> dict[str, list[frozenset[str]]]:
+                    sites: dict[str, str], seed: int, served_from: str | None = None,
+                    share: float = 1.0) -> dict[str, list[frozenset[str]]]:
     """Each page's followed blocks (their links), by a detector trained on the other fifths
     of the sites (which sites fall together is shuffled by `seed`). With `served_from` (a
     loopback URL's start), each test page is judged as fetched from there, as a test harness
     or a mirror serves it: its relative links resolve to that host, its absolute ones to its
-    own site."""
+    own site. `share`: the model of each fold learns from that share of its training sites
+    only (drawn by `seed`), for the learning curve."""
     found: dict[str, list[frozenset[str]]] = {}
     order = sorted(pages)
     folds = GroupKFold(5, shuffle=True, random_state=seed)
+    draw = random.Random(seed)
     for train_idx, test_idx in folds.split(order, groups=[sites[p] for p in order]):
-        train = [{"features": f, "kind": k} for i in train_idx for _, f, k in pages[order[i]]]
+        training_sites = sorted({sites[order[i]] for i in train_idx})
+        draw.shuffle(training_sites)
+        kept = set(training_sites[:max(1, round(len(training_sites) * share))])
+        train = [{"features": f, "kind": k} for i in train_idx if sites[order[i]] in kept
+                 for _, f, k in pages[order[i]]]
         model = fit(train)
         for i in test_idx:
             page = ([(c, f) for c, f, _ in pages[order[i]]] if served_from is None else
@@ -157,11 +169,27 @@ def with_site_history(blocks: dict[str, list[frozenset[str]]], sites: dict[str, 
             for page, found in blocks.items()}
 
 
+def learning_curve(pages: dict[str, list[tuple[Any, dict[str, float], str]]],
+                   sites: dict[str, str], gold: dict[str, set[str]], repeats: int) -> None:
+    """Link F1 and page accuracy with each fold's model trained on a share of its sites."""
+    print(f"learning curve: each fold's model trained on a share of its training sites (about "
+          f"{len(set(sites.values())) * 4 // 5} sites in all), mean [min-max] over {repeats} "
+          f"shuffles")
+    for share in (0.25, 0.5, 0.75, 1.0):
+        each = [scores(gold, links_of(cross_validated(pages, sites, seed, share=share)),
+                       samples=0) for seed in range(repeats)]
+        print(f"  {share:4.0%} of the sites  " + "  ".join(
+            f"{k} {np.mean([e[k][0] for e in each]):.3f} [{min(e[k][0] for e in each):.2f}-"
+            f"{max(e[k][0] for e in each):.2f}]" for k in ("F1", "page accuracy")), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-before", action="store_true")
     parser.add_argument("--repeats", type=int, default=10,
                         help="cross-validations with the sites shuffled into folds anew")
+    parser.add_argument("--curve", action="store_true",
+                        help="only the learning curve: a share of the training sites per fold")
     args = parser.parse_args()
     rows = label_rows()
     pages = {r["page"]: page_candidates(r) for r in rows}
@@ -171,6 +199,9 @@ def main() -> None:
     print(f"{len(rows)} labelled pages from {len(set(sites.values()))} sites; "
           f"{sum(1 for g in gold.values() if g)} with a related block; "
           f"{sum(len(g) for g in gold.values())} related links")
+    if args.curve:
+        learning_curve(pages, sites, gold, args.repeats)
+        return
     naive = {page: {url for c, _, _ in found
                     if NAIVE_WORDS.search(c.heading) or "related" in c.markers
                     for url, _ in c.links} for page, found in pages.items()}

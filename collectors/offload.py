@@ -97,6 +97,13 @@ class Offload:
             for future in futures:
                 future.result()
 
+    def pids(self) -> list[int]:
+        """The process ids of the pool's processes now (none before it starts): what the
+        benches read the CPU time of, since a pool kept alive is not among reaped children."""
+        if self._pool is None:
+            return []
+        return sorted(self._pool._processes or {})  # ProcessPoolExecutor keeps them by pid
+
     @property
     def running(self) -> bool:
         """Whether the pool's processes have been started (and not closed)."""

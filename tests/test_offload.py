@@ -102,6 +102,22 @@ def test_the_writing_process_takes_the_fingerprints_a_first_feed_came_with(
     assert [identity for _, _, identity in taken] == [identity for _, _, identity in fresh]
 
 
+def test_the_pool_names_its_running_processes() -> None:
+    """`pids`: none before the pool starts or after it closes; while warm, each of its
+    processes, alive and a child of this one (the benches read their CPU time by it)."""
+    before = {p.pid for p in multiprocessing.active_children()}
+    offload = Offload(2)
+    assert offload.pids() == []
+    offload.warm()
+    try:
+        pids = offload.pids()
+        assert len(pids) == 2
+        assert set(pids) == {p.pid for p in multiprocessing.active_children()} - before
+    finally:
+        offload.close()
+    assert offload.pids() == []
+
+
 def test_a_dying_pool_process_fails_only_the_document_in_hand() -> None:
     body = (CORPUS / "feeds" / FEEDS[0]).read_bytes()
     before = {p.pid for p in multiprocessing.active_children()}
