@@ -6,11 +6,14 @@ schema's revision first, and `current_revision` reads it with SQLAlchemy alone (
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import sqlalchemy as sa
 from sqlalchemy import inspect, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -86,3 +89,33 @@ def schema_drift(engine: Engine) -> list[object]:
         ctx = MigrationContext.configure(conn, opts={"compare_type": True,
                                                      "include_object": include_object})
         return list(compare_metadata(ctx, Base.metadata))
+
+
+# Near-duplicates are only looked for among the last 30 days' originals
+# (`collectors.store.NEAR_DUPLICATE_WINDOW`): older SimHashes are never compared again.
+SIMHASH_WINDOW = timedelta(days=30)
+REHASH_BATCH = 500
+
+
+def rehash_recent(bind: Connection, simhash: Callable[[str | None], int | None]) -> None:
+    """Work out anew, by the rule `simhash`, the SimHash of every article first seen in the
+    last `SIMHASH_WINDOW` that has one, from its text or else its summary: what a migration
+    that changes the rule does (0005, 0011). In batches by id, so that a large table is never
+    in memory at once."""
+    articles = sa.table("articles", sa.column("id", sa.Integer), sa.column("text", sa.Text),
+                        sa.column("summary", sa.Text), sa.column("simhash", sa.BigInteger),
+                        sa.column("first_seen_at", sa.DateTime))
+    since = datetime.now(UTC).replace(tzinfo=None) - SIMHASH_WINDOW
+    update = (articles.update().where(articles.c.id == sa.bindparam("row_id"))
+              .values(simhash=sa.bindparam("value")))
+    last = 0
+    while True:
+        rows = bind.execute(sa.select(articles.c.id, articles.c.text, articles.c.summary)
+                            .where(articles.c.simhash.is_not(None),
+                                   articles.c.first_seen_at >= since, articles.c.id > last)
+                            .order_by(articles.c.id).limit(REHASH_BATCH)).all()
+        if not rows:
+            return
+        bind.execute(update, [{"row_id": article_id, "value": simhash(body or summary)}
+                              for article_id, body, summary in rows])
+        last = rows[-1][0]

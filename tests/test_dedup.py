@@ -202,10 +202,12 @@ def test_simhash_is_the_same_when_the_word_hashes_are_forgotten(
     assert set(dedup._TOKEN_HASHES) <= set(words(normalise_text(other)))
 
 
-def test_migration_0011_recomputes_the_last_30_days_simhashes(sqlite_url: str) -> None:
+def test_migration_0011_recomputes_the_last_30_days_simhashes(
+        sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Values of the old rule are worked out anew for the originals that near-duplicates
     are still compared with (30 days), from their text or else their summary; older rows
-    keep theirs."""
+    keep theirs. Batches of one row: each batch starts after the last one's id."""
+    monkeypatch.setattr(migrate, "REHASH_BATCH", 1)
     text = SEEDS.joinpath("gogoai_lambert_china_ai_tour.txt").read_text()
     now = datetime.now(UTC)
     engine = make_engine(sqlite_url)

@@ -11,9 +11,7 @@ Revises: 0004
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 
-import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005"
@@ -21,23 +19,12 @@ down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-WINDOW = timedelta(days=30)
-
 
 def upgrade() -> None:
     from collectors.dedup import simhash  # the rule the collectors apply from now on
+    from db.migrate import rehash_recent
 
-    bind = op.get_bind()
-    articles = sa.table("articles", sa.column("id", sa.Integer), sa.column("text", sa.Text),
-                        sa.column("summary", sa.Text), sa.column("simhash", sa.BigInteger),
-                        sa.column("first_seen_at", sa.DateTime))
-    since = datetime.now(UTC).replace(tzinfo=None) - WINDOW
-    rows = bind.execute(sa.select(articles.c.id, articles.c.text, articles.c.summary)
-                        .where(articles.c.simhash.is_not(None),
-                               articles.c.first_seen_at >= since)).all()
-    for article_id, text, summary in rows:
-        bind.execute(articles.update().where(articles.c.id == article_id)
-                     .values(simhash=simhash(text or summary)))
+    rehash_recent(op.get_bind(), simhash)
 
 
 def downgrade() -> None:

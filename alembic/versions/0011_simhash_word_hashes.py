@@ -13,9 +13,7 @@ Revises: 0010
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 
-import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011"
@@ -23,27 +21,12 @@ down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-WINDOW = timedelta(days=30)
-BATCH = 1000
-
 
 def upgrade() -> None:
     from collectors.dedup import simhash  # the rule the collectors apply from now on
+    from db.migrate import rehash_recent
 
-    bind = op.get_bind()
-    articles = sa.table("articles", sa.column("id", sa.Integer), sa.column("text", sa.Text),
-                        sa.column("summary", sa.Text), sa.column("simhash", sa.BigInteger),
-                        sa.column("first_seen_at", sa.DateTime))
-    since = datetime.now(UTC).replace(tzinfo=None) - WINDOW
-    rows = bind.execute(sa.select(articles.c.id, articles.c.text, articles.c.summary)
-                        .where(articles.c.simhash.is_not(None),
-                               articles.c.first_seen_at >= since)
-                        .order_by(articles.c.id)).all()
-    update = (articles.update().where(articles.c.id == sa.bindparam("row_id"))
-              .values(simhash=sa.bindparam("value")))
-    for start in range(0, len(rows), BATCH):
-        bind.execute(update, [{"row_id": article_id, "value": simhash(text or summary)}
-                              for article_id, text, summary in rows[start:start + BATCH]])
+    rehash_recent(op.get_bind(), simhash)
 
 
 def downgrade() -> None:
