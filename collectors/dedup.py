@@ -71,7 +71,7 @@ def _simhash_of_normalised(norm: str, shingle: int = 3) -> int | None:
     if len(tokens) < MIN_SIMHASH_TOKENS:
         return None
     # Each distinct word is hashed once per process (`_TOKEN_HASHES`), and the shingles are
-    # worked out together in numpy (`bench/fingerprint_bench.py`: 1.6x the texts a second of a
+    # worked out together in numpy (`bench/fingerprint_bench.py`: 1.6-2.1x the texts a second of a
     # BLAKE2b per shingle, issue 18).
     known = _TOKEN_HASHES
     found = list(map(known.get, tokens))
