@@ -169,6 +169,14 @@ def with_site_history(blocks: dict[str, list[frozenset[str]]], sites: dict[str, 
             for page, found in blocks.items()}
 
 
+def mean_and_range(each: list[dict[str, tuple[float, float, float]]]) -> str:
+    """Link F1 and page accuracy over several cross-validations (`scores` of each): the
+    mean and [min-max] of each."""
+    return "  ".join(
+        f"{k} {np.mean([e[k][0] for e in each]):.3f} [{min(e[k][0] for e in each):.2f}-"
+        f"{max(e[k][0] for e in each):.2f}]" for k in ("F1", "page accuracy"))
+
+
 def learning_curve(pages: dict[str, list[tuple[Any, dict[str, float], str]]],
                    sites: dict[str, str], gold: dict[str, set[str]], repeats: int) -> None:
     """Link F1 and page accuracy with each fold's model trained on a share of its sites."""
@@ -178,9 +186,7 @@ def learning_curve(pages: dict[str, list[tuple[Any, dict[str, float], str]]],
     for share in (0.25, 0.5, 0.75, 1.0):
         each = [scores(gold, links_of(cross_validated(pages, sites, seed, share=share)),
                        samples=0) for seed in range(repeats)]
-        print(f"  {share:4.0%} of the sites  " + "  ".join(
-            f"{k} {np.mean([e[k][0] for e in each]):.3f} [{min(e[k][0] for e in each):.2f}-"
-            f"{max(e[k][0] for e in each):.2f}]" for k in ("F1", "page accuracy")), flush=True)
+        print(f"  {share:4.0%} of the sites  {mean_and_range(each)}", flush=True)
 
 
 def main() -> None:
@@ -234,9 +240,7 @@ def main() -> None:
         chosen = {p: g for p, g in gold.items() if pick(p)}
         each = [scores(chosen, {p: run.get(p, set()) for p in chosen}, samples=0)
                 for run in found_by_run]
-        print(f"  {group:22} " + "  ".join(
-            f"{k} {np.mean([e[k][0] for e in each]):.3f} [{min(e[k][0] for e in each):.2f}-"
-            f"{max(e[k][0] for e in each):.2f}]" for k in ("F1", "page accuracy")))
+        print(f"  {group:22} {mean_and_range(each)}")
     popular = {r["page"]: {url for b in r["blocks"] if b["kind"] == "popular"
                            for url in b["links"]} - gold[r["page"]] for r in rows}
 
