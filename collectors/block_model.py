@@ -377,12 +377,17 @@ def _pieces(outer_of: dict[Any, Any], verdicts: dict[Any, ScoredBlock],
     return pieces
 
 
+# The places in `KINDS` of the followed kinds, and of the others
+_FOLLOWED_AT = tuple(at for at, kind in enumerate(KINDS) if kind in FOLLOWED)
+_NOT_FOLLOWED_AT = tuple(at for at, kind in enumerate(KINDS) if kind not in FOLLOWED)
+
+
 def _kind(probabilities: list[float], followed: bool) -> str:
     """The kind shown with a verdict, so that the two agree: the likelier of related and
     inline for a followed block (one followed at a score of 0.3 may have "popular"
     likeliest of all), else the likeliest of the rest; the first in `KINDS` order on a tie."""
-    return max((kind for kind in KINDS if (kind in FOLLOWED) == followed),
-               key=lambda kind: probabilities[KINDS.index(kind)])  # max keeps the first
+    places = _FOLLOWED_AT if followed else _NOT_FOLLOWED_AT
+    return KINDS[max(places, key=probabilities.__getitem__)]  # max keeps the first
 
 
 def judge(found: list[tuple[Candidate, dict[str, float]]], model: BlockModel

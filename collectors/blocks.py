@@ -78,19 +78,26 @@ def _marker_words(value: str) -> tuple[str, ...]:
     return tuple(w.lower() for w in _MARKER_SPLIT.split(value) if w)
 
 
-def _markers(element: Any) -> str:
+def _markers(element: Any, known: dict[Any, str]) -> str:
     """The class and id words of the block, its parent and grandparent (elements all: a
-    block is one, and so is the parent of any element)."""
-    words: list[str] = []
+    block is one, and so is the parent of any element). `known`: each element's own words,
+    kept for the page, since blocks side by side share their parent and grandparent."""
+    own: list[str] = []
     node = element
     for _level in range(3):
         if node is None:
             break
-        for value in (node.get("class"), node.get("id")):
-            if value:  # most elements have neither
-                words += _marker_words(value)
+        words = known.get(node)
+        if words is None:
+            found: list[str] = []
+            for value in (node.get("class"), node.get("id")):
+                if value:  # most elements have neither
+                    found += _marker_words(value)
+            words = known[node] = " ".join(found)
+        if words:
+            own.append(words)
         node = node.getparent()
-    return " ".join(words)
+    return " ".join(own)
 
 
 def _leading_text(element: Any, holders: set[Any]) -> str:
@@ -402,6 +409,7 @@ def candidates(tree: Any, page_url: str, links: list[tuple[Any, str]] | None = N
     found: list[Candidate] = []
     seen_sets: dict[frozenset[str], Candidate] = {}
     holders: set[Any] | None = None  # `_link_holders`, found with the first candidate
+    marked: dict[Any, str] = {}  # `_markers`' words of each element
     marks: _Marks | None = None  # and the heading-like elements
     containers = [e for e in spans.first if e.tag in CONTAINER_TAGS]
     # the last in page order first: an element before those around it
@@ -421,7 +429,7 @@ def candidates(tree: Any, page_url: str, links: list[tuple[Any, str]] | None = N
         kept = (links[:MAX_LINKS_PER_BLOCK] if len(urls) == len(links) else
                 _unique(links, MAX_LINKS_PER_BLOCK))
         candidate = Candidate(0, element.tag, _heading(element, before, holders, marks),
-                              _markers(element), kept, element, before)
+                              _markers(element, marked), kept, element, before)
         seen_sets[urls] = candidate
         found.append(candidate)
     found.sort(key=lambda c: order.get(c.element, 0))
