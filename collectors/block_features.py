@@ -33,7 +33,8 @@ from collectors.block_words import (
     says_a_topic,
     title_words,
 )
-from collectors.blocks import Candidate, PageElements, candidates, page_links
+from collectors.blocks import Candidate, PageElements, candidates
+from collectors.page_links import page_links
 from collectors.page_meta import declared_elsewhere, page_meta, same_page_urls
 from collectors.urls import host_and_path, same_site
 

@@ -3,7 +3,8 @@
 A candidate is a DOM container holding two or more links to other pages, taken at the level
 where its links spread over two or more children (the list, not each item; not the whole
 page). Each carries its heading (an h-tag or plain text at its start, else the text just
-before it), the text just before it in its own right, its class and id words and its links.
+before it), the text just before it in its own right, its class and id words and its links
+(the page's links, each resolved once: `collectors/page_links.py`).
 `collectors/block_features.py` describes each candidate for the block detector
 (`collectors/block_model.py`), which decides the Related-News blocks;
 `collectors.pages.find_related_links` follows them. The labelling tool
@@ -18,11 +19,10 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from itertools import count
 from typing import Any
-from urllib.parse import urlsplit
 
 from lxml import etree
 
-from collectors.urls import http_url
+from collectors.page_links import page_links
 
 MAX_CANDIDATES = 400
 MAX_LINKS_PER_BLOCK = 60
@@ -314,74 +314,6 @@ def _heading_before(element: Any, holders: set[Any]) -> str:
         if node is None:
             break
     return ""
-
-
-def page_links(elements: PageElements, page_url: str, same_page: frozenset[str] = frozenset()
-               ) -> list[tuple[Any, str]]:
-    """Every anchor of the page outside scripts with the http(s) URL it points to (fragment
-    dropped), the page itself (`page_url`, `same_page`) left out; each href resolved once."""
-    # the first <base href> (the XPath `//base/@href`)
-    base = next((str(href) for element in elements.bases
-                 if (href := element.get("href")) is not None), page_url)
-    base_url = http_url(base, page_url) or page_url
-    base_parts = urlsplit(base_url)
-    origin = f"{base_parts.scheme}://{base_parts.netloc}"  # what urljoin puts before a path
-    page = page_url.split("#")[0]
-    resolved: dict[str, str | None] = {}
-    out: list[tuple[Any, str]] = []
-    for anchor in elements.anchors:
-        href = (anchor.get("href") or "").strip()
-        if href not in resolved:
-            # An absolute http(s) href resolves to itself unless it has dot segments or an
-            # empty query or fragment, and a plain path from the root (`_plain_path`) to the
-            # base's origin before it: they skip urljoin, where a fifth of detection went.
-            direct = (href.startswith(("http://", "https://")) and "/." not in href
-                      and "?#" not in href and not href.endswith(("?", "#")))
-            url = (http_url(href) if direct else origin + href if _plain_path(href) else
-                   http_url(f"{base_parts.scheme}:{href}") if _plain_host_path(href) else
-                   None if not href or href.startswith("#") or _other_scheme(href) else
-                   http_url(href, base_url))
-            resolved[href] = url.split("#")[0] if url is not None else None
-        url = resolved[href]
-        if url is not None and url != page and url not in same_page:
-            out.append((anchor, url))
-    return out
-
-
-# What urljoin changes in a path from the root: dot segments (`/./`, `/../`), empty segments
-# (`//`, and a leading one names a host), parameters (`;`), white space (urlsplit drops tabs and
-# line breaks) and an empty query or fragment (dropped with its `?` or `#`).
-_UNPLAIN_PATH = re.compile(r"//|/\.|;|\s|\?#|[?#]$")
-
-
-def _plain_path(href: str) -> bool:
-    """Whether the href is a path from the root (`/a/b?c`) that urljoin would put after the
-    base's scheme and host as it is."""
-    return href.startswith("/") and not _UNPLAIN_PATH.search(href)
-
-
-# What urljoin changes after the `//` of a host and path without a scheme: parameters, white
-# space and an empty query or fragment, as in a path (dot segments stay, under a new host).
-_UNPLAIN_HOST_PATH = re.compile(r";|\s|\?#|[?#]$")
-
-
-def _plain_host_path(href: str) -> bool:
-    """Whether the href is a host and path without a scheme (`//cdn.x.com/a`) that urljoin
-    would put after the base's scheme as it is (with no host, `//` or `///a`, it keeps the
-    base's)."""
-    return (href.startswith("//") and href[2:3] not in ("", "/", "?", "#")
-            and not _UNPLAIN_HOST_PATH.search(href))
-
-
-# A scheme at the start of an href (`mailto:`, `javascript:`), as urlsplit reads one
-_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
-
-
-def _other_scheme(href: str) -> bool:
-    """Whether the href names a scheme other than http(s): urljoin keeps it, so it is no web
-    link (`http_url` would say None after joining and splitting it)."""
-    scheme = _SCHEME.match(href)
-    return scheme is not None and scheme.group().lower() not in ("http:", "https:")
 
 
 def candidates(tree: Any, page_url: str, links: list[tuple[Any, str]] | None = None,

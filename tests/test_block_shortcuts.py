@@ -29,7 +29,8 @@ from collectors.block_words import (
     title_words,
     topic_words,
 )
-from collectors.blocks import PageElements, page_links
+from collectors.blocks import PageElements
+from collectors.page_links import page_links
 from collectors.pages import parse_html
 from collectors.urls import http_url
 from common.text import CJK
