@@ -123,10 +123,11 @@ def _body_words(body: Any, texts: dict[Any, str]) -> frozenset[str]:
         text = texts.get(paragraph)
         if text is None:
             text = paragraph.text_content()
-        if next(paragraph.iter("a"), None) is None:
+        anchors = list(paragraph.iter("a"))
+        if not anchors:
             unlinked.append(text)
             continue
-        linked = " ".join(a.text_content() for a in paragraph.iter("a"))
+        linked = " ".join(a.text_content() for a in anchors)
         # a paragraph's links take away no more than it says
         counts.update(Counter(long_words(text)) - Counter(long_words(linked)))
     counts.update(long_words(" ".join(unlinked)))
