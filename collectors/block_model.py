@@ -103,9 +103,9 @@ class BlockModel:
         # the order of the row's features (a bin per row and class)
         terms = weights[columns[kept]] * numbers[kept, None]
         bins = (owners[kept] * classes)[:, None] + np.arange(classes)
+        # (not added in place: with no known feature at all bincount's sums are integers)
         logits = np.bincount(bins.ravel(), weights=terms.ravel(),
-                             minlength=len(rows) * classes).reshape(len(rows), classes)
-        logits += intercept
+                             minlength=len(rows) * classes).reshape(len(rows), classes) + intercept
         logits -= logits.max(axis=1, keepdims=True)
         probabilities = np.exp(logits)
         probabilities /= probabilities.sum(axis=1, keepdims=True)

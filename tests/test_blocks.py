@@ -241,6 +241,21 @@ def test_the_detector_scores_are_the_pipelines_probabilities() -> None:
             abs=1e-12)
 
 
+def test_the_detector_scores_rows_with_no_known_feature_and_no_rows() -> None:
+    """Rows of which the model knows no feature get the intercepts' softmax, and no rows no
+    scores (bincount sums nothing to integers, which once failed to take the intercepts)."""
+    model = default_model()
+    assert model is not None
+    classes = [str(c) for c in model.pipeline.classes_]
+    expected = model.pipeline.predict_proba([{"never seen": 1.0}, {}])
+    for row, scores in zip(expected, model.probabilities([{"never seen": 1.0}, {}]).tolist(),
+                           strict=True):
+        assert dict(zip(KINDS, scores, strict=True)) == pytest.approx(
+            {kind: row[classes.index(kind)] if kind in classes else 0.0 for kind in KINDS},
+            abs=1e-12)
+    assert model.probabilities([]).shape == (0, len(KINDS))
+
+
 def test_the_page_elements_are_each_tags_walk() -> None:
     """`PageElements` walks a page once: each kind of element is what a walk of its own over
     the tree finds, in page order, and each element's position is its place in `iter()`."""
