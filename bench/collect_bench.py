@@ -8,6 +8,9 @@ spread over 16 loopback hosts):
              database with the parser processes started before it, as a worker keeps them
   (a)      – a naive sequential loop of httpx.get + feedparser.parse (on a sample, as a rate)
   (b)      – the CPU-only parse time of the same bytes, with feedparser and with cait's parser
+  (c)      – the requests alone: the same 1,000 GETs through cait's fetcher with the pass's
+             request slots, nothing parsed or stored; no pass can be shorter, and it is
+             printed beside what the ≥ 10× reader target allows
   reader   – lemon24/reader's `update_feeds(workers=16)` over the same 1,000 feeds on the same
              server, in the same run (the optional extra `bench-reader`; skipped with a note
              when it is not installed)
@@ -32,6 +35,7 @@ Run: .venv/bin/python -m bench.collect_bench [--feeds 1000] [--naive-sample 100]
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib.util
 import os
 import resource
@@ -41,6 +45,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import feedparser
 import httpx
@@ -49,11 +54,13 @@ from sqlalchemy.orm import sessionmaker
 
 from bench.feed_server import CORPUS, feed_bodies, feed_urls, full_text_urls
 from collectors.feeds import parse_feed
+from collectors.fetch import Fetcher
 from collectors.offload import Offload
+from collectors.outcome import FetchError, FetchResult
 from collectors.sources import SourceSpec
 from collectors.store import add_sources
 from collectors.update import collect
-from config import load_settings
+from config import Settings, load_settings
 from db import migrate
 from db.models import Article
 from db.session import make_engine, scratch_schema
@@ -107,7 +114,7 @@ def run_reader(urls: list[str], workdir: Path) -> tuple[float, int] | None:
     started = time.perf_counter()
     reader.update_feeds(workers=16)
     elapsed = time.perf_counter() - started
-    entries = reader.get_entry_counts().total
+    entries = reader.get_entry_counts().total or 0
     reader.close()
     return elapsed, entries
 
@@ -127,11 +134,17 @@ def run_cait(urls: list[str], workdir: Path, database_url: str | None = None,
     return run_cait_on(urls, workdir, f"sqlite:///{workdir / name}", offload)
 
 
+def pass_settings(workdir: Path, **overrides: Any) -> Settings:
+    """The bench's settings for cait: 64 requests in flight, 8 to a host, no spacing, the
+    loopback farm allowed."""
+    return load_settings(environ={}, data_dir=workdir, host_concurrency=8,
+                         host_delay_seconds=0.0, concurrency=64, allow_private_networks=True,
+                         **overrides)
+
+
 def run_cait_on(urls: list[str], workdir: Path, database_url: str,
                 offload: Offload | None = None) -> tuple[float, int, int, int, float]:
-    settings = load_settings(environ={}, data_dir=workdir, host_concurrency=8,
-                             host_delay_seconds=0.0, concurrency=64,
-                             allow_private_networks=True)
+    settings = pass_settings(workdir)
     engine = make_engine(database_url)
     migrate.upgrade(engine)
     sessions = sessionmaker(bind=engine, expire_on_commit=False)
@@ -157,9 +170,7 @@ def run_full_text(port: int, workdir: Path, processes: int | None, warm: bool
     from pipeline import prepare_model, run_pass  # scikit-learn: only for this mode
 
     overrides = {} if processes is None else {"parse_processes": processes}
-    settings = load_settings(environ={}, data_dir=workdir, host_concurrency=8,
-                             host_delay_seconds=0.0, concurrency=64, related_depth=0,
-                             allow_private_networks=True, **overrides)
+    settings = pass_settings(workdir, related_depth=0, **overrides)
     database = workdir / f"full-text-{time.monotonic_ns()}.db"
     engine = make_engine(f"sqlite:///{database}")
     migrate.upgrade(engine)
@@ -230,6 +241,20 @@ def run_naive(urls: list[str]) -> tuple[float, int]:
     return time.perf_counter() - started, entries
 
 
+def run_requests(urls: list[str], workdir: Path) -> tuple[float, int]:
+    """The pass's requests alone (`pass_settings`' slots, cait's fetcher, each body read and
+    dropped): (seconds, answers with status 200)."""
+
+    async def fetch_all() -> list[FetchResult | FetchError]:
+        async with Fetcher(pass_settings(workdir)) as fetcher:
+            return await asyncio.gather(*(fetcher.get(url) for url in urls))
+
+    started = time.perf_counter()
+    results = asyncio.run(fetch_all())
+    return (time.perf_counter() - started,
+            sum(1 for r in results if isinstance(r, FetchResult) and r.status == 200))
+
+
 def parse_only(bodies: list[bytes]) -> tuple[float, float]:
     started = time.perf_counter()
     for body in bodies:
@@ -282,6 +307,8 @@ def main() -> None:
                 worker_load = load()
                 worker_run = run_cait(urls, Path(tmp), offload=kept)
             rss_after = peak_rss_mb()
+            requests_load = load()
+            requests_elapsed, answered = run_requests(urls, Path(tmp))
             # read now: a later pass's pool, forked from this bigger process, would count it
             parser_rss = peak_rss_mb(resource.RUSAGE_CHILDREN)
             postgres_run = None
@@ -330,9 +357,14 @@ def main() -> None:
     print(f"{'(b) parse only, feedparser':34}{fp_seconds:9.2f}{args.feeds / fp_seconds:10.1f}")
     print(f"{'(b) parse only, cait parse_feed':34}{cait_parse_seconds:9.2f}"
           f"{args.feeds / cait_parse_seconds:10.1f}   one process, CPU-bound; {parse_load}")
+    print(f"{'(c) the requests alone':34}{requests_elapsed:9.2f}"
+          f"{args.feeds / requests_elapsed:10.1f}{'':11}   {answered} answered 200, "
+          f"{pass_settings(Path('.')).concurrency} in flight; {requests_load}")
     if reader_run is not None:
         print(f"cait vs reader: {reader_run[0] / elapsed:.1f}x faster; a worker's pass "
-              f"{reader_run[0] / w_elapsed:.1f}x (target >= 10x)")
+              f"{reader_run[0] / w_elapsed:.1f}x (target >= 10x: a pass of at most "
+              f"{reader_run[0] / 10:.2f} s, where the requests alone took "
+              f"{requests_elapsed:.2f} s)")
     print(f"cait vs (a): {cait_rate / naive_rate:.1f}x faster (target >= 20x)")
     print(f"cait vs (b) feedparser parse time: {elapsed / fp_seconds:.2f}x; vs cait's own parse "
           f"time: {elapsed / cait_parse_seconds:.2f}x, a worker's pass "
