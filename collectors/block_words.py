@@ -13,31 +13,69 @@ from functools import lru_cache
 
 from common.text import CJK
 
+
+def one_of(words: tuple[str, ...], flags: int = re.I) -> re.Pattern[str]:
+    """A pattern that finds any of `words` (each a pattern beginning with a literal letter),
+    compiled with the words grouped by that letter: the regex engine tries at a character
+    only the words that begin with it, not all of them. (The related words, ungrouped, took
+    10.8 µs a text of the labelled pages' headings and class words; grouped, 5.0.)"""
+    groups: dict[str, list[str]] = {}
+    for word in words:
+        assert word[0] not in "\\([{.^$*+?|", word  # a literal letter, or grouping breaks it
+        groups.setdefault(word[0], []).append(word[1:])
+    return re.compile("|".join(f"{first}(?:{'|'.join(rests)})"
+                               for first, rests in groups.items()), flags)
+
+
 # Headings that introduce related coverage, most-read lists, and navigation, in English, Chinese
 # and the labelled pages' other languages (the seventh line's words: bench/README, fourteenth
-# session). Features of the detector, not gates.
-RELATED_WORDS = re.compile(
-    r"related|more on|more from|more about|read more|see also|also read|read next|recommended"
-    r"|you (may|might) (also )?like|further reading|more stories|more news|keep reading|up next"
-    r"|relacionad|también en|tambien en|lea también|lee también|leia também|más noticias"
-    r"|lire aussi|à lire|sur le même sujet|dans la même rubrique|mehr zum thema|mehr aus"
-    r"|auch interessant|weitere artikel|leggi anche|correlat|potrebbe interessarti|lees ook"
-    r"|gerelateerd|читайте также|по теме|関連|あわせて読みたい|관련|เกี่ยวข้อง"
-    r"|l(?<!\wl)i[ée]s\b|vous conseille|à découvrir|zum thema|ähnliche|nicht verpassen|simil[ai]"
-    r"|相关|相關|延伸|推荐|推薦|更多|猜你喜欢|热点推荐|最新文章", re.I)
-POPULAR_WORDS = re.compile(
-    r"most (read|popular|viewed|shared|emailed|commented)|popular|trending|top stories"
-    r"|editor'?s picks|latest (news|stories)|breaking|más leíd|más vist|lo más|meistgelesen"
-    r"|les plus lus|più lett|mais lid|人気|많이 본|인기|热门|熱門|排行|最热|最熱|热点"
-    r"|要闻|头条|精彩|点击排行|點擊排行|点击榜", re.I)
+# session). Features of the detector, not gates. The related words from "more in" on (the
+# nineteenth session) are the usual "see also", "read also", "related" and "you may also like"
+# of twenty languages, written from what those sites say rather than read off the labelled
+# pages, and English "More in <section>", "Next up" and "More like this".
+RELATED = (
+    "related", "more on", "more from", "more about", "read more", "see also", "also read",
+    "read next", "recommended", "you (may|might) (also )?like", "further reading",
+    "more stories", "more news", "keep reading", "up next",
+    "relacionad", "también en", "tambien en", "lea también", "lee también", "leia também",
+    "más noticias", "lire aussi", "à lire", "sur le même sujet", "dans la même rubrique",
+    "mehr zum thema", "mehr aus", "auch interessant", "weitere artikel", "leggi anche",
+    "correlat", "potrebbe interessarti", "lees ook", "gerelateerd", "читайте также", "по теме",
+    "関連", "あわせて読みたい", "관련", "เกี่ยวข้อง",
+    r"l(?<!\wl)i[ée]s\b", "vous conseille", "à découvrir", "zum thema", "ähnliche",
+    "nicht verpassen", "simil[ai]",
+    "相关", "相關", "延伸", "推荐", "推薦", "更多", "猜你喜欢", "热点推荐", "最新文章",
+    r"more in\b", "next up", "more like this", "read also",
+    "auch gefallen", "auch interessieren", "lesen sie auch", "siehe auch", "mehr nachrichten",
+    "mehr dazu", r"mehr zu\b", "gleichen kategorie", "dieser kategorie", "weitere themen",
+    "sur le sujet", "en relation", "voir aussi", "vous aimerez", "à lire également",
+    "pourrait vous intéresser", "peuvent vous intéresser", "ti potrebbe interessare",
+    "potrebbero interessarti", "te puede interesar", "te podría interesar", "quizás te interese",
+    "veja também", "você pode gostar", "pode te interessar", "meer over", "powiązane",
+    "czytaj (też|także|również)", "zobacz (też|także|również)", "související", "čtěte také",
+    "mohlo by vás zajímat", "kapcsolódó", "похожие", "смотрите также", "ещё по теме",
+    "еще по теме", "ilgili haberler", "benzer haberler", "ilginizi çekebilir", "läs också",
+    "relaterat", "relatert", "les også", "læs også", "lue myös", "citește și",
+    "articole similare", "baca juga", "berita terkait", "tin liên quan", "bài viết liên quan",
+    "اقرأ أيضا", "اقرأ أيضاً", "ذات صلة", "こちらもおすすめ", "おすすめ記事")
+POPULAR = (
+    "most (read|popular|viewed|shared|emailed|commented)", "popular", "trending", "top stories",
+    "editor'?s picks", "latest (news|stories)", "breaking", "más leíd", "más vist", "lo más",
+    "meistgelesen", "les plus lus", "più lett", "mais lid", "人気", "많이 본", "인기",
+    "热门", "熱門", "排行", "最热", "最熱", "热点", "要闻", "头条", "精彩", "点击排行", "點擊排行",
+    "点击榜")
+NAV = (
+    "menu", "nav", "navigation", "breadcrumb", "footer", "header", "topics", "sections",
+    r"tags?\b", "share", "social", "follow us", "subscribe", "newsletter", "login", "sign in",
+    "导航", "導航", "频道", "頻道", "登录", "登錄", "分享")
+RELATED_WORDS = one_of(RELATED)
+POPULAR_WORDS = one_of(POPULAR)
 # Not 点击 alone ("您有未读新闻，点击查看" heads related feeds), nor "latest" but as a whole heading
 # ("Tennis latest" is the article's topic's; bench/README, fourteenth session).
 LATEST_HEADING = re.compile(
     r"^\s*(the\s*)?(latest|recent|newest|neueste)\s*(headlines|posts|articles|features|stories"
     r"|news|exclusives|reviews|videos|comments|beiträge|artikel)\s*$", re.I)
-NAV_WORDS = re.compile(r"menu|nav|navigation|breadcrumb|footer|header|topics|sections|tags?\b"
-                       r"|share|social|follow us|subscribe|newsletter|login|sign in|导航|導航"
-                       r"|频道|頻道|登录|登錄|分享", re.I)
+NAV_WORDS = one_of(NAV)
 # A heading that is nothing but "Related News" and its kin (the rule of the first release, a
 # feature now): far more precise than a related word anywhere in a heading.
 RELATED_HEADING_EXACT = re.compile(
@@ -108,7 +146,7 @@ def topic_words(text: str) -> list[str]:
 # written `l(?<!\wl)i[ée]s\b`, and the latest-headlines heading, anchored, is a pattern of
 # its own): then the regex engine skips to the possible first letters instead of trying each
 # word at each character, half the time of a search on the labelled pages' headings and
-# class words.
+# class words; and `one_of` groups the words by that letter.
 SAYS_PATTERNS = ((RELATED_WORDS,), (POPULAR_WORDS, LATEST_HEADING), (NAV_WORDS,))
 # The same patterns, case-sensitive, for ASCII text lower-cased: they find the same there (a
 # test holds it), and without re.I the engine can skip so (a fifth of the time).

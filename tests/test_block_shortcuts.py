@@ -20,10 +20,14 @@ from collectors.block_features import (
 )
 from collectors.block_words import (
     LATEST_HEADING,
+    NAV,
+    POPULAR,
+    RELATED,
     RELATED_WORDS,
     SAYS_PATTERNS,
     ascii_words,
     headline_words,
+    one_of,
     other_words,
     says,
     title_words,
@@ -65,13 +69,36 @@ def test_every_word_the_word_patterns_search_for_begins_with_a_letter() -> None:
     assert LATEST_HEADING.pattern.startswith("^")  # anchored: tried at the start only
 
 
+@pytest.mark.parametrize("words", [RELATED, POPULAR, NAV])
+def test_the_word_patterns_grouped_by_letter_find_what_each_word_finds(
+        words: tuple[str, ...]) -> None:
+    """`one_of` compiles the words grouped by their first letter: a text is found by the
+    grouped pattern exactly when one of the words, searched alone, finds it (every word's own
+    text, in capitals, inside a sentence, cut short by a letter, and words it does not hold)."""
+    grouped = one_of(words)
+    assert len(grouped.pattern) < len("|".join(words)) + 5 * len(words)
+    texts = ["", "nothing to see", "Related Stories", "MORE IN WHITE HOUSE", "more info",
+             "moreinx", "Lesen Sie auch:", "czytaj także", "Oubliés", "Articles liés »",
+             "相关新闻", "tagsx", "tags", "Next Up In MLB", "you might also like", "you like"]
+    for word in words:
+        # the word as a text: the first of each choice, optional parts kept, no assertions
+        plain = re.sub(r"\(\?<!\\wl\)|\\b|\?", "", word)
+        plain = re.sub(r"\(([^()|]*)(\|[^()]*)?\)|\[(.)[^]]*\]", r"\1\3", plain)
+        assert re.search(word, plain, re.I), (word, plain)
+        texts += [plain, plain.upper(), f"x {plain} y", plain[:-1], plain + "x"]
+    for text in texts:
+        assert bool(grouped.search(text)) == any(
+            re.search(word, text, re.I) for word in words), text
+
+
 @pytest.mark.parametrize("text", ["liés", "Articles liés", "LIÉS", "lies", "oubliés", "aliés",
                                   "l'liés", "liésx", "_liés", "1liés", "x liés!"])
 def test_the_word_lies_begins_a_word_as_with_a_word_boundary(text: str) -> None:
     """The related words' `l(?<!\\wl)i[ée]s\\b` is `\\bli[ée]s\\b` written to begin with a
     letter."""
-    with_boundary = RELATED_WORDS.pattern.replace(r"l(?<!\wl)i[ée]s", r"\bli[ée]s")
-    assert with_boundary != RELATED_WORDS.pattern
+    with_boundary = "|".join(r"\bli[ée]s\b" if word == r"l(?<!\wl)i[ée]s\b" else word
+                             for word in RELATED)
+    assert with_boundary != "|".join(RELATED)
     assert (bool(RELATED_WORDS.search(text))
             == bool(re.search(with_boundary, text, re.I))), text
 
