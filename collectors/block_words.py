@@ -32,7 +32,8 @@ def one_of(words: tuple[str, ...], flags: int = re.I) -> re.Pattern[str]:
 # session). Features of the detector, not gates. The related words from "more in" on (the
 # nineteenth session) are the usual "see also", "read also", "related" and "you may also like"
 # of twenty languages, written from what those sites say rather than read off the labelled
-# pages, and English "More in <section>", "Next up" and "More like this".
+# pages, and English "More in <section>", "Next up" and "More like this"; so are the popular
+# words from "most watched" on: most-read lists, editors' picks and sponsored lists.
 RELATED = (
     "related", "more on", "more from", "more about", "read more", "see also", "also read",
     "read next", "recommended", "you (may|might) (also )?like", "further reading",
@@ -63,7 +64,13 @@ POPULAR = (
     "editor'?s picks", "latest (news|stories)", "breaking", "más leíd", "más vist", "lo más",
     "meistgelesen", "les plus lus", "più lett", "mais lid", "人気", "많이 본", "인기",
     "热门", "熱門", "排行", "最热", "最熱", "热点", "要闻", "头条", "精彩", "点击排行", "點擊排行",
-    "点击榜")
+    "点击榜",
+    "most watched", "editor's choice", "editors' choice", "staff picks", "around the web",
+    "from our partners", "sponsored", "promoted", "meistgeklickt", "am meisten gelesen",
+    "les plus partagés", "più vist", "mais vist", "najczęściej czytane", "najpopularniejsze",
+    "meest gelezen", "populair", "nejčtenější", "самое читаемое", "популярное", "en çok okunan",
+    "mest läst", "mest lest", "mest læst", "luetuimmat", "terpopuler", "đọc nhiều",
+    "الأكثر قراءة", "ランキング", "랭킹")
 NAV = (
     "menu", "nav", "navigation", "breadcrumb", "footer", "header", "topics", "sections",
     r"tags?\b", "share", "social", "follow us", "subscribe", "newsletter", "login", "sign in",
