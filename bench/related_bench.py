@@ -156,16 +156,18 @@ def links_of(blocks: dict[str, list[frozenset[str]]]) -> dict[str, set[str]]:
     return {page: set().union(*found) for page, found in blocks.items()}
 
 
-def with_site_history(blocks: dict[str, list[frozenset[str]]], sites: dict[str, str]
-                      ) -> dict[str, set[str]]:
+def with_site_history(blocks: dict[str, list[frozenset[str]]], sites: dict[str, str],
+                      urls: dict[str, str]) -> dict[str, set[str]]:
     """The links followed when the site's other labelled pages were stored before each page:
-    a block that one of them already listed is a site-wide list (`collectors.site_lists`)."""
+    a block that one of them already listed is a site-wide list (`collectors.site_lists`).
+    Another article is another URL: two fixture sets hold the same BBC Chinese article, which
+    a tracker stores once."""
     by_site: dict[str, list[tuple[str, frozenset[str]]]] = {}
     for page, found in blocks.items():
-        by_site.setdefault(sites[page], []).extend((page, block) for block in found)
+        by_site.setdefault(sites[page], []).extend((urls[page], block) for block in found)
     return {page: set().union(*(block for block in found if not any(
-                other_page != page and same_list(block, other)
-                for other_page, other in by_site[sites[page]])))
+                other_url != urls[page] and same_list(block, other)
+                for other_url, other in by_site[sites[page]])))
             for page, found in blocks.items()}
 
 
@@ -213,7 +215,8 @@ def main() -> None:
                     for url, _ in c.links} for page, found in pages.items()}
     blocks = [cross_validated(pages, sites, seed) for seed in range(args.repeats)]
     runs = [links_of(found) for found in blocks]
-    histories = [with_site_history(found, sites) for found in blocks]
+    histories = [with_site_history(found, sites, {r["page"]: r["url"] for r in rows})
+                 for found in blocks]
     detector = runs[0]
     results = {"naive rule": scores(gold, naive)}
     before: dict[str, set[str]] | None = None
