@@ -49,16 +49,16 @@ RELATED = (
     r"more in\b", "next up", "more like this", "read also",
     "auch gefallen", "auch interessieren", "lesen sie auch", "siehe auch", "mehr nachrichten",
     "mehr dazu", r"mehr zu\b", "gleichen kategorie", "dieser kategorie", "weitere themen",
-    "sur le sujet", "en relation", "voir aussi", "vous aimerez", "à lire également",
+    "sur le sujet", "en relation", "voir aussi", "vous aimerez",
     "pourrait vous intéresser", "peuvent vous intéresser", "ti potrebbe interessare",
     "potrebbero interessarti", "te puede interesar", "te podría interesar", "quizás te interese",
     "veja também", "você pode gostar", "pode te interessar", "meer over", "powiązane",
     "czytaj (też|także|również)", "zobacz (też|także|również)", "související", "čtěte také",
-    "mohlo by vás zajímat", "kapcsolódó", "похожие", "смотрите также", "ещё по теме",
-    "еще по теме", "ilgili haberler", "benzer haberler", "ilginizi çekebilir", "läs också",
+    "mohlo by vás zajímat", "kapcsolódó", "похожие", "смотрите также",
+    "ilgili haberler", "benzer haberler", "ilginizi çekebilir", "läs också",
     "relaterat", "relatert", "les også", "læs også", "lue myös", "citește și",
-    "articole similare", "baca juga", "berita terkait", "tin liên quan", "bài viết liên quan",
-    "اقرأ أيضا", "اقرأ أيضاً", "ذات صلة", "こちらもおすすめ", "おすすめ記事")
+    "baca juga", "berita terkait", "tin liên quan", "bài viết liên quan",
+    "اقرأ أيضا", "ذات صلة", "こちらもおすすめ", "おすすめ記事")
 POPULAR = (
     "most (read|popular|viewed|shared|emailed|commented)", "popular", "trending", "top stories",
     "editor'?s picks", "latest (news|stories)", "breaking", "más leíd", "más vist", "lo más",
@@ -67,7 +67,7 @@ POPULAR = (
     "点击榜",
     "most watched", "editor's choice", "editors' choice", "staff picks", "around the web",
     "from our partners", "sponsored", "promoted", "meistgeklickt", "am meisten gelesen",
-    "les plus partagés", "più vist", "mais vist", "najczęściej czytane", "najpopularniejsze",
+    "les plus partagés", "più vist", "mais vist", "najczęściej czytane",
     "meest gelezen", "populair", "nejčtenější", "самое читаемое", "популярное", "en çok okunan",
     "mest läst", "mest lest", "mest læst", "luetuimmat", "terpopuler", "đọc nhiều",
     "الأكثر قراءة", "ランキング", "랭킹")
