@@ -33,7 +33,10 @@ def one_of(words: tuple[str, ...], flags: int = re.I) -> re.Pattern[str]:
 # nineteenth session) are the usual "see also", "read also", "related" and "you may also like"
 # of twenty languages, written from what those sites say rather than read off the labelled
 # pages, and English "More in <section>", "Next up" and "More like this"; so are the popular
-# words from "most watched" on: most-read lists, editors' picks and sponsored lists.
+# words from "most watched" on: most-read lists, editors' picks and sponsored lists, and from
+# "dernières actualités" on (the twentieth session) the "latest news", "top stories" and
+# editors' or the site's picks of other languages. "Latest articles" and its kin are popular
+# only as a whole heading (`LATEST_HEADING`): "Ses derniers articles" is an author's.
 RELATED = (
     "related", "more on", "more from", "more about", "read more", "see also", "also read",
     "read next", "recommended", "you (may|might) (also )?like", "further reading",
@@ -70,7 +73,11 @@ POPULAR = (
     "les plus partagés", "più vist", "mais vist", "najczęściej czytane",
     "meest gelezen", "populair", "nejčtenější", "самое читаемое", "популярное", "en çok okunan",
     "mest läst", "mest lest", "mest læst", "luetuimmat", "terpopuler", "đọc nhiều",
-    "الأكثر قراءة", "ランキング", "랭킹")
+    "الأكثر قراءة", "ランキング", "랭킹",
+    "dernières actualités", "dernières nouvelles", "últimas noticias", "últimas notícias",
+    "ultime notizie", "neueste nachrichten", "laatste nieuws", "najnowsze wiadomości",
+    "последние новости", "son haberler", "à la une", "주요 ?기사", "主要ニュース", "编辑推荐",
+    "編輯推薦", "编辑精选", "本站推荐", "随机推荐")
 NAV = (
     "menu", "nav", "navigation", "breadcrumb", "footer", "header", "topics", "sections",
     r"tags?\b", "share", "social", "follow us", "subscribe", "newsletter", "login", "sign in",

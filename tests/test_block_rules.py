@@ -20,7 +20,8 @@ from collectors.pages import find_related_links, parse_html
 
 
 @pytest.mark.parametrize("heading", ["Trending News", "Most Read", "热门排行", "Recent Posts",
-                                     "Neueste Beiträge"])
+                                     "Neueste Beiträge", "Les dernières actualités",
+                                     "À la une", "주요기사"])
 def test_a_list_introduced_as_most_read_or_trending_is_never_followed(heading: str) -> None:
     """The same list of headlines set in the article's body is followed under "Related
     Stories" and never under a most-read or trending heading (the model alone followed
