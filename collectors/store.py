@@ -9,14 +9,13 @@ exact content-hash match is skipped as a duplicate; a near-duplicate is stored w
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Text, any_, bindparam, func, or_, select, update
+from sqlalchemy import Text, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from collectors import site_lists
@@ -25,6 +24,7 @@ from collectors.sources import SourceSpec
 from collectors.urls import canonicalize_url, site_of
 from common.errors import UserError
 from db.models import Article, ArticleLink, Source, search_words
+from db.queries import bound_list, in_bound_list
 
 if TYPE_CHECKING:  # pages and feeds (trafilatura, lxml, feed parsers) load where parsing runs
     from collectors.pages import RelatedLink
@@ -152,28 +152,14 @@ def _insert_articles(dialect: str) -> Any:
 
 @cache
 def _lookup_statement(dialect: str) -> Any:
-    """Stored articles with one of the canonical URLs `urls` or content hashes `hashes`. Each
-    list is bound as one value (a JSON array for SQLite's `json_each`, an array for
-    PostgreSQL's `= ANY`), so the statement's text is the same for any number of them:
-    compiled and prepared once, where an expanding IN was rendered anew for every source
-    (issue 18). Both forms are answered from the two columns' indexes."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import ARRAY
-
-        by_url = Article.canonical_url == any_(bindparam("urls", type_=ARRAY(Text)))
-        by_hash = Article.content_hash == any_(bindparam("hashes", type_=ARRAY(Text)))
-    else:
-        urls = func.json_each(bindparam("urls", type_=Text)).table_valued("value")
-        hashes = func.json_each(bindparam("hashes", type_=Text)).table_valued("value")
-        by_url = Article.canonical_url.in_(select(urls.c.value))
-        by_hash = Article.content_hash.in_(select(hashes.c.value))
+    """Stored articles with one of the canonical URLs `urls` or content hashes `hashes`, each
+    list bound as one value (`db.queries.in_bound_list`): compiled and prepared once, where an
+    expanding IN was rendered anew for every source (issue 18). Both forms are answered from
+    the two columns' indexes."""
+    by_url = in_bound_list(Article.canonical_url, "urls", dialect, Text())
+    by_hash = in_bound_list(Article.content_hash, "hashes", dialect, Text())
     return (select(Article.id, Article.canonical_url, Article.content_hash)
             .where(or_(by_url, by_hash)).order_by(Article.id))
-
-
-def _bound_list(dialect: str, values: list[str]) -> Any:
-    """A list as `_lookup_statement` binds it."""
-    return values if dialect == "postgresql" else json.dumps(values)
 
 
 @dataclass
@@ -207,8 +193,8 @@ def known_articles(session: Session, urls: Iterable[str], digests: Iterable[str]
         connection = session.connection()
         dialect = connection.dialect.name
         rows = connection.execute(_lookup_statement(dialect),
-                                  {"urls": _bound_list(dialect, url_list),
-                                   "hashes": _bound_list(dialect, hash_list)})
+                                  {"urls": bound_list(dialect, url_list),
+                                   "hashes": bound_list(dialect, hash_list)})
         for article_id, url, digest in rows:
             if url in wanted:
                 known.by_url[url] = article_id

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, Text, and_, any_, bindparam, func, or_, select
+from sqlalchemy.orm import QueryableAttribute, Session
+from sqlalchemy.types import TypeEngine
 
 from common.vocabulary import RELEVANCE
 from db.models import (
@@ -83,6 +85,28 @@ def reclaim_dead_leases(session: Session, prefix: str, alive: Callable[[int], bo
             released += 1
     session.flush()
     return released
+
+
+def in_bound_list(column: ColumnElement[Any] | QueryableAttribute[Any], name: str,
+                  dialect: str, item_type: TypeEngine[Any]) -> ColumnElement[bool]:
+    """`column IN (…)` with the whole list bound as one value named `name` (`bound_list`): an
+    array for PostgreSQL's `= ANY`, a JSON array for SQLite's `json_each`. The statement's
+    text is then the same for any number of values, so it is compiled and parsed once: an
+    expanding IN renders every value into the statement, and at thousands of values
+    SQLAlchemy's rendering and psycopg's parsing of the text took longer than the query
+    (issue 18: half of the digest's 2.3 s at 1M articles on PostgreSQL). Both forms use the
+    column's index."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == any_(bindparam(name, type_=ARRAY(item_type)))
+    values = func.json_each(bindparam(name, type_=Text)).table_valued("value")
+    return column.in_(select(values.c.value))
+
+
+def bound_list(dialect: str, values: Sequence[Any]) -> Any:
+    """A list as `in_bound_list` binds it."""
+    return list(values) if dialect == "postgresql" else json.dumps(list(values))
 
 
 def dated_between(start: datetime | None, end: datetime | None) -> ColumnElement[bool]:

@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import Integer, select
 from sqlalchemy.orm import Session, aliased
 
 from common.text import common_words
 from common.vocabulary import RELEVANCE, THEMES
 from db.models import Article, ArticleTheme, Digest, Source
-from db.queries import dated_between
+from db.queries import bound_list, dated_between, in_bound_list
 from reports.narratives import words
 from reports.plot import timeline_chart
 from reports.render import digest_html, digest_markdown
@@ -100,24 +100,25 @@ def _tagged_in(session: Session, start: datetime, end: datetime
 
     The window's articles are found by date first (the date indexes, `dated_between`), then
     their tags by primary key (`article_id IN …` and `assigned`: with the theme in the
-    condition too, SQLite walks the (theme, assigned) index over every article ever tagged).
-    Batches of 5,000 ids: fewer round trips, within SQLite's 32,766 parameters.
+    condition too, SQLite walks the (theme, assigned) index over every article ever tagged),
+    the ids bound as one list (`in_bound_list`: in batches of 5,000 placeholders, rendering
+    and parsing the statements took half of the digest's time on PostgreSQL).
     Joined from the tags, the query did the same, once per theme and window (issue 18: the
     digest took 5.2 s at 1M articles on SQLite, 5.4 s on PostgreSQL).
     """
+    dialect = session.connection().dialect.name
     ids = list(session.scalars(select(Article.id).where(Article.duplicate_of.is_(None),
                                                         dated_between(start, end))))
     tags: dict[int, dict[str, float]] = {}
-    for chunk in _batches(ids):
-        for article_id, theme, score in session.execute(
-                select(ArticleTheme.article_id, ArticleTheme.theme, ArticleTheme.score)
-                .where(ArticleTheme.article_id.in_(chunk), ArticleTheme.assigned)):
-            tags.setdefault(article_id, {})[theme] = score
+    for article_id, theme, score in session.execute(
+            select(ArticleTheme.article_id, ArticleTheme.theme, ArticleTheme.score)
+            .where(in_bound_list(ArticleTheme.article_id, "ids", dialect, Integer()),
+                   ArticleTheme.assigned), {"ids": bound_list(dialect, ids)}):
+        tags.setdefault(article_id, {})[theme] = score
     relevant = [i for i in ids if RELEVANCE in tags.get(i, {})]
-    rows: dict[int, _Row] = {}
-    for chunk in _batches(relevant):
-        rows.update((row.id, row) for row in session.execute(
-            select(*_ARTICLE_COLUMNS).where(Article.id.in_(chunk))))
+    rows: dict[int, _Row] = {row.id: row for row in session.execute(
+        select(*_ARTICLE_COLUMNS).where(in_bound_list(Article.id, "ids", dialect, Integer())),
+        {"ids": bound_list(dialect, relevant)})}
     by_theme: dict[str, list[tuple[_Row, float]]] = {t: [] for t in THEMES}
     for article_id in relevant:
         for theme, score in tags[article_id].items():
@@ -134,10 +135,6 @@ def _evidence(session: Session, article_ids: list[int]) -> dict[tuple[int, str],
             session.execute(select(ArticleTheme.article_id, ArticleTheme.theme,
                                    ArticleTheme.evidence)
                             .where(ArticleTheme.article_id.in_(article_ids)))}
-
-
-def _batches(ids: list[int], size: int = 5000) -> list[list[int]]:
-    return [ids[i:i + size] for i in range(0, len(ids), size)]
 
 
 def build_digest(session: Session, week: str) -> DigestData:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
@@ -150,6 +150,36 @@ def test_search_full_text_filters_and_cjk(corpus: Engine) -> None:
                         "a:b ^c d*", "'; SELECT 1; '"]:
             search(s, hostile)  # parameters and quoted terms: no error, no injection
         assert s.scalar(text("SELECT count(*) FROM articles")) == 29
+
+
+def test_a_digest_week_of_thousands_of_articles_binds_their_ids_as_one_list(
+        engine: Engine) -> None:
+    """The week's ids go to the database as one bound value (`db.queries.in_bound_list`: a
+    JSON array on SQLite, an array on PostgreSQL), however many: every article is counted
+    and the best-scored are the ones shown."""
+    n = 6_000
+    when = MONDAY + timedelta(weeks=9, hours=1)
+    articles = [{"id": i, "url": f"u{i}", "canonical_url": f"https://news.example/{i}",
+                 "title": f"Story {i}", "text": f"Body of story {i}.", "published_at": when,
+                 "first_seen_at": when, "discovered_via": "feed", "depth": 0}
+                for i in range(1, n + 1)]
+    # every article about China's AI and tagged chips, scores rising with the id; the even
+    # ones tagged data too
+    tags = [{"article_id": i, "theme": theme, "score": 0.5 + i / (4 * n), "assigned": True,
+             "model_version": "m", "evidence": []}
+            for i in range(1, n + 1)
+            for theme in (RELEVANCE, "chips", *(("data",) if i % 2 == 0 else ()))]
+    with engine.begin() as connection:
+        connection.execute(insert(Article.__table__), articles)
+        connection.execute(insert(ArticleTheme.__table__), tags)
+    with session_scope(engine) as s:
+        rebuild(s)
+    with session_scope(engine) as s:
+        data = build_digest(s, "2026-W19")
+    themes = {summary.theme: summary for summary in data.themes}
+    assert [a.id for a in themes["chips"].top] == [n - k for k in range(5)]
+    assert [a.id for a in themes["data"].top] == [n - 2 * k for k in range(5)]
+    assert (themes["chips"].row.articles, themes["data"].row.articles) == (n, n // 2)
 
 
 def test_digest_escapes_article_text_and_is_stored(corpus: Engine) -> None:
