@@ -116,22 +116,21 @@ class Offload:
 
     async def prepare_feed(self, body: bytes, headers: dict[str, str], url: str
                            ) -> PreparedFeed:
-        result = await self._run(prepare_feed, body, headers, url, inline_thread=False)
-        if isinstance(result, BrokenProcessPool):
-            return _feed_lost(result)
-        prepared: PreparedFeed = result
+        prepared: PreparedFeed = await self._feed(prepare_feed, body, headers, url)
         return prepared
 
     async def prepare_changed_feed(self, body: bytes, headers: dict[str, str], url: str,
                                    known_hash: str | None, first: bool = False
                                    ) -> PreparedFeed | None:
         """`prepare.prepare_changed_feed`: None when the body is the one hashed `known_hash`."""
-        result = await self._run(prepare_changed_feed, body, headers, url, known_hash, first,
-                                 inline_thread=False)
-        if isinstance(result, BrokenProcessPool):
-            return _feed_lost(result)
-        prepared: PreparedFeed | None = result
+        prepared: PreparedFeed | None = await self._feed(prepare_changed_feed, body, headers,
+                                                         url, known_hash, first)
         return prepared
+
+    async def _feed(self, function: Any, *args: Any) -> Any:
+        """A feed prepared by `function` in the pool, or its loss as a recorded error."""
+        result = await self._run(function, *args, inline_thread=False)
+        return _feed_lost(result) if isinstance(result, BrokenProcessPool) else result
 
     async def extract_page(self, body: bytes, url: str, content_type: str,
                            date_known: bool = False) -> ExtractedPage:
