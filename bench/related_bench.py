@@ -215,8 +215,8 @@ def main() -> None:
                     for url, _ in c.links} for page, found in pages.items()}
     blocks = [cross_validated(pages, sites, seed) for seed in range(args.repeats)]
     runs = [links_of(found) for found in blocks]
-    histories = [with_site_history(found, sites, {r["page"]: r["url"] for r in rows})
-                 for found in blocks]
+    page_urls = {r["page"]: r["url"] for r in rows}
+    histories = [with_site_history(found, sites, page_urls) for found in blocks]
     detector = runs[0]
     results = {"naive rule": scores(gold, naive)}
     before: dict[str, set[str]] | None = None
