@@ -35,7 +35,7 @@ from collectors.block_words import (
 )
 from collectors.blocks import Candidate, PageElements, candidates
 from collectors.page_links import page_links
-from collectors.page_meta import declared_elsewhere, page_meta, same_page_urls
+from collectors.page_meta import declared_elsewhere, linked_home, page_meta, same_page_urls
 from collectors.urls import host_and_path, same_site
 
 # The length of an element's text with runs of white space as one: `_text`, computed in libxml2
@@ -95,7 +95,8 @@ class PageContext:
     body_words: frozenset[str] = frozenset()  # `topic_words` said twice or more in the body
     keywords: tuple[str, ...] = ()        # the page's own keywords and tags (`page_meta`)
     # the host and first path segment of the URL the page declares, when on another site
-    # (`page_meta.declared_elsewhere`: a page fetched from a mirror): its own site's too
+    # (`page_meta.declared_elsewhere`: a page fetched from a mirror), else of the site it
+    # links to as its home (`page_meta.linked_home`): its own site's too
     declared_host: str = ""
     declared_section: str = ""
     link_facts: dict[tuple[str, str], LinkFacts] = field(
@@ -153,7 +154,8 @@ def _title_texts(elements: PageElements) -> list[str]:
 def page_context(elements: PageElements, page_url: str, found: list[Candidate],
                  links: list[tuple[Any, str]], declared: str | None) -> PageContext:
     """What the page's candidates are compared against; `declared`: the URL the page declares
-    on another site than `page_url`'s (`page_meta.declared_elsewhere`), if any."""
+    on another site than `page_url`'s (`page_meta.declared_elsewhere`), else the home of the
+    site it links to when it declares none (`page_meta.linked_home`), if any."""
     order = elements.order
     body, texts = body_element(elements)
     body_end = order[_last_descendant(body)] if body is not None else 0
@@ -299,7 +301,8 @@ def described(tree: Any, page_url: str) -> list[tuple[Candidate, dict[str, float
     found = candidates(tree, page_url, links, elements)
     if not found:
         return []
-    page = page_context(elements, page_url, found, links, declared)
+    page = page_context(elements, page_url, found, links,
+                        declared or linked_home(links, page_url))
     out = [(c, features(c, page)) for c in found]
     _against_page(out)
     return out

@@ -1,5 +1,6 @@
 """What an article page says of itself in its head: its og:title, its keywords and tags, and
-the URL it declares as its own (`<link rel=canonical>`, `og:url`).
+the URL it declares as its own (`<link rel=canonical>`, `og:url`), or, when it declares none,
+the site its links name as its home.
 
 Read by the block detector's page context (`collectors/block_features.py`) from the page's
 elements (`collectors.blocks.PageElements`): the words a site picks its related lists by, and
@@ -80,6 +81,42 @@ def declared_elsewhere(elements: PageElements, page_url: str) -> str | None:
     if not site(host) or same_site(host, host_and_path(page_url)[0]):
         return None
     return declared
+
+
+# A page that declares no URL of its own is taken to be elsewhere's when it links to the host it
+# was fetched from by no absolute href, and one other site holds at least this share of its
+# links, written with that site's host (`linked_home`).
+LINKED_HOME_SHARE = 0.3
+LINKED_HOME_MIN_LINKS = 10
+
+
+def linked_home(links: list[tuple[Any, str]], page_url: str) -> str | None:
+    """The site a page that declares no URL of its own (`declared_elsewhere`) links to as its
+    home, when it was fetched from elsewhere: the one site that at least `LINKED_HOME_SHARE` of
+    its links (and `LINKED_HOME_MIN_LINKS`) name by an absolute href, while none names the host
+    it was fetched from. A page saved from its site and served by a mirror or a test server
+    keeps such links; a page at home writes its own host or relative paths. As `scheme://host/`
+    of that site's most linked host, else None."""
+    fetched = host_and_path(page_url)[0]
+    by_site: dict[str, dict[str, int]] = {}
+    for anchor, url in links:
+        href = (anchor.get("href") or "").lstrip()[:8].lower()
+        if not href.startswith(("http://", "https://", "//")):
+            continue
+        host = host_and_path(url)[0]
+        if same_site(host, fetched):
+            return None
+        if owner := site(host):
+            hosts = by_site.setdefault(owner, {})
+            hosts[host] = hosts.get(host, 0) + 1
+    if not by_site:
+        return None
+    # the most linked site, ties to the first name: the same answer on every run
+    owner, hosts = min(by_site.items(), key=lambda item: (-sum(item[1].values()), item[0]))
+    if sum(hosts.values()) < max(LINKED_HOME_MIN_LINKS, LINKED_HOME_SHARE * len(links)):
+        return None
+    host = min(hosts, key=lambda name: (-hosts[name], name))
+    return f"{urlsplit(page_url).scheme}://{host}/"
 
 
 def same_page_urls(page_url: str, declared: str | None) -> frozenset[str]:
