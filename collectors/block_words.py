@@ -35,8 +35,10 @@ def one_of(words: tuple[str, ...], flags: int = re.I) -> re.Pattern[str]:
 # pages, and English "More in <section>", "Next up" and "More like this"; so are the popular
 # words from "most watched" on: most-read lists, editors' picks and sponsored lists, and from
 # "dernières actualités" on (the twentieth session) the "latest news", "top stories" and
-# editors' or the site's picks of other languages. "Latest articles" and its kin are popular
-# only as a whole heading (`LATEST_HEADING`): "Ses derniers articles" is an author's.
+# editors' or the site's picks of other languages; German "Verwandte Artikel / Beiträge /
+# Themen" (WordPress's German for "Related Posts") from the twenty-first. "Latest articles" and
+# its kin are popular only as a whole heading (`LATEST_HEADING`): "Ses derniers articles" is an
+# author's.
 RELATED = (
     "related", "more on", "more from", "more about", "read more", "see also", "also read",
     "read next", "recommended", "you (may|might) (also )?like", "further reading",
@@ -52,6 +54,7 @@ RELATED = (
     r"more in\b", "next up", "more like this", "read also",
     "auch gefallen", "auch interessieren", "lesen sie auch", "siehe auch", "mehr nachrichten",
     "mehr dazu", r"mehr zu\b", "gleichen kategorie", "dieser kategorie", "weitere themen",
+    "verwandte",
     "sur le sujet", "en relation", "voir aussi", "vous aimerez",
     "pourrait vous intéresser", "peuvent vous intéresser", "ti potrebbe interessare",
     "potrebbero interessarti", "te puede interesar", "te podría interesar", "quizás te interese",

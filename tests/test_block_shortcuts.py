@@ -221,3 +221,15 @@ def test_the_body_words_are_the_topic_words_said_twice_outside_links() -> None:
     assert "penguin" in expected  # the paragraphs without links are read apart, as one text
 
 
+
+
+@pytest.mark.parametrize(("heading", "related"), [
+    ("Verwandte Artikel", True), ("Verwandte Beiträge", True), ("VERWANDTE THEMEN", True),
+    ("Lesen Sie auch:", True), ("Related Posts", True), ("Am meisten gelesen", False),
+    ("Verwaltung", False)])
+def test_a_heading_in_german_that_says_related_is_read_as_related(heading: str,
+                                                                  related: bool) -> None:
+    """WordPress and its German themes head "Related Posts" as "Verwandte Artikel" or
+    "Verwandte Beiträge" (freshideen's and achgut's lists, batch hd2): a related word, as
+    "Lesen Sie auch" is."""
+    assert bool(says(heading)[0]) is related
