@@ -36,9 +36,11 @@ def one_of(words: tuple[str, ...], flags: int = re.I) -> re.Pattern[str]:
 # words from "most watched" on: most-read lists, editors' picks and sponsored lists, and from
 # "dernières actualités" on (the twentieth session) the "latest news", "top stories" and
 # editors' or the site's picks of other languages; German "Verwandte Artikel / Beiträge /
-# Themen" (WordPress's German for "Related Posts") from the twenty-first. "Latest articles" and
-# its kin are popular only as a whole heading (`LATEST_HEADING`): "Ses derniers articles" is an
-# author's.
+# Themen" (WordPress's German for "Related Posts"), and from "passend zum thema" on more "read
+# also" and "related articles" of German, Polish, Czech, Vietnamese, Arabic, Hindi, Greek,
+# Ukrainian, Japanese and Indonesian, from the twenty-first (none of these but "verwandte" heads
+# a candidate of the labelled pages). "Latest articles" and its kin are popular only as a
+# whole heading (`LATEST_HEADING`): "Ses derniers articles" is an author's.
 RELATED = (
     "related", "more on", "more from", "more about", "read more", "see also", "also read",
     "read next", "recommended", "you (may|might) (also )?like", "further reading",
@@ -54,7 +56,10 @@ RELATED = (
     r"more in\b", "next up", "more like this", "read also",
     "auch gefallen", "auch interessieren", "lesen sie auch", "siehe auch", "mehr nachrichten",
     "mehr dazu", r"mehr zu\b", "gleichen kategorie", "dieser kategorie", "weitere themen",
-    "verwandte",
+    "verwandte", "passend zum thema", "zum weiterlesen", "auch lesenswert",
+    "przeczytaj (też|także|również)", "přečtěte si (také|též)", "tin cùng chuyên mục",
+    "đọc thêm", "قد يهمك", "यह भी पढ़ें", "σχετικά άρθρα", "διαβάστε (επίσης|ακόμη)",
+    "читайте також", "合わせて読みたい", "artikel terkait",
     "sur le sujet", "en relation", "voir aussi", "vous aimerez",
     "pourrait vous intéresser", "peuvent vous intéresser", "ti potrebbe interessare",
     "potrebbero interessarti", "te puede interesar", "te podría interesar", "quizás te interese",

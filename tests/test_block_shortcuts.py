@@ -225,11 +225,15 @@ def test_the_body_words_are_the_topic_words_said_twice_outside_links() -> None:
 
 @pytest.mark.parametrize(("heading", "related"), [
     ("Verwandte Artikel", True), ("Verwandte Beiträge", True), ("VERWANDTE THEMEN", True),
-    ("Lesen Sie auch:", True), ("Related Posts", True), ("Am meisten gelesen", False),
-    ("Verwaltung", False)])
-def test_a_heading_in_german_that_says_related_is_read_as_related(heading: str,
-                                                                  related: bool) -> None:
+    ("Lesen Sie auch:", True), ("Related Posts", True), ("Passend zum Thema", True),
+    ("Przeczytaj również", True), ("Přečtěte si také", True), ("Tin cùng chuyên mục", True),
+    ("قد يهمك", True), ("यह भी पढ़ें", True), ("Σχετικά άρθρα", True), ("Читайте також", True),
+    ("合わせて読みたい", True), ("Artikel Terkait", True), ("İlgili Haberler", True),
+    ("Am meisten gelesen", False), ("Verwaltung", False), ("Przeczytaj regulamin", False)])
+def test_a_heading_that_says_read_also_or_related_in_another_language_is_read_as_related(
+        heading: str, related: bool) -> None:
     """WordPress and its German themes head "Related Posts" as "Verwandte Artikel" or
     "Verwandte Beiträge" (freshideen's and achgut's lists, batch hd2): a related word, as
-    "Lesen Sie auch" is."""
+    "Lesen Sie auch" is; so are the usual "read also" and "related articles" of other
+    languages."""
     assert bool(says(heading)[0]) is related
