@@ -230,8 +230,10 @@ def inspect_command(
     """
     chosen = output_format(format, as_json, ("table", "json"))
     from collectors.block_model import scored_blocks
+    from collectors.blocks import PageElements
     from collectors.feeds import parse_feed
     from collectors.outcome import FetchError
+    from collectors.page_meta import home_elsewhere
     from collectors.pages import extract_page, parse_html
     from collectors.textutil import decode_body
 
@@ -255,12 +257,16 @@ def inspect_command(
                         for e in parsed.entries]}
     else:
         page = extract_page(body, url, headers.get("content-type", ""))
-        blocks = scored_blocks(parse_html(decode_body(body, headers.get("content-type", ""))[0]),
-                               url)
+        tree = parse_html(decode_body(body, headers.get("content-type", ""))[0])
+        blocks = scored_blocks(tree, url)
+        home = home_elsewhere(PageElements.of(tree), url) if tree is not None else None
         data = {"type": "page", "feed_error": parsed.error, "title": page.title,
                 "canonical_url": page.canonical_url, "published_at": page.published_at,
                 "author": page.author, "language": page.language, "encoding": page.encoding,
                 "error": page.error, "text": page.text,
+                # the site whose links the detector reads as the page's own, when the page
+                # was fetched from elsewhere: the URL it declares, or the one its links name
+                "home_elsewhere": {"url": home[0], "from": home[1]} if home else None,
                 "related": [{"url": r.url, "anchor_text": r.anchor_text, "block": r.block}
                             for r in page.related],
                 "blocks": [{"index": b.candidate.index, "kind": b.kind,
@@ -293,6 +299,11 @@ def _print_inspection(data: dict[str, object]) -> None:
     say(f"page · {data['title']!r} · {data['language']} · {data['encoding']} · "
         f"published {data['published_at']}")
     say(f"canonical: {data['canonical_url']}")
+    home = data["home_elsewhere"]
+    if isinstance(home, dict):
+        how = ("the URL it declares" if home["from"] == "declared" else
+               "no URL of its own; the site its links name")
+        say(f"fetched from elsewhere: links to {home['url']} read as its own site ({how})")
     if data["error"]:
         say(f"extraction: {data['error']}")
     text = str(data["text"] or "")

@@ -35,7 +35,7 @@ from collectors.block_words import (
 )
 from collectors.blocks import Candidate, PageElements, candidates
 from collectors.page_links import page_links
-from collectors.page_meta import declared_elsewhere, linked_home, page_meta, same_page_urls
+from collectors.page_meta import declared_elsewhere, home_elsewhere, page_meta, same_page_urls
 from collectors.urls import host_and_path, same_site
 
 # The length of an element's text with runs of white space as one: `_text`, computed in libxml2
@@ -301,8 +301,8 @@ def described(tree: Any, page_url: str) -> list[tuple[Candidate, dict[str, float
     found = candidates(tree, page_url, links, elements)
     if not found:
         return []
-    page = page_context(elements, page_url, found, links,
-                        declared or linked_home(links, page_url))
+    home = home_elsewhere(elements, page_url, links)
+    page = page_context(elements, page_url, found, links, home[0] if home else None)
     out = [(c, features(c, page)) for c in found]
     _against_page(out)
     return out

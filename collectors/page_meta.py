@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from collectors.blocks import PageElements
+from collectors.page_links import page_links
 from collectors.urls import host_and_path, http_url, same_site, site
 
 # The meta elements that name a page's keywords and tags, and what separates them
@@ -96,9 +97,9 @@ def linked_home(links: list[tuple[Any, str]], page_url: str) -> str | None:
     its links (and `LINKED_HOME_MIN_LINKS`) name by an absolute href, while none names the host
     it was fetched from. A page saved from its site and served by a mirror or a test server
     keeps such links; a page at home writes its own host or relative paths. As `scheme://host/`
-    of that site's most linked host, else None."""
+    of that site's most linked host (and scheme), else None."""
     fetched = host_and_path(page_url)[0]
-    by_site: dict[str, dict[str, int]] = {}
+    by_site: dict[str, dict[str, int]] = {}  # site → `scheme://host/` → links
     for anchor, url in links:
         href = (anchor.get("href") or "").lstrip()[:8].lower()
         if not href.startswith(("http://", "https://", "//")):
@@ -107,16 +108,31 @@ def linked_home(links: list[tuple[Any, str]], page_url: str) -> str | None:
         if same_site(host, fetched):
             return None
         if owner := site(host):
-            hosts = by_site.setdefault(owner, {})
-            hosts[host] = hosts.get(host, 0) + 1
+            origins = by_site.setdefault(owner, {})
+            origin = f"{url[:url.index(':')]}://{host}/"
+            origins[origin] = origins.get(origin, 0) + 1
     if not by_site:
         return None
-    # the most linked site, ties to the first name: the same answer on every run
-    owner, hosts = min(by_site.items(), key=lambda item: (-sum(item[1].values()), item[0]))
-    if sum(hosts.values()) < max(LINKED_HOME_MIN_LINKS, LINKED_HOME_SHARE * len(links)):
+    # the most linked site and origin, ties to the first name: the same answer on every run
+    owner, origins = min(by_site.items(), key=lambda item: (-sum(item[1].values()), item[0]))
+    if sum(origins.values()) < max(LINKED_HOME_MIN_LINKS, LINKED_HOME_SHARE * len(links)):
         return None
-    host = min(hosts, key=lambda name: (-hosts[name], name))
-    return f"{urlsplit(page_url).scheme}://{host}/"
+    return min(origins, key=lambda origin: (-origins[origin], origin))
+
+
+def home_elsewhere(elements: PageElements, page_url: str,
+                   links: list[tuple[Any, str]] | None = None) -> tuple[str, str] | None:
+    """The URL whose site the detector reads as the page's own when the page was fetched from
+    elsewhere, and how it knows: `declared` (`declared_elsewhere`) or `linked` (`linked_home`,
+    from `links`, the page's links, else read here); None when the page is at home. What
+    `block_features.described` uses, and what `cait inspect` shows."""
+    declared = declared_elsewhere(elements, page_url)
+    if declared is not None:
+        return declared, "declared"
+    if links is None:  # the page's links, none left out: it declares no URL of its own
+        links = page_links(elements, page_url)
+    linked = linked_home(links, page_url)
+    return (linked, "linked") if linked is not None else None
 
 
 def same_page_urls(page_url: str, declared: str | None) -> frozenset[str]:

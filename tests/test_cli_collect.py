@@ -147,6 +147,30 @@ def test_inspect_a_feed_file_and_a_seed_page(tmp_path: Path, env: None) -> None:
     assert "followed" in text and "Related News" in text
 
 
+@pytest.mark.parametrize(("head", "url", "home"), [
+    ("", "http://127.0.0.1:8080/pages/1.html", {"url": "https://www.news.example/",
+                                                "from": "linked"}),
+    ('<link rel="canonical" href="https://www.news.example/business/story">',
+     "http://127.0.0.1:8080/pages/1.html", {"url": "https://www.news.example/business/story",
+                                            "from": "declared"}),
+    ("", "https://www.news.example/business/story", None)])
+def test_inspect_says_which_site_a_page_fetched_from_elsewhere_counts_as_its_own(
+        tmp_path: Path, env: None, head: str, url: str, home: dict[str, str] | None) -> None:
+    """A page saved from its site and inspected at another address: `cait inspect` says whose
+    links the detector reads as the page's own, and why (the URL it declares, or the site its
+    links name when it declares none); at home it says nothing of it."""
+    menu = "".join(f'<li><a href="https://www.news.example/section-{i}/">Section {i}</a></li>'
+                   for i in range(12))
+    page_file = tmp_path / "saved.html"
+    page_file.write_text(f"<html><head><title>Chip rules</title>{head}</head><body><nav><ul>"
+                         f"{menu}</ul></nav><article><p>{'Chip export rules tighten. ' * 60}"
+                         "</p></article></body></html>")
+    page = json.loads(cait("inspect", str(page_file), "--url", url, "--json"))
+    assert page["home_elsewhere"] == home
+    text = cait("inspect", str(page_file), "--url", url)
+    assert ("fetched from elsewhere: links to https://www.news.example/" in text) is bool(home)
+
+
 def test_collect_unknown_source_is_one_line(env: None) -> None:
     result = runner.invoke(app, ["collect", "--source", "nope"])
     assert result.exit_code == 1 and result.output.strip() == "error: no such source: nope"
