@@ -174,8 +174,7 @@ def test_a_page_fetched_from_elsewhere_keeps_its_own_sites_links(head: str, own_
 
 
 def _undeclared_page(site: str, links: int, others: str = "") -> Any:
-    """A page that names no URL of its own: a related list of five stories after the body and
-    a menu, all written with its site's host, plus `others`."""
+    """A page naming no URL of its own: a menu and five stories, by its host; then `others`."""
     items = "".join(f'<li><a href="{site}/business/2019/11/{i}/chip-rules-story-{i}">Chip export '
                     f"rules tighten again, story {i}</a></li>" for i in range(5))
     menu = "".join(f'<li><a href="{site}/section-{i}/">Section {i}</a></li>'
@@ -219,6 +218,7 @@ def test_a_saved_page_without_its_url_served_from_loopback_follows_its_related_l
     gold = {url for b in row["blocks"] if b["kind"] in FOLLOWED for url in b["links"]}
     blocks = judge(described(load_tree(page), "http://127.0.0.1:8080/pages/1.html"),
                    default_model())
+
     def paths(urls: set[str]) -> set[str]:  # its relative links now lead to the server
         return {urlsplit(url).path for url in urls}
 
