@@ -21,12 +21,17 @@ cross-validation again with each test page as fetched from a loopback server (a 
 harness, a mirror), links matched by path and query. Last, the CPU time
 of detection per page (`judge(described(…))` with the shipped model), the best of three passes.
 
+With `--later PREFIX` (e.g. `mc-`), also the pages whose file names begin so, judged by a
+detector trained on the pages of the other sites only, beside the two baselines: a batch
+labelled after the shipped model was fitted, as new sites arrive.
+
 With `--curve`, only the learning curve: the same cross-validation with each model trained on
 a quarter, a half, three quarters or all of its training sites (drawn anew per shuffle),
 link F1 and page accuracy, mean and range over `--repeats` shuffles: whether more labelled
 sites would still raise the figures.
 
-Run: .venv/bin/python -m bench.related_bench [--no-before] [--repeats 10] [--curve]
+Run: .venv/bin/python -m bench.related_bench [--no-before] [--repeats 10] [--later mc-]
+     [--curve]
 """
 
 from __future__ import annotations
@@ -146,6 +151,17 @@ def cross_validated(pages: dict[str, list[tuple[Any, dict[str, float], str]]],
     return found
 
 
+def judged_apart(pages: dict[str, list[tuple[Any, dict[str, float], str]]],
+                 sites: dict[str, str], later: set[str]) -> dict[str, set[str]]:
+    """The links followed on each of the `later` pages by a detector trained on every page of
+    the other sites (none of the later pages' sites is seen in training)."""
+    unseen = {sites[p] for p in later}
+    model = fit([{"features": f, "kind": k} for p, found in pages.items()
+                 if sites[p] not in unseen for _, f, k in found])
+    return {p: {url for block in judge([(c, f) for c, f, _ in pages[p]], model)
+                if block.followed for url, _ in block.candidate.links} for p in later}
+
+
 def path_of(url: str) -> str:
     """A URL's path and query: what a page served from another host still links to."""
     parts = urlsplit(url)
@@ -196,6 +212,8 @@ def main() -> None:
     parser.add_argument("--no-before", action="store_true")
     parser.add_argument("--repeats", type=int, default=10,
                         help="cross-validations with the sites shuffled into folds anew")
+    parser.add_argument("--later", metavar="PREFIX",
+                        help="also the pages named PREFIX…, by a detector trained on the others")
     parser.add_argument("--curve", action="store_true",
                         help="only the learning curve: a share of the training sites per fold")
     args = parser.parse_args()
@@ -275,6 +293,17 @@ def main() -> None:
         print(f"  {group:22} " + "  ".join(f"{k} {elsewhere[k][0]:.3f}" for k in keys)
               + " (at their own URLs: " + "  ".join(f"{k} {at_home[k][0]:.3f}" for k in keys)
               + ")")
+    if args.later:
+        later = {p for p in pages if p.startswith(args.later)}
+        found = judged_apart(pages, sites, later)
+        print(f"the {len(later)} pages named {args.later}… ({len({sites[p] for p in later})} "
+              "sites), judged by a detector trained on the pages of the other sites only:")
+        chosen = {p: gold[p] for p in sorted(later)}
+        for name, links in [("naive rule", naive)] + ([("before", before)] if before else []) + [
+                ("detector", found)]:
+            figures = scores(chosen, {p: links.get(p, set()) for p in chosen})
+            print(f"  {name:12}" + "".join(f"{figures[k][0]:>8.3f} [{figures[k][1]:.2f}-"
+                                           f"{figures[k][2]:.2f}]" for k in keys))
     print("detector F1 by where the pages come from (first cross-validation):")
     for group, pick in groups.items():
         chosen = {p: g for p, g in gold.items() if pick(p)}

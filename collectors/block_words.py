@@ -9,9 +9,19 @@ Pure functions of text, no page: the features module keeps what needs the page's
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 
 from common.text import CJK
+
+
+def fold(text: str) -> str:
+    """The text without its accents and other combining marks (`é` → `e`, Arabic `إ` → `ا`
+    and its short vowels dropped, Greek `ά` → `α`): headings in capitals or typed without
+    them ("διαβαστε επισης", "إقرأ أيضاً") say the same words. Kana and Hangul fold too, the
+    same way in the words and in the text."""
+    return "".join(c for c in unicodedata.normalize("NFD", text)
+                   if not unicodedata.combining(c))
 
 
 def one_of(words: tuple[str, ...], flags: int = re.I) -> re.Pattern[str]:
@@ -20,7 +30,7 @@ def one_of(words: tuple[str, ...], flags: int = re.I) -> re.Pattern[str]:
     only the words that begin with it, not all of them. (The related words, ungrouped, took
     10.8 µs a text of the labelled pages' headings and class words; grouped, 5.0.)"""
     groups: dict[str, list[str]] = {}
-    for word in words:
+    for word in map(fold, words):
         assert word[0] not in "\\([{.^$*+?|", word  # a literal letter, or grouping breaks it
         groups.setdefault(word[0], []).append(word[1:])
     return re.compile("|".join(f"{first}(?:{'|'.join(rests)})"
@@ -39,14 +49,18 @@ def one_of(words: tuple[str, ...], flags: int = re.I) -> re.Pattern[str]:
 # Themen" (WordPress's German for "Related Posts"), and from "passend zum thema" on more "read
 # also" and "related articles" of German, Polish, Czech, Vietnamese, Arabic, Hindi, Greek,
 # Ukrainian, Japanese and Indonesian, from the twenty-first (none of these but "verwandte" heads
-# a candidate of the labelled pages). "Latest articles" and its kin are popular only as a
-# whole heading (`LATEST_HEADING`): "Ses derniers articles" is an author's.
+# a candidate of the labelled pages); from "до теми" on (the twenty-second), those of Ukrainian,
+# Bosnian, Croatian and Serbian, Albanian, Armenian, Bulgarian, Lithuanian, Arabic, Persian,
+# Hebrew, Hindi and Indonesian, after the MediaCloud pages (batches mc*) showed headings in
+# those languages. Words and texts are matched `fold`ed, without accents and vowel marks.
+# "Latest articles" and its kin are popular only as a whole heading (`LATEST_HEADING`): "Ses
+# derniers articles" is an author's.
 RELATED = (
     "related", "more on", "more from", "more about", "read more", "see also", "also read",
     "read next", "recommended", "you (may|might) (also )?like", "further reading",
     "more stories", "more news", "keep reading", "up next",
     "relacionad", "también en", "tambien en", "lea también", "lee también", "leia também",
-    "más noticias", "lire aussi", "à lire", "sur le même sujet", "dans la même rubrique",
+    "lire aussi", "à lire", "sur le même sujet", "dans la même rubrique",
     "mehr zum thema", "mehr aus", "auch interessant", "weitere artikel", "leggi anche",
     "correlat", "potrebbe interessarti", "lees ook", "gerelateerd", "читайте также", "по теме",
     "関連", "あわせて読みたい", "관련", "เกี่ยวข้อง",
@@ -69,7 +83,14 @@ RELATED = (
     "ilgili haberler", "benzer haberler", "ilginizi çekebilir", "läs också",
     "relaterat", "relatert", "les også", "læs også", "lue myös", "citește și",
     "baca juga", "berita terkait", "tin liên quan", "bài viết liên quan",
-    "اقرأ أيضا", "ذات صلة", "こちらもおすすめ", "おすすめ記事")
+    "اقرأ أيضا", "ذات صلة", "こちらもおすすめ", "おすすめ記事",
+    "до теми", "на тему", "схожі новини", "više o temi", "povezan", "pročitajte (još|i)\\b",
+    "vezane vijesti", "slične vijesti", "slične vesti", "повезане", "прочитајте још",
+    "више о теми", "lajme të ngjashme", "lexo (edhe|gjithashtu)", "artikuj të ngjashëm",
+    "կարդացեք նաև", "նմանատիպ", "առնչվող", "свързани", "прочетете (още|също)",
+    "още по темата", "susiję", "taip pat skaitykite", "انظر أيضا", "ذات علاقة", "متعلقة",
+    "مطالب مرتبط", "اخبار مرتبط", "بیشتر بخوانید", "עוד בנושא", "כתבות קשורות",
+    "ये भी पढ़ें", "berita rekomendasi", "más ?noticias")
 POPULAR = (
     "most (read|popular|viewed|shared|emailed|commented)", "popular", "trending", "top stories",
     "editor'?s picks", "latest (news|stories)", "breaking", "más leíd", "más vist", "lo más",
@@ -96,7 +117,7 @@ POPULAR_WORDS = one_of(POPULAR)
 # ("Tennis latest" is the article's topic's; bench/README, fourteenth session).
 LATEST_HEADING = re.compile(
     r"^\s*(the\s*)?(latest|recent|newest|neueste)\s*(headlines|posts|articles|features|stories"
-    r"|news|exclusives|reviews|videos|comments|beiträge|artikel)\s*$", re.I)
+    r"|news|exclusives|reviews|videos|comments|beitrage|artikel)\s*$", re.I)  # `fold`ed
 NAV_WORDS = one_of(NAV)
 # A heading that is nothing but "Related News" and its kin (the rule of the first release, a
 # feature now): far more precise than a related word anywhere in a heading.
@@ -182,7 +203,7 @@ def says(text: str) -> tuple[float, float, float]:
     if text.isascii():  # nine texts in ten
         text, ((related,), (popular, latest), (nav,)) = text.lower(), _SAYS_LOWER_CASE
     else:
-        (related,), (popular, latest), (nav,) = SAYS_PATTERNS
+        text, ((related,), (popular, latest), (nav,)) = fold(text), SAYS_PATTERNS
     return (float(bool(related.search(text))),
             float(bool(popular.search(text) or latest.search(text))),
             float(bool(nav.search(text))))

@@ -39,6 +39,9 @@ HEADING_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 HEADING_MARKS = (*HEADING_TAGS, "strong", "b", "dt", "caption", "legend")
 
 _MARKER_SPLIT = re.compile(r"[\s_\-:.]+|(?<=[a-z])(?=[A-Z])")
+# Drupal's class for a node promoted to the front page (`node-promoted`, `node--promoted`),
+# on any teaser of such a node: not a promoted (sponsored) list
+_DRUPAL_PROMOTED = re.compile(r"\bnode-+promoted\b")
 _WORD = re.compile(r"\w+")
 _LETTERS = re.compile(r"[^\W\d_]")
 # The text nodes of an element that a reader sees (not those of scripts and styles)
@@ -75,7 +78,7 @@ def _text(element: Any) -> str:
 @lru_cache(maxsize=4096)
 def _marker_words(value: str) -> tuple[str, ...]:
     """The lower-cased words of a class or id attribute (the same few recur on every page)."""
-    return tuple(w.lower() for w in _MARKER_SPLIT.split(value) if w)
+    return tuple(w.lower() for w in _MARKER_SPLIT.split(_DRUPAL_PROMOTED.sub(" ", value)) if w)
 
 
 def _markers(element: Any, known: dict[Any, str]) -> str:
@@ -264,6 +267,39 @@ class _LinkSpans:
                 if self.blocked[index] < at]
 
 
+def tab_labels(anchors: list[Any]) -> dict[str, str]:
+    """The label of each tab of the page, by the id of the pane it shows: the text of an
+    in-page link to it (`<a href="#related-1">You might also like</a>`, or its
+    `data-target`, `aria-controls`). A pane's list has no heading of its own: the tab over it
+    names it ("Related", "More from author", "Most read")."""
+    labels: dict[str, str] = {}
+    for anchor in anchors:
+        targets = [value[1:] for value in (anchor.get("href"), anchor.get("data-target"),
+                                           anchor.get("data-bs-target"))
+                   if value and len(value) > 1 and value[0] == "#"]
+        if controls := anchor.get("aria-controls"):
+            targets.append(controls)
+        for target in targets:
+            if target not in labels:
+                text = _text(anchor)
+                if text and len(text) <= MAX_HEADING_CHARS:
+                    labels[target] = text
+    return labels
+
+
+def _tab_label(element: Any, labels: dict[str, str]) -> str:
+    """The label of the tab whose pane is the element or one of its three nearest ancestors."""
+    node = element
+    for _level in range(4):
+        if node is None:
+            break
+        pane = node.get("id")
+        if pane and pane in labels:
+            return labels[pane]
+        node = node.getparent()
+    return ""
+
+
 def _heading(element: Any, before: str, holders: set[Any], marks: _Marks) -> str:
     """The heading inside the block's start, or the one just before it (`before`)."""
     leading = _leading_text(element, holders)
@@ -343,6 +379,7 @@ def candidates(tree: Any, page_url: str, links: list[tuple[Any, str]] | None = N
     holders: set[Any] | None = None  # `_link_holders`, found with the first candidate
     marked: dict[Any, str] = {}  # `_markers`' words of each element
     marks: _Marks | None = None  # and the heading-like elements
+    tabs = tab_labels(elements.anchors)  # the in-page tabs' labels, by their panes' ids
     containers = [e for e in spans.first if e.tag in CONTAINER_TAGS]
     # the last in page order first: an element before those around it
     for element in sorted(containers, key=order.__getitem__, reverse=True):
@@ -360,8 +397,11 @@ def candidates(tree: Any, page_url: str, links: list[tuple[Any, str]] | None = N
         # distinct URLs: each its own text, the first ones kept (`_unique` without reading)
         kept = (links[:MAX_LINKS_PER_BLOCK] if len(urls) == len(links) else
                 _unique(links, MAX_LINKS_PER_BLOCK))
-        candidate = Candidate(0, element.tag, _heading(element, before, holders, marks),
-                              _markers(element, marked), kept, element, before)
+        heading = _heading(element, before, holders, marks)
+        if not heading and tabs:
+            heading = _tab_label(element, tabs)
+        candidate = Candidate(0, element.tag, heading, _markers(element, marked), kept,
+                              element, before)
         seen_sets[urls] = candidate
         found.append(candidate)
     found.sort(key=lambda c: order.get(c.element, 0))

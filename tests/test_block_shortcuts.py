@@ -26,6 +26,7 @@ from collectors.block_words import (
     RELATED_WORDS,
     SAYS_PATTERNS,
     ascii_words,
+    fold,
     headline_words,
     one_of,
     other_words,
@@ -52,7 +53,7 @@ def test_the_word_patterns_find_the_same_in_lower_cased_ascii_text() -> None:
                  "RELATED-posts", "Tags", "tagsx", "Lire aussi", "相关新闻", "The Latest News",
                  "Latest Headlines", "Tennis latest headlines", "Articles liés", "Résultats"):
         assert says.__wrapped__(text) == tuple(
-            float(any(pattern.search(text) for pattern in patterns))
+            float(any(pattern.search(fold(text)) for pattern in patterns))
             for patterns in SAYS_PATTERNS), text
 
 
@@ -72,9 +73,10 @@ def test_every_word_the_word_patterns_search_for_begins_with_a_letter() -> None:
 @pytest.mark.parametrize("words", [RELATED, POPULAR, NAV])
 def test_the_word_patterns_grouped_by_letter_find_what_each_word_finds(
         words: tuple[str, ...]) -> None:
-    """`one_of` compiles the words grouped by their first letter: a text is found by the
-    grouped pattern exactly when one of the words, searched alone, finds it (every word's own
-    text, in capitals, inside a sentence, cut short by a letter, and words it does not hold)."""
+    """`one_of` compiles the words grouped by their first letter: a text (`fold`ed, as `says`
+    folds it) is found by the grouped pattern exactly when one of the words, folded and
+    searched alone, finds it (every word's own text, in capitals, inside a sentence, cut short
+    by a letter, and words it does not hold)."""
     grouped = one_of(words)
     assert len(grouped.pattern) < len("|".join(words)) + 5 * len(words)
     texts = ["", "nothing to see", "Related Stories", "MORE IN WHITE HOUSE", "more info",
@@ -86,9 +88,9 @@ def test_the_word_patterns_grouped_by_letter_find_what_each_word_finds(
         plain = re.sub(r"\(([^()|]*)(\|[^()]*)?\)|\[(.)[^]]*\]", r"\1\3", plain)
         assert re.search(word, plain, re.I), (word, plain)
         texts += [plain, plain.upper(), f"x {plain} y", plain[:-1], plain + "x"]
-    for text in texts:
+    for text in map(fold, texts):
         assert bool(grouped.search(text)) == any(
-            re.search(word, text, re.I) for word in words), text
+            re.search(fold(word), text, re.I) for word in words), text
 
 
 @pytest.mark.parametrize("text", ["liés", "Articles liés", "LIÉS", "lies", "oubliés", "aliés",
@@ -99,7 +101,7 @@ def test_the_word_lies_begins_a_word_as_with_a_word_boundary(text: str) -> None:
     with_boundary = "|".join(r"\bli[ée]s\b" if word == r"l(?<!\wl)i[ée]s\b" else word
                              for word in RELATED)
     assert with_boundary != "|".join(RELATED)
-    assert (bool(RELATED_WORDS.search(text))
+    assert (bool(RELATED_WORDS.search(fold(text)))
             == bool(re.search(with_boundary, text, re.I))), text
 
 
@@ -229,11 +231,15 @@ def test_the_body_words_are_the_topic_words_said_twice_outside_links() -> None:
     ("Przeczytaj również", True), ("Přečtěte si také", True), ("Tin cùng chuyên mục", True),
     ("قد يهمك", True), ("यह भी पढ़ें", True), ("Σχετικά άρθρα", True), ("Читайте також", True),
     ("合わせて読みたい", True), ("Artikel Terkait", True), ("İlgili Haberler", True),
-    ("Am meisten gelesen", False), ("Verwaltung", False), ("Przeczytaj regulamin", False)])
+    ("Am meisten gelesen", False), ("Verwaltung", False), ("Przeczytaj regulamin", False),
+    ("διαβαστε επισης", True), ("ΔΙΑΒΑΣΤΕ ΕΠΙΣΗΣ", True), ("إقرأ أيضاً", True),
+    ("انظر أيضا:", True), ("До теми", True), ("Više o temi", True), ("Lexo edhe", True),
+    ("Másnoticias", True), ("BERITA REKOMENDASI", True), ("Pročitajte i ovo", True),
+    ("Pročitajte intervju", False), ("Najčitanije", False)])
 def test_a_heading_that_says_read_also_or_related_in_another_language_is_read_as_related(
         heading: str, related: bool) -> None:
     """WordPress and its German themes head "Related Posts" as "Verwandte Artikel" or
     "Verwandte Beiträge" (freshideen's and achgut's lists, batch hd2): a related word, as
     "Lesen Sie auch" is; so are the usual "read also" and "related articles" of other
-    languages."""
+    languages, written with their accents or without them (`fold`: capitals, or typed so)."""
     assert bool(says(heading)[0]) is related
