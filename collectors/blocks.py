@@ -379,7 +379,7 @@ def candidates(tree: Any, page_url: str, links: list[tuple[Any, str]] | None = N
     holders: set[Any] | None = None  # `_link_holders`, found with the first candidate
     marked: dict[Any, str] = {}  # `_markers`' words of each element
     marks: _Marks | None = None  # and the heading-like elements
-    tabs = tab_labels(elements.anchors)  # the in-page tabs' labels, by their panes' ids
+    tabs: dict[str, str] | None = None  # the in-page tabs' labels, read at the first need
     containers = [e for e in spans.first if e.tag in CONTAINER_TAGS]
     # the last in page order first: an element before those around it
     for element in sorted(containers, key=order.__getitem__, reverse=True):
@@ -398,7 +398,8 @@ def candidates(tree: Any, page_url: str, links: list[tuple[Any, str]] | None = N
         kept = (links[:MAX_LINKS_PER_BLOCK] if len(urls) == len(links) else
                 _unique(links, MAX_LINKS_PER_BLOCK))
         heading = _heading(element, before, holders, marks)
-        if not heading and tabs:
+        if not heading:  # most pages' candidates all have one: tabs are read only if not
+            tabs = tab_labels(elements.anchors) if tabs is None else tabs
             heading = _tab_label(element, tabs)
         candidate = Candidate(0, element.tag, heading, _markers(element, marked), kept,
                               element, before)
